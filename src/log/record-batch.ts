@@ -1,0 +1,387 @@
+/**
+ * Kafka RecordBatch v2: the unit sluice stores, replicates and serves. A pure codec over Buffers; it knows no
+ * files and no sockets.
+ *
+ * Batch layout (big-endian), 61 bytes of header then the records:
+ *
+ *   offset  size  field
+ *   0       8     baseOffset             i64  first offset of the batch (assigned by the leader)
+ *   8       4     batchLength            i32  bytes after this field (total size = batchLength + 12)
+ *   12      4     partitionLeaderEpoch   i32  epoch of the leader that appended it (assigned by the leader)
+ *   16      1     magic                  i8   always 2
+ *   17      4     crc                    u32  CRC-32C of bytes 21..end (attributes to the last record)
+ *   21      2     attributes             i16  bits 0-2 codec (0 none, 3 lz4), bit 3 timestamp type
+ *                                              (0 create, 1 log-append), bit 4 transactional, bit 5 control
+ *   23      4     lastOffsetDelta        i32  last offset - baseOffset
+ *   27      8     baseTimestamp          i64  ms
+ *   35      8     maxTimestamp           i64  ms
+ *   43      8     producerId             i64  -1 when not idempotent
+ *   51      2     producerEpoch          i16  -1 when not idempotent
+ *   53      4     baseSequence           i32  -1 when not idempotent
+ *   57      4     recordCount            i32
+ *   61      ...   records, compressed as one payload when the codec is not none
+ *
+ * Record layout (varints are zigzag):
+ *   length varint (bytes after this field), attributes i8 (unused, 0), timestampDelta varlong,
+ *   offsetDelta varint, keyLength varint (-1 = null), key, valueLength varint (-1 = null), value,
+ *   headerCount varint, then per header: keyLength varint, key (UTF-8), valueLength varint (-1 = null), value.
+ *
+ * baseOffset and partitionLeaderEpoch lie outside the CRC, so the leader assigns them by rewriting the header
+ * in place (`assignOffsetAndEpoch`) and stores the client's bytes as they are.
+ */
+import { Reader, Writer, readInt64, sizeOfVarint, writeInt64 } from './buffers.js';
+import { CODEC_IDS, codecFromId, compress, decompress, type CompressionCodec } from './compression.js';
+import { crc32c } from './crc32c.js';
+import { corruptMessage } from './errors.js';
+
+export const BATCH_HEADER_SIZE = 61;
+/** baseOffset + batchLength: the bytes in front of what batchLength counts. */
+export const LOG_OVERHEAD = 12;
+export const MAGIC_V2 = 2;
+export const NO_PRODUCER_ID = -1;
+export const NO_PRODUCER_EPOCH = -1;
+export const NO_SEQUENCE = -1;
+export const NO_PARTITION_LEADER_EPOCH = -1;
+
+export const BATCH = {
+  baseOffset: 0,
+  batchLength: 8,
+  partitionLeaderEpoch: 12,
+  magic: 16,
+  crc: 17,
+  attributes: 21,
+  lastOffsetDelta: 23,
+  baseTimestamp: 27,
+  maxTimestamp: 35,
+  producerId: 43,
+  producerEpoch: 51,
+  baseSequence: 53,
+  recordCount: 57,
+} as const;
+
+const CODEC_MASK = 0x07;
+const TIMESTAMP_TYPE_BIT = 0x08;
+const TRANSACTIONAL_BIT = 0x10;
+const CONTROL_BIT = 0x20;
+
+export type TimestampType = 'create' | 'log-append';
+
+export interface RecordHeader {
+  key: string;
+  value: Buffer | null;
+}
+
+export interface RecordBatchHeader {
+  baseOffset: number;
+  /** Bytes after the batchLength field; the whole batch is batchLength + LOG_OVERHEAD bytes. */
+  batchLength: number;
+  partitionLeaderEpoch: number;
+  magic: number;
+  crc: number;
+  attributes: number;
+  lastOffsetDelta: number;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  recordCount: number;
+}
+
+export interface StoredRecord {
+  offset: number;
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeader[];
+}
+
+export interface DecodedBatch {
+  header: RecordBatchHeader;
+  records: StoredRecord[];
+}
+
+/** A record to encode; timestamp defaults to the batch's base timestamp. */
+export interface RecordInput {
+  key?: Uint8Array | null;
+  value: Uint8Array | null;
+  headers?: { key: string; value: Uint8Array | null }[];
+  timestamp?: number;
+}
+
+export interface BatchInput {
+  records: RecordInput[];
+  baseOffset?: number;
+  partitionLeaderEpoch?: number;
+  compression?: CompressionCodec;
+  timestampType?: TimestampType;
+  /** Used when a record has no timestamp of its own; defaults to the first record's or Date.now(). */
+  baseTimestamp?: number;
+  producerId?: number;
+  producerEpoch?: number;
+  baseSequence?: number;
+  transactional?: boolean;
+}
+
+export function batchSize(header: Pick<RecordBatchHeader, 'batchLength'>): number {
+  return header.batchLength + LOG_OVERHEAD;
+}
+
+export function lastOffsetOf(header: Pick<RecordBatchHeader, 'baseOffset' | 'lastOffsetDelta'>): number {
+  return header.baseOffset + header.lastOffsetDelta;
+}
+
+export function codecOf(header: Pick<RecordBatchHeader, 'attributes'>): CompressionCodec {
+  return codecFromId(header.attributes & CODEC_MASK);
+}
+
+export function timestampTypeOf(header: Pick<RecordBatchHeader, 'attributes'>): TimestampType {
+  return header.attributes & TIMESTAMP_TYPE_BIT ? 'log-append' : 'create';
+}
+
+export function isControlBatch(header: Pick<RecordBatchHeader, 'attributes'>): boolean {
+  return (header.attributes & CONTROL_BIT) !== 0;
+}
+
+export function isTransactionalBatch(header: Pick<RecordBatchHeader, 'attributes'>): boolean {
+  return (header.attributes & TRANSACTIONAL_BIT) !== 0;
+}
+
+export function hasProducerId(header: Pick<RecordBatchHeader, 'producerId'>): boolean {
+  return header.producerId >= 0;
+}
+
+/**
+ * Reads the fixed header at `at` without checking the CRC. The caller must ensure BATCH_HEADER_SIZE bytes are
+ * present; an i64 field beyond 2^53 throws RangeError.
+ */
+export function readBatchHeader(buffer: Buffer, at = 0): RecordBatchHeader {
+  return {
+    baseOffset: readInt64(buffer, at + BATCH.baseOffset),
+    batchLength: buffer.readInt32BE(at + BATCH.batchLength),
+    partitionLeaderEpoch: buffer.readInt32BE(at + BATCH.partitionLeaderEpoch),
+    magic: buffer.readInt8(at + BATCH.magic),
+    crc: buffer.readUInt32BE(at + BATCH.crc),
+    attributes: buffer.readInt16BE(at + BATCH.attributes),
+    lastOffsetDelta: buffer.readInt32BE(at + BATCH.lastOffsetDelta),
+    baseTimestamp: readInt64(buffer, at + BATCH.baseTimestamp),
+    maxTimestamp: readInt64(buffer, at + BATCH.maxTimestamp),
+    producerId: readInt64(buffer, at + BATCH.producerId),
+    producerEpoch: buffer.readInt16BE(at + BATCH.producerEpoch),
+    baseSequence: buffer.readInt32BE(at + BATCH.baseSequence),
+    recordCount: buffer.readInt32BE(at + BATCH.recordCount),
+  };
+}
+
+/** CRC-32C over attributes..end of the batch that starts at `at` and is `size` bytes long. */
+export function computeBatchCrc(buffer: Buffer, at: number, size: number): number {
+  return crc32c(buffer.subarray(at + BATCH.attributes, at + size));
+}
+
+/** Rewrites the two leader-assigned fields in place. The CRC stays valid because it does not cover them. */
+export function assignOffsetAndEpoch(buffer: Buffer, at: number, baseOffset: number, leaderEpoch: number): void {
+  writeInt64(buffer, at + BATCH.baseOffset, baseOffset);
+  buffer.writeInt32BE(leaderEpoch, at + BATCH.partitionLeaderEpoch);
+}
+
+export type BatchProbe =
+  | { kind: 'batch'; header: RecordBatchHeader; size: number }
+  /** Fewer bytes than the batch claims: a torn write at the tail of a log, or a short read. */
+  | { kind: 'truncated'; needed: number }
+  | { kind: 'corrupt'; reason: string };
+
+/**
+ * Checks the frame of the batch at `at` (length, magic, CRC, header sanity) without decoding records.
+ * This is what recovery runs on every batch after the recovery point, and what produce runs before decoding.
+ */
+export function probeBatch(buffer: Buffer, at: number, maxBatchSize = 0x7fffffff, end = buffer.length): BatchProbe {
+  const available = end - at;
+  if (available < LOG_OVERHEAD) return { kind: 'truncated', needed: LOG_OVERHEAD };
+  const batchLength = buffer.readInt32BE(at + BATCH.batchLength);
+  const size = batchLength + LOG_OVERHEAD;
+  if (size < BATCH_HEADER_SIZE) return { kind: 'corrupt', reason: `batchLength ${batchLength} is smaller than a header` };
+  if (size > maxBatchSize) return { kind: 'corrupt', reason: `batch of ${size} bytes exceeds the limit of ${maxBatchSize}` };
+  if (available < BATCH_HEADER_SIZE) return { kind: 'truncated', needed: size };
+  const magic = buffer.readInt8(at + BATCH.magic);
+  if (magic !== MAGIC_V2) return { kind: 'corrupt', reason: `magic ${magic}, expected 2` };
+  if (available < size) return { kind: 'truncated', needed: size };
+  const stored = buffer.readUInt32BE(at + BATCH.crc);
+  const actual = computeBatchCrc(buffer, at, size);
+  if (stored !== actual) {
+    return { kind: 'corrupt', reason: `CRC mismatch: stored ${hex(stored)}, computed ${hex(actual)}` };
+  }
+  let header: RecordBatchHeader;
+  try {
+    header = readBatchHeader(buffer, at);
+  } catch (err) {
+    return { kind: 'corrupt', reason: (err as Error).message };
+  }
+  const problem = headerProblem(header);
+  return problem ? { kind: 'corrupt', reason: problem } : { kind: 'batch', header, size };
+}
+
+function headerProblem(header: RecordBatchHeader): string | null {
+  if (header.recordCount < 0) return `negative record count ${header.recordCount}`;
+  if (header.lastOffsetDelta < 0) return `negative lastOffsetDelta ${header.lastOffsetDelta}`;
+  if (header.recordCount > 0 && header.lastOffsetDelta !== header.recordCount - 1) {
+    return `lastOffsetDelta ${header.lastOffsetDelta} does not match ${header.recordCount} records`;
+  }
+  if (header.baseOffset < 0) return `negative baseOffset ${header.baseOffset}`;
+  if (header.attributes & ~0x3f) return `unknown attribute bits ${hex(header.attributes)}`;
+  return null;
+}
+
+function hex(value: number): string {
+  return `0x${value.toString(16).padStart(8, '0')}`;
+}
+
+/**
+ * Full validation of an incoming batch: the frame (as probeBatch), a supported codec, and records that parse,
+ * match recordCount and lie within the header's timestamps and offsets. Returns the header; throws
+ * CORRUPT_MESSAGE with the reason otherwise.
+ */
+export function validateBatch(buffer: Buffer, at = 0, maxBatchSize?: number): RecordBatchHeader {
+  const probe = probeBatch(buffer, at, maxBatchSize);
+  if (probe.kind === 'truncated') {
+    throw corruptMessage(`batch at byte ${at} is truncated: needs ${probe.needed} bytes, has ${buffer.length - at}`);
+  }
+  if (probe.kind === 'corrupt') throw corruptMessage(`batch at byte ${at} is corrupt: ${probe.reason}`);
+  decodeRecords(buffer.subarray(at, at + probe.size), probe.header);
+  return probe.header;
+}
+
+/** Decodes a whole batch (CRC checked). */
+export function decodeBatch(buffer: Buffer, at = 0): DecodedBatch {
+  const header = validateBatchFrame(buffer, at);
+  return { header, records: decodeRecords(buffer.subarray(at, at + batchSize(header)), header) };
+}
+
+function validateBatchFrame(buffer: Buffer, at: number): RecordBatchHeader {
+  const probe = probeBatch(buffer, at);
+  if (probe.kind === 'batch') return probe.header;
+  if (probe.kind === 'truncated') throw corruptMessage(`batch at byte ${at} is truncated`);
+  throw corruptMessage(`batch at byte ${at} is corrupt: ${probe.reason}`);
+}
+
+/** Parses the records of one batch (`batch` is exactly the batch's bytes). */
+export function decodeRecords(batch: Buffer, header: RecordBatchHeader): StoredRecord[] {
+  const codec = codecOf(header);
+  if (isControlBatch(header) && codec !== 'none') throw corruptMessage('compressed control batch');
+  const payload = decompress(codec, batch.subarray(BATCH_HEADER_SIZE));
+  const reader = new Reader(payload);
+  const records: StoredRecord[] = new Array(header.recordCount);
+  try {
+    for (let i = 0; i < header.recordCount; i++) {
+      records[i] = readRecord(reader, header, i);
+    }
+  } catch (err) {
+    if (err instanceof RangeError) throw corruptMessage(`record ${records.length} does not parse: ${err.message}`);
+    throw err;
+  }
+  if (reader.remaining !== 0) {
+    throw corruptMessage(`${reader.remaining} bytes after the last of ${header.recordCount} records`);
+  }
+  return records;
+}
+
+function readRecord(reader: Reader, header: RecordBatchHeader, index: number): StoredRecord {
+  const length = reader.readVarint();
+  const end = reader.position + length;
+  if (length < 0 || end > reader.end) throw new RangeError(`record length ${length} passes the payload end`);
+  const record = new Reader(reader.buffer, reader.position, end);
+  record.readInt8(); // attributes: unused in v2
+  const timestampDelta = record.readVarint();
+  const offsetDelta = record.readVarint();
+  if (offsetDelta !== index) {
+    throw corruptMessage(`record ${index} has offsetDelta ${offsetDelta}`);
+  }
+  const key = record.readNullableBytes();
+  const value = record.readNullableBytes();
+  const headerCount = record.readVarint();
+  if (headerCount < 0 || headerCount > record.remaining) throw new RangeError(`invalid header count ${headerCount}`);
+  const headers: RecordHeader[] = new Array(headerCount);
+  for (let h = 0; h < headerCount; h++) {
+    const keyLength = record.readVarint();
+    if (keyLength < 0) throw new RangeError(`header key length ${keyLength}`);
+    headers[h] = { key: record.readBytes(keyLength).toString('utf8'), value: record.readNullableBytes() };
+  }
+  if (record.remaining !== 0) throw new RangeError(`${record.remaining} stray bytes inside record ${index}`);
+  reader.position = end;
+  const timestamp =
+    timestampTypeOf(header) === 'log-append' ? header.maxTimestamp : header.baseTimestamp + timestampDelta;
+  return { offset: header.baseOffset + offsetDelta, timestamp, key, value, headers };
+}
+
+/** Encodes a batch. Offsets and leader epoch default to 0 / -1: the leader assigns them at append. */
+export function encodeBatch(input: BatchInput): Buffer {
+  const records = input.records;
+  if (records.length === 0) throw new RangeError('a record batch needs at least one record');
+  const baseTimestamp = input.baseTimestamp ?? records[0]!.timestamp ?? Date.now();
+  let maxTimestamp = -1;
+  const body = new Writer();
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
+    const timestamp = record.timestamp ?? baseTimestamp;
+    if (timestamp > maxTimestamp) maxTimestamp = timestamp;
+    writeRecord(body, record, timestamp - baseTimestamp, i);
+  }
+  const codec = input.compression ?? 'none';
+  const payload = compress(codec, body.toBuffer());
+
+  const size = BATCH_HEADER_SIZE + payload.length;
+  const batch = Buffer.allocUnsafe(size);
+  let attributes = CODEC_IDS[codec];
+  if (input.timestampType === 'log-append') attributes |= TIMESTAMP_TYPE_BIT;
+  if (input.transactional) attributes |= TRANSACTIONAL_BIT;
+  writeInt64(batch, BATCH.baseOffset, input.baseOffset ?? 0);
+  batch.writeInt32BE(size - LOG_OVERHEAD, BATCH.batchLength);
+  batch.writeInt32BE(input.partitionLeaderEpoch ?? NO_PARTITION_LEADER_EPOCH, BATCH.partitionLeaderEpoch);
+  batch.writeInt8(MAGIC_V2, BATCH.magic);
+  batch.writeInt16BE(attributes, BATCH.attributes);
+  batch.writeInt32BE(records.length - 1, BATCH.lastOffsetDelta);
+  writeInt64(batch, BATCH.baseTimestamp, baseTimestamp);
+  writeInt64(batch, BATCH.maxTimestamp, maxTimestamp);
+  writeInt64(batch, BATCH.producerId, input.producerId ?? NO_PRODUCER_ID);
+  batch.writeInt16BE(input.producerEpoch ?? NO_PRODUCER_EPOCH, BATCH.producerEpoch);
+  batch.writeInt32BE(input.baseSequence ?? NO_SEQUENCE, BATCH.baseSequence);
+  batch.writeInt32BE(records.length, BATCH.recordCount);
+  payload.copy(batch, BATCH_HEADER_SIZE);
+  batch.writeUInt32BE(computeBatchCrc(batch, 0, size), BATCH.crc);
+  return batch;
+}
+
+const EMPTY: never[] = [];
+
+function writeRecord(writer: Writer, record: RecordInput, timestampDelta: number, offsetDelta: number): void {
+  const key = record.key ?? null;
+  const value = record.value;
+  const headers = record.headers ?? EMPTY;
+  const headerKeys = headers.map((h) => Buffer.from(h.key, 'utf8'));
+  let bodySize =
+    1 + sizeOfVarint(timestampDelta) + sizeOfVarint(offsetDelta) + sizeOfBytesField(key) + sizeOfBytesField(value);
+  bodySize += sizeOfVarint(headers.length);
+  for (let h = 0; h < headers.length; h++) {
+    bodySize += sizeOfBytesField(headerKeys[h]!) + sizeOfBytesField(headers[h]!.value);
+  }
+  writer.varint(bodySize).int8(0).varint(timestampDelta).varint(offsetDelta);
+  writer.nullableBytes(key).nullableBytes(value).varint(headers.length);
+  for (let h = 0; h < headers.length; h++) {
+    writer.nullableBytes(headerKeys[h]!).nullableBytes(headers[h]!.value);
+  }
+}
+
+function sizeOfBytesField(data: Uint8Array | null): number {
+  return data === null ? 1 : sizeOfVarint(data.length) + data.length;
+}
+
+/** Splits a buffer of back-to-back batches, validating each frame; throws CORRUPT_MESSAGE on the first bad one. */
+export function splitBatches(buffer: Buffer, maxBatchSize?: number): { at: number; header: RecordBatchHeader }[] {
+  const out: { at: number; header: RecordBatchHeader }[] = [];
+  let at = 0;
+  while (at < buffer.length) {
+    const header = validateBatch(buffer, at, maxBatchSize);
+    out.push({ at, header });
+    at += batchSize(header);
+  }
+  return out;
+}
