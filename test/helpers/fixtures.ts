@@ -9,7 +9,7 @@ export interface FixtureRecord {
   timestamp: number;
   key: string | null;
   value: string | null;
-  headers: Record<string, string>;
+  headers: Record<string, string | null>;
 }
 
 export interface FixtureBatch {

@@ -1,0 +1,316 @@
+/**
+ * Owns every partition log of a data directory: opens them at start-up (recovering after an unclean
+ * stop), creates and deletes them, runs the background flusher (fsync policy `interval`) and the
+ * recovery-point checkpoint, and on close writes the clean-shutdown marker.
+ *
+ * Data directory layout (see docs/storage-format.md):
+ *   <dataDir>/<topic>-<partition>/...           one directory per partition (see segment-files.ts)
+ *   <dataDir>/recovery-point-offset-checkpoint  per partition: offset below which data is known flushed
+ *   <dataDir>/clean-shutdown                    present only after a clean stop; removed at start
+ *   <dataDir>/meta/                             broker metadata (not the storage engine's)
+ *
+ * Start-up removes the clean-shutdown marker (durably) before anything is written, so a crash at any later
+ * point is recognised as unclean.
+ */
+import { join } from 'node:path';
+import { systemClock, type Clock } from './clock.js';
+import { crcImplementation } from './crc32c.js';
+import { BrokerError, storageError } from './errors.js';
+import { nodeFileIO, writeFileAtomic, type FileIO } from './file-io.js';
+import { HandleCache } from './handle-cache.js';
+import { readOffsetCheckpoint, writeOffsetCheckpoint } from './checkpoint-file.js';
+import { segmentOptionsOf, silentLogEvents, type FsyncPolicy, type LogConfig, type LogEvents } from './log-config.js';
+import { loadPartitionLog, type PartitionLoadReport } from './log-loader.js';
+import { LogSegment } from './log-segment.js';
+import { PartitionLog, type PartitionLogDeps } from './partition-log.js';
+import { ProducerStateMap } from './producer-state.js';
+import {
+  CLEAN_SHUTDOWN_FILE,
+  RECOVERY_POINT_FILE,
+  parsePartitionDirName,
+  partitionDirName,
+  type TopicPartition,
+} from './segment-files.js';
+
+export interface LogManagerOptions {
+  dataDir: string;
+  fsyncPolicy?: FsyncPolicy;
+  /** how often the `interval` policy fsyncs */
+  flushIntervalMs?: number;
+  /** how often recovery points are checkpointed */
+  recoveryPointCheckpointIntervalMs?: number;
+  /** open file descriptors kept by the storage engine */
+  maxOpenFiles?: number;
+  /** partitions opened at once during start-up */
+  openConcurrency?: number;
+  clock?: Clock;
+  events?: LogEvents;
+  io?: FileIO;
+  /** log settings of a partition (from its topic's config) */
+  logConfigFor?: (tp: TopicPartition) => Partial<LogConfig>;
+}
+
+export interface StartupReport {
+  cleanShutdown: boolean;
+  partitions: number;
+  durationMs: number;
+  crcImplementation: string;
+  recoveredSegments: number;
+  truncatedBytes: number;
+  quarantinedBytes: number;
+  removedStrayFiles: string[];
+  unknownFiles: string[];
+  rebuiltIndexes: number;
+  checkpointProblem: string | null;
+  partitionReports: PartitionLoadReport[];
+}
+
+const RESERVED_DIRS = new Set(['meta']);
+export const DELETE_DIR_SUFFIX = '-delete';
+
+export class LogManager {
+  readonly handles: HandleCache;
+  private readonly logs = new Map<string, PartitionLog>();
+  private readonly deps: PartitionLogDeps;
+  private cancelFlushTimer: (() => void) | null = null;
+  private cancelCheckpointTimer: (() => void) | null = null;
+  private closed = false;
+  report!: StartupReport;
+
+  private constructor(private readonly options: Required<LogManagerOptions>) {
+    this.handles = new HandleCache(options.io, options.maxOpenFiles);
+    this.deps = { handles: this.handles, clock: options.clock, events: options.events, fsyncPolicy: options.fsyncPolicy };
+  }
+
+  static async open(options: LogManagerOptions): Promise<LogManager> {
+    const manager = new LogManager({
+      fsyncPolicy: 'always',
+      flushIntervalMs: 1_000,
+      recoveryPointCheckpointIntervalMs: 60_000,
+      maxOpenFiles: 512,
+      openConcurrency: 16,
+      clock: systemClock,
+      events: silentLogEvents,
+      io: nodeFileIO,
+      logConfigFor: () => ({}),
+      ...options,
+    });
+    await manager.load();
+    manager.startTimers();
+    return manager;
+  }
+
+  get dataDir(): string {
+    return this.options.dataDir;
+  }
+
+  private async load(): Promise<void> {
+    const started = Date.now();
+    const { io, dataDir, events } = this.options;
+    try {
+      await io.mkdir(dataDir);
+    } catch (err) {
+      throw storageError(`creating data directory ${dataDir}`, err);
+    }
+    const markerPath = join(dataDir, CLEAN_SHUTDOWN_FILE);
+    const cleanShutdown = (await io.fileSize(markerPath)) !== null;
+    const checkpoint = await readOffsetCheckpoint(io, join(dataDir, RECOVERY_POINT_FILE)).catch((err: Error) => ({
+      offsets: new Map<string, number>(),
+      problem: err.message,
+    }));
+    if (checkpoint.problem) events.warn({ problem: checkpoint.problem }, 'recovery-point checkpoint unreadable; recovering all segments');
+
+    const dirs: { name: string; tp: TopicPartition }[] = [];
+    const unknownFiles: string[] = [];
+    const removedStrayFiles: string[] = [];
+    for (const name of (await io.readdir(dataDir)).sort()) {
+      const path = join(dataDir, name);
+      if (!(await io.isDirectory(path))) {
+        if (name !== CLEAN_SHUTDOWN_FILE && name !== RECOVERY_POINT_FILE) {
+          if (name.endsWith('.tmp')) {
+            await io.unlink(path);
+            removedStrayFiles.push(name);
+          } else unknownFiles.push(name);
+        }
+        continue;
+      }
+      if (RESERVED_DIRS.has(name)) continue;
+      if (name.endsWith(DELETE_DIR_SUFFIX)) {
+        await io.removeTree(path);
+        removedStrayFiles.push(name);
+        continue;
+      }
+      const tp = parsePartitionDirName(name);
+      if (tp) dirs.push({ name, tp });
+      else unknownFiles.push(`${name}/`);
+    }
+
+    const reports: PartitionLoadReport[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < dirs.length) {
+        const { name, tp } = dirs[next++]!;
+        const { log, report } = await loadPartitionLog(join(dataDir, name), tp, this.options.logConfigFor(tp), this.deps, {
+          cleanShutdown,
+          recoveryPoint: checkpoint.offsets.get(name) ?? 0,
+        });
+        this.logs.set(name, log);
+        reports.push(report);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.options.openConcurrency, dirs.length) }, worker));
+
+    if (cleanShutdown) {
+      await io.unlink(markerPath);
+      await io.syncDirectory(dataDir);
+    }
+    const sum = (pick: (r: PartitionLoadReport) => number) => reports.reduce((t, r) => t + pick(r), 0);
+    this.report = {
+      cleanShutdown,
+      partitions: this.logs.size,
+      durationMs: Date.now() - started,
+      crcImplementation,
+      recoveredSegments: sum((r) => r.recoveredSegments),
+      truncatedBytes: sum((r) => r.truncatedBytes),
+      quarantinedBytes: sum((r) => r.quarantinedBytes),
+      removedStrayFiles: [...removedStrayFiles, ...reports.flatMap((r) => r.removedStrayFiles.map((f) => `${r.partition}/${f}`))],
+      unknownFiles: [...unknownFiles, ...reports.flatMap((r) => r.unknownFiles.map((f) => `${r.partition}/${f}`))],
+      rebuiltIndexes: sum((r) => r.rebuiltIndexes),
+      checkpointProblem: checkpoint.problem,
+      partitionReports: reports,
+    };
+    const { partitionReports: _omit, ...summary } = this.report;
+    if (summary.unknownFiles.length > 0) events.warn({ files: summary.unknownFiles }, 'unknown files in the data directory were left alone');
+    if (summary.removedStrayFiles.length > 0) events.info({ files: summary.removedStrayFiles }, 'removed leftover files');
+    events.info(summary, cleanShutdown ? 'storage opened after a clean shutdown' : 'storage recovered after an unclean shutdown');
+  }
+
+  private startTimers(): void {
+    const { clock, fsyncPolicy, flushIntervalMs, recoveryPointCheckpointIntervalMs, events } = this.options;
+    if (fsyncPolicy === 'interval') {
+      const tick = () => {
+        void this.flushAll()
+          .catch((err) => events.error({ err }, 'interval flush failed'))
+          .finally(() => {
+            if (!this.closed) this.cancelFlushTimer = clock.setTimer(flushIntervalMs, tick);
+          });
+      };
+      this.cancelFlushTimer = clock.setTimer(flushIntervalMs, tick);
+    }
+    const checkpoint = () => {
+      void this.checkpointRecoveryPoints()
+        .catch((err) => events.error({ err }, 'recovery-point checkpoint failed'))
+        .finally(() => {
+          if (!this.closed) this.cancelCheckpointTimer = clock.setTimer(recoveryPointCheckpointIntervalMs, checkpoint);
+        });
+    };
+    this.cancelCheckpointTimer = clock.setTimer(recoveryPointCheckpointIntervalMs, checkpoint);
+  }
+
+  get(tp: TopicPartition): PartitionLog | undefined {
+    return this.logs.get(partitionDirName(tp));
+  }
+
+  all(): PartitionLog[] {
+    return [...this.logs.values()];
+  }
+
+  /** Creates an empty partition log (its directory and first segment). */
+  async create(tp: TopicPartition, config: Partial<LogConfig> = {}): Promise<PartitionLog> {
+    const name = partitionDirName(tp);
+    if (this.logs.has(name)) throw new BrokerError('TOPIC_ALREADY_EXISTS', `partition ${name} exists already`);
+    const dir = join(this.options.dataDir, name);
+    const io = this.options.io;
+    try {
+      await io.mkdir(dir);
+      const merged = { ...this.options.logConfigFor(tp), ...config };
+      const segment = await LogSegment.create(this.handles, dir, 0, segmentOptionsOf(merged));
+      await io.syncDirectory(dir);
+      await io.syncDirectory(this.options.dataDir);
+      const log = new PartitionLog(dir, tp, merged, this.deps, { segments: [segment], recoveryPoint: 0, producerState: new ProducerStateMap() });
+      this.logs.set(name, log);
+      return log;
+    } catch (err) {
+      if (err instanceof BrokerError) throw err;
+      throw storageError(`creating partition ${name}`, err);
+    }
+  }
+
+  /**
+   * Deletes a partition's data: the directory is renamed `<name>.<time>-delete` (atomic, so a crash leaves
+   * either the old partition or a directory that start-up removes) and then removed.
+   */
+  async delete(tp: TopicPartition): Promise<void> {
+    const name = partitionDirName(tp);
+    const log = this.logs.get(name);
+    if (!log) return;
+    this.logs.delete(name);
+    log.abandon();
+    const io = this.options.io;
+    const doomed = join(this.options.dataDir, `${name}.${this.options.clock.now()}${DELETE_DIR_SUFFIX}`);
+    await io.rename(log.dir, doomed);
+    await io.syncDirectory(this.options.dataDir);
+    await io.removeTree(doomed);
+  }
+
+  /** Re-opens a partition that went offline after an I/O error, running recovery on it. */
+  async reopen(tp: TopicPartition): Promise<PartitionLog> {
+    const name = partitionDirName(tp);
+    const old = this.logs.get(name);
+    if (!old) throw new BrokerError('UNKNOWN_PARTITION', `partition ${name} does not exist`);
+    old.abandon();
+    const { log } = await loadPartitionLog(old.dir, tp, old.config, this.deps, { cleanShutdown: false, recoveryPoint: old.recoveryPoint });
+    this.logs.set(name, log);
+    return log;
+  }
+
+  async flushAll(): Promise<void> {
+    await Promise.all(this.all().map((log) => (log.offlineReason ? undefined : log.flush())));
+  }
+
+  async checkpointRecoveryPoints(): Promise<void> {
+    const entries = new Map<string, { tp: TopicPartition; offset: number }>();
+    for (const [name, log] of this.logs) entries.set(name, { tp: log.topicPartition, offset: log.recoveryPoint });
+    await writeOffsetCheckpoint(this.options.io, join(this.options.dataDir, RECOVERY_POINT_FILE), entries);
+  }
+
+  /**
+   * Clean stop: closes every log (flushing data, indexes and producer snapshots), checkpoints recovery
+   * points, then writes the clean-shutdown marker. A partition that is offline keeps the marker from being
+   * written, so the next start recovers.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.cancelFlushTimer?.();
+    this.cancelCheckpointTimer?.();
+    const logs = this.all();
+    let next = 0;
+    let allClean = true;
+    const worker = async () => {
+      while (next < logs.length) {
+        const log = logs[next++]!;
+        try {
+          await log.close();
+          if (log.offlineReason) allClean = false;
+        } catch (err) {
+          allClean = false;
+          this.options.events.error({ partition: log.name, err }, 'closing partition failed');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.options.openConcurrency, logs.length) }, worker));
+    await this.checkpointRecoveryPoints();
+    if (allClean) await writeFileAtomic(this.options.io, join(this.options.dataDir, CLEAN_SHUTDOWN_FILE), Buffer.alloc(0));
+    await this.handles.closeAll();
+  }
+
+  /** Simulates a crash in tests: drops every handle without flushing or writing the marker. */
+  abandon(): void {
+    this.closed = true;
+    this.cancelFlushTimer?.();
+    this.cancelCheckpointTimer?.();
+    for (const log of this.all()) log.abandon();
+    void this.handles.closeAll();
+  }
+}

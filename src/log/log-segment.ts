@@ -1,0 +1,425 @@
+/**
+ * One segment of a partition log: a `.log` file of record batches back to back, starting at `baseOffset`,
+ * with its offset and time indexes.
+ *
+ * Invariants:
+ * - `size` is the byte length of the complete batches written; nothing beyond it is ever served, and a
+ *   failed write is cut back to it before the error is reported.
+ * - batches are in offset order and `nextOffset` is one past the last batch's last offset.
+ * - every index entry points at a batch boundary below `size`.
+ *
+ * The segment does not decide when to roll or when to fsync; PartitionLog does. Only the active (last)
+ * segment is appended to.
+ */
+import { readFully, writeFully } from './file-io.js';
+import type { HandleCache } from './handle-cache.js';
+import { OffsetIndex } from './offset-index.js';
+import {
+  BATCH_HEADER_SIZE,
+  LOG_OVERHEAD,
+  batchSize,
+  lastOffsetOf,
+  probeBatch,
+  readBatchHeader,
+  type RecordBatchHeader,
+} from './record-batch.js';
+import { DELETED_SUFFIX, segmentPaths } from './segment-files.js';
+import { TimeIndex } from './time-index.js';
+import { storageError } from './errors.js';
+
+/** What the segment needs to know about each batch it appends. */
+export interface AppendedBatch {
+  lastOffset: number;
+  maxTimestamp: number;
+  size: number;
+}
+
+export interface SegmentOptions {
+  indexIntervalBytes: number;
+  maxIndexBytes: number;
+}
+
+/** Result of validating a segment's bytes during recovery. */
+export interface SegmentRecovery {
+  validBytes: number;
+  validBatches: number;
+  /** bytes after the last valid batch (0 when the segment is whole) */
+  invalidBytes: number;
+  /** 'torn' = incomplete last batch; 'corrupt' = a complete batch that fails its checks */
+  invalid: null | { kind: 'torn' | 'corrupt'; reason: string; position: number };
+}
+
+const SCAN_CHUNK = 64 * 1024;
+const RECOVERY_CHUNK = 1024 * 1024;
+
+export class LogSegment {
+  readonly offsetIndex: OffsetIndex;
+  readonly timeIndex: TimeIndex;
+  logPath: string;
+  size: number;
+  nextOffset: number;
+  maxTimestamp = -1;
+  offsetOfMaxTimestamp: number;
+  /** clock time of the first append in this process, or the first batch's timestamp when loaded */
+  rollingBaseTimestamp: number | null = null;
+  private bytesSinceLastIndexEntry = 0;
+  /** told when a missing or insane index had to be rebuilt from the log */
+  onIndexRebuilt: ((reason: string) => void) | null = null;
+
+  private constructor(
+    private readonly handles: HandleCache,
+    readonly dir: string,
+    readonly baseOffset: number,
+    size: number,
+    private readonly options: SegmentOptions,
+  ) {
+    const paths = segmentPaths(dir, baseOffset);
+    this.logPath = paths.log;
+    this.size = size;
+    this.nextOffset = baseOffset;
+    this.offsetOfMaxTimestamp = baseOffset;
+    this.offsetIndex = new OffsetIndex(handles, paths.index, baseOffset, options.maxIndexBytes);
+    this.timeIndex = new TimeIndex(handles, paths.timeIndex, baseOffset, options.maxIndexBytes);
+  }
+
+  /** Creates the files of a new, empty segment. */
+  static async create(handles: HandleCache, dir: string, baseOffset: number, options: SegmentOptions): Promise<LogSegment> {
+    const segment = new LogSegment(handles, dir, baseOffset, 0, options);
+    try {
+      const fd = await handles.io.open(segment.logPath, 'create');
+      await handles.io.close(fd);
+      await segment.offsetIndex.create();
+      await segment.timeIndex.create();
+    } catch (err) {
+      throw storageError(`creating segment ${segment.logPath}`, err);
+    }
+    return segment;
+  }
+
+  /** An existing segment of `size` bytes; indexes are read lazily. Call `loadTail` or `recover` next. */
+  static existing(handles: HandleCache, dir: string, baseOffset: number, size: number, options: SegmentOptions): LogSegment {
+    return new LogSegment(handles, dir, baseOffset, size, options);
+  }
+
+  get isEmpty(): boolean {
+    return this.size === 0;
+  }
+
+  get indexesFull(): boolean {
+    return this.offsetIndex.isFull || this.timeIndex.isFull;
+  }
+
+  /**
+   * Writes `buffers` (whole batches, described by `batches`) at the end of the segment. On any failure the
+   * file is cut back to its previous size, so no partial batch is ever left behind.
+   */
+  async append(buffers: Buffer[], batches: AppendedBatch[], now: number): Promise<void> {
+    const position = this.size;
+    await this.handles.use(this.logPath, 'readwrite', async (fd) => {
+      try {
+        await writeFully(this.handles.io, fd, buffers, position);
+      } catch (err) {
+        await this.handles.io.truncate(fd, position).catch(() => {
+          // The cut failed too: the bytes past `size` are never served (reads stop at size) and recovery
+          // removes them, so the log stays consistent; the partition is taken offline by the caller.
+        });
+        throw storageError(`writing ${this.logPath}`, err);
+      }
+    });
+    await this.ensureIndexesLoaded();
+    let at = position;
+    for (const batch of batches) {
+      this.indexBatch(batch, at);
+      at += batch.size;
+    }
+    this.size = at;
+    if (this.rollingBaseTimestamp === null) this.rollingBaseTimestamp = now;
+  }
+
+  private indexBatch(batch: AppendedBatch, position: number): void {
+    if (batch.maxTimestamp > this.maxTimestamp) {
+      this.maxTimestamp = batch.maxTimestamp;
+      this.offsetOfMaxTimestamp = batch.lastOffset;
+    }
+    if (this.bytesSinceLastIndexEntry >= this.options.indexIntervalBytes && !this.indexesFull) {
+      this.offsetIndex.append(batch.lastOffset, position);
+      this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
+      this.bytesSinceLastIndexEntry = 0;
+    }
+    this.bytesSinceLastIndexEntry += batch.size;
+    this.nextOffset = batch.lastOffset + 1;
+  }
+
+  async sync(): Promise<void> {
+    await this.handles.use(this.logPath, 'readwrite', (fd) => this.handles.io.datasync(fd)).catch((err) => {
+      throw storageError(`fdatasync of ${this.logPath}`, err);
+    });
+  }
+
+  /** Reads up to `length` bytes at `position`, never past `size`. */
+  async read(position: number, length: number): Promise<Buffer> {
+    const end = Math.min(this.size, position + length);
+    if (end <= position) return Buffer.alloc(0);
+    return this.handles.use(this.logPath, 'read', (fd) => readFully(this.handles.io, fd, position, end - position));
+  }
+
+  /**
+   * Visits batch headers from `position` (a batch boundary) up to `size`, reading in chunks; stops when
+   * `visit` returns false. Does not check CRCs.
+   */
+  async forEachBatchHeader(position: number, visit: (header: RecordBatchHeader, position: number) => boolean | void): Promise<void> {
+    let at = position;
+    while (at < this.size) {
+      const chunk = await this.read(at, SCAN_CHUNK);
+      let local = 0;
+      while (local + BATCH_HEADER_SIZE <= chunk.length && at + local < this.size) {
+        const header = readBatchHeader(chunk, local);
+        if (header.batchLength + LOG_OVERHEAD < BATCH_HEADER_SIZE) {
+          throw storageError(`reading ${this.logPath}`, new Error(`invalid batch length at ${at + local}`));
+        }
+        if (visit(header, at + local) === false) return;
+        local += batchSize(header);
+      }
+      if (local === 0) throw storageError(`reading ${this.logPath}`, new Error(`short batch header at ${at}`));
+      at += local;
+    }
+  }
+
+  /** The first batch whose last offset is >= `offset`, with its position; null when the segment ends first. */
+  async findBatch(offset: number): Promise<{ position: number; header: RecordBatchHeader } | null> {
+    await this.ensureIndexesLoaded();
+    let found: { position: number; header: RecordBatchHeader } | null = null;
+    await this.forEachBatchHeader(this.offsetIndex.lookup(offset), (header, position) => {
+      if (lastOffsetOf(header) >= offset) {
+        found = { position, header };
+        return false;
+      }
+      return true;
+    });
+    return found;
+  }
+
+  /** The first offset in this segment whose record timestamp is >= `timestamp`, with that timestamp. */
+  async findOffsetByTimestamp(
+    timestamp: number,
+    decodeTimestamps: (batch: Buffer, header: RecordBatchHeader) => { offset: number; timestamp: number }[],
+  ): Promise<{ offset: number; timestamp: number } | null> {
+    await this.ensureIndexesLoaded();
+    if (this.maxTimestamp < timestamp) return null;
+    const start = this.offsetIndex.lookup(this.timeIndex.lookup(timestamp));
+    let candidate: { position: number; header: RecordBatchHeader } | null = null;
+    await this.forEachBatchHeader(start, (header, position) => {
+      if (header.maxTimestamp >= timestamp) {
+        candidate = { position, header };
+        return false;
+      }
+      return true;
+    });
+    if (candidate === null) return null;
+    const { position, header } = candidate as { position: number; header: RecordBatchHeader };
+    const bytes = await this.read(position, batchSize(header));
+    return decodeTimestamps(bytes, header).find((r) => r.timestamp >= timestamp) ?? null;
+  }
+
+  /**
+   * Reads the indexes of an inactive segment on first use; a missing or insane index is rebuilt from the log
+   * (and the reason returned so the caller can report it).
+   */
+  async ensureIndexesLoaded(): Promise<string | null> {
+    if (this.offsetIndex.isLoaded && this.timeIndex.isLoaded) return null;
+    const problem = (await this.offsetIndex.load(this.size)) ?? (await this.timeIndex.load(this.size));
+    if (problem === null) {
+      const last = this.timeIndex.lastEntry();
+      if (last && last.timestamp > this.maxTimestamp) {
+        this.maxTimestamp = last.timestamp;
+        this.offsetOfMaxTimestamp = last.offset;
+      }
+      return null;
+    }
+    const nextOffset = this.nextOffset;
+    await this.rebuildIndexes();
+    if (this.size === 0) this.nextOffset = nextOffset;
+    this.onIndexRebuilt?.(problem);
+    return problem;
+  }
+
+  /** Recomputes both indexes and the timestamp bookkeeping from batch headers, and rewrites the files. */
+  async rebuildIndexes(): Promise<void> {
+    this.resetBookkeeping();
+    await this.forEachBatchHeader(0, (header, position) => {
+      this.indexBatch({ lastOffset: lastOffsetOf(header), maxTimestamp: header.maxTimestamp, size: batchSize(header) }, position);
+    });
+    await this.offsetIndex.rewrite();
+    await this.timeIndex.rewrite();
+  }
+
+  private resetBookkeeping(): void {
+    this.offsetIndex.resetForRebuild();
+    this.timeIndex.resetForRebuild();
+    this.bytesSinceLastIndexEntry = 0;
+    this.maxTimestamp = -1;
+    this.offsetOfMaxTimestamp = this.baseOffset;
+    this.nextOffset = this.baseOffset;
+  }
+
+  /**
+   * After a clean stop: loads the indexes, then reads the batch headers after the last index entry to learn
+   * `nextOffset` and the largest timestamp. Reads O(indexIntervalBytes), not the segment.
+   * Returns a reason when the tail does not parse (the caller then recovers the segment).
+   */
+  async loadTail(): Promise<string | null> {
+    const indexProblem = await this.ensureIndexesLoaded();
+    const lastTime = this.timeIndex.lastEntry();
+    if (lastTime) {
+      this.maxTimestamp = lastTime.timestamp;
+      this.offsetOfMaxTimestamp = lastTime.offset;
+    }
+    const lastEntry = this.offsetIndex.lastEntry();
+    let position = lastEntry?.position ?? 0;
+    this.nextOffset = this.baseOffset;
+    let ok = true;
+    this.bytesSinceLastIndexEntry = 0;
+    await this.forEachBatchHeader(position, (header, at) => {
+      if (header.baseOffset < this.baseOffset || at + batchSize(header) > this.size) {
+        ok = false;
+        return false;
+      }
+      if (header.maxTimestamp > this.maxTimestamp) {
+        this.maxTimestamp = header.maxTimestamp;
+        this.offsetOfMaxTimestamp = lastOffsetOf(header);
+      }
+      this.nextOffset = lastOffsetOf(header) + 1;
+      if (at !== lastEntry?.position) this.bytesSinceLastIndexEntry += batchSize(header);
+      position = at + batchSize(header);
+    }).catch(() => {
+      ok = false;
+    });
+    if (!ok || position !== this.size) return `segment tail does not parse (after ${indexProblem ?? 'a sane index'})`;
+    await this.loadRollingBase();
+    return null;
+  }
+
+  private async loadRollingBase(): Promise<void> {
+    if (this.size === 0) return;
+    const head = await this.read(0, BATCH_HEADER_SIZE);
+    if (head.length === BATCH_HEADER_SIZE) this.rollingBaseTimestamp = readBatchHeader(head, 0).maxTimestamp;
+  }
+
+  /**
+   * Validates every batch (length, magic, CRC, offsets increasing) and rebuilds the indexes from the valid
+   * prefix. Does not truncate: the caller decides what to do with invalid bytes (see SegmentRecovery).
+   */
+  async recover(maxBatchSize: number): Promise<SegmentRecovery> {
+    this.resetBookkeeping();
+    let position = 0;
+    let batches = 0;
+    let invalid: SegmentRecovery['invalid'] = null;
+    let nextExpected = this.baseOffset;
+    scan: while (position < this.size) {
+      const chunk = await this.read(position, RECOVERY_CHUNK);
+      if (chunk.length === 0) {
+        invalid = { kind: 'torn', reason: 'file is shorter than its recorded size', position };
+        break;
+      }
+      let local = 0;
+      while (local < chunk.length) {
+        let probe = probeBatch(chunk, local, maxBatchSize);
+        if (probe.kind === 'truncated' && position + local + probe.needed <= this.size) {
+          // The batch is whole on disk but runs past this chunk: continue from it with a fresh read.
+          if (local > 0) break;
+          probe = probeBatch(await this.read(position, probe.needed), 0, maxBatchSize);
+        }
+        const here = position + local;
+        if (probe.kind === 'truncated') {
+          invalid = { kind: 'torn', reason: `incomplete batch: ${this.size - here} of ${probe.needed} bytes`, position: here };
+          break scan;
+        }
+        if (probe.kind === 'corrupt') {
+          invalid = { kind: 'corrupt', reason: probe.reason, position: here };
+          break scan;
+        }
+        if (probe.header.baseOffset < nextExpected) {
+          invalid = { kind: 'corrupt', reason: `offset ${probe.header.baseOffset} goes backwards (expected >= ${nextExpected})`, position: here };
+          break scan;
+        }
+        this.indexBatch({ lastOffset: lastOffsetOf(probe.header), maxTimestamp: probe.header.maxTimestamp, size: probe.size }, here);
+        if (here === 0) this.rollingBaseTimestamp = probe.header.maxTimestamp;
+        nextExpected = lastOffsetOf(probe.header) + 1;
+        batches++;
+        local += probe.size;
+      }
+      position += local;
+    }
+    const validBytes = invalid ? invalid.position : position;
+    return { validBytes, validBatches: batches, invalidBytes: this.size - validBytes, invalid };
+  }
+
+  /** Cuts the .log file to `bytes` (after recovery found invalid bytes) and writes the rebuilt indexes. */
+  async truncateFileTo(bytes: number): Promise<void> {
+    await this.handles.use(this.logPath, 'readwrite', async (fd) => {
+      await this.handles.io.truncate(fd, bytes);
+      await this.handles.io.datasync(fd);
+    });
+    this.size = bytes;
+  }
+
+  /** Writes the in-memory indexes to their files (after recovery rebuilt them). */
+  async writeIndexes(): Promise<void> {
+    await this.offsetIndex.rewrite();
+    await this.timeIndex.rewrite();
+  }
+
+  /**
+   * Removes every batch whose last offset is >= `offset` (the batch containing `offset` goes whole).
+   * Returns the new nextOffset.
+   */
+  async truncateTo(offset: number): Promise<number> {
+    const found = await this.findBatch(offset);
+    if (found === null) return this.nextOffset;
+    await this.truncateFileTo(found.position);
+    this.resetBookkeeping();
+    await this.forEachBatchHeader(0, (header, position) => {
+      this.indexBatch({ lastOffset: lastOffsetOf(header), maxTimestamp: header.maxTimestamp, size: batchSize(header) }, position);
+    });
+    await this.offsetIndex.rewrite();
+    await this.timeIndex.rewrite();
+    if (this.size === 0) this.rollingBaseTimestamp = null;
+    return this.nextOffset;
+  }
+
+  /** Called when a newer segment takes over: final time index entry, indexes trimmed, data flushed. */
+  async onBecomeInactive(): Promise<void> {
+    await this.ensureIndexesLoaded();
+    if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
+    await this.sync();
+    await this.offsetIndex.trimToEntries();
+    await this.timeIndex.trimToEntries();
+  }
+
+  /** Flushes data and index entries written so far (checkpoint and clean close). */
+  async flushAll(): Promise<void> {
+    await this.sync();
+    await this.offsetIndex.flush(true);
+    await this.timeIndex.flush(true);
+  }
+
+  /** Renames all files of the segment to `*.deleted`; readers holding an open descriptor finish their reads. */
+  async markDeleted(): Promise<string[]> {
+    const renamed: string[] = [];
+    for (const path of [this.logPath, this.offsetIndex.path, this.timeIndex.path]) {
+      this.handles.drop(path);
+      try {
+        await this.handles.io.rename(path, path + DELETED_SUFFIX);
+        renamed.push(path + DELETED_SUFFIX);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw storageError(`renaming ${path}`, err);
+      }
+    }
+    return renamed;
+  }
+
+  /** Forgets cached descriptors of this segment's files (before close or removal). */
+  dropHandles(): void {
+    for (const path of [this.logPath, this.offsetIndex.path, this.timeIndex.path]) this.handles.drop(path);
+  }
+}

@@ -1,0 +1,35 @@
+/** Builds record batches and reads logs back as plain values, for storage tests. */
+import type { PartitionLog } from '../../src/log/partition-log.js';
+import { decodeRecords, encodeBatch, readBatchHeader, batchSize } from '../../src/log/record-batch.js';
+
+export function batchOf(values: string[], options: { timestamp?: number; producerId?: number; producerEpoch?: number; baseSequence?: number; compression?: 'none' | 'lz4' } = {}): Buffer {
+  const timestamp = options.timestamp ?? 1_700_000_000_000;
+  return encodeBatch({
+    records: values.map((v) => ({ key: null, value: Buffer.from(v), timestamp })),
+    producerId: options.producerId,
+    producerEpoch: options.producerEpoch,
+    baseSequence: options.baseSequence,
+    compression: options.compression,
+  });
+}
+
+/** Every visible record of the log (below the high watermark, or `maxOffset`) as [offset, value] pairs. */
+export async function readAll(log: PartitionLog, from = log.logStartOffset, maxOffset?: number): Promise<[number, string][]> {
+  const out: [number, string][] = [];
+  let offset = from;
+  const end = maxOffset ?? log.highWatermark;
+  while (offset < end) {
+    const { bytes, nextOffset } = await log.read(offset, { maxBytes: 64 * 1024, ...(maxOffset !== undefined ? { maxOffset } : {}) });
+    if (nextOffset === offset) break;
+    for (let at = 0; at < bytes.length; ) {
+      const header = readBatchHeader(bytes, at);
+      const size = batchSize(header);
+      for (const r of decodeRecords(bytes.subarray(at, at + size), header)) {
+        if (r.offset >= offset) out.push([r.offset, r.value?.toString() ?? '']);
+      }
+      at += size;
+    }
+    offset = nextOffset;
+  }
+  return out;
+}
