@@ -82,7 +82,7 @@ export async function loadPartitionLog(
     } else if (parsed?.kind === 'snapshot') {
       // read by rebuildProducerState
     } else if (file.endsWith(DELETED_SUFFIX) || file.endsWith(TEMP_SUFFIX)) {
-      await io.unlink(join(dir, file));
+      await unlinkIfPresent(io, join(dir, file));
       report.removedStrayFiles.push(file);
     } else if (file.endsWith(CORRUPTED_SUFFIX)) {
       report.quarantinedFiles.push(file);
@@ -92,7 +92,7 @@ export async function loadPartitionLog(
   }
   for (const index of indexes) {
     if (!logs.has(index.offset)) {
-      await io.unlink(join(dir, index.name));
+      await unlinkIfPresent(io, join(dir, index.name));
       report.removedStrayFiles.push(index.name);
     }
   }
@@ -191,6 +191,12 @@ async function recoverSegments(
     else await segment.sync();
   }
   return segments;
+}
+
+async function unlinkIfPresent(io: FileIO, path: string): Promise<void> {
+  await io.unlink(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
 }
 
 /** A crash can leave a file longer than its data, padded with zeros: that is a torn tail, not corruption. */

@@ -218,7 +218,8 @@ export class LogSegment {
     if (candidate === null) return null;
     const { position, header } = candidate as { position: number; header: RecordBatchHeader };
     const bytes = await this.read(position, batchSize(header));
-    return decodeTimestamps(bytes, header).find((r) => r.timestamp >= timestamp) ?? null;
+    const first = decodeTimestamps(bytes, header).find((r) => r.timestamp >= timestamp);
+    return first ? { offset: first.offset, timestamp: first.timestamp } : null;
   }
 
   /**
@@ -403,13 +404,22 @@ export class LogSegment {
     await this.timeIndex.flush(true);
   }
 
-  /** Renames all files of the segment to `*.deleted`; readers holding an open descriptor finish their reads. */
+  /**
+   * Renames all files of the segment to `*.deleted`. The segment keeps working on the renamed files, so
+   * reads already holding it finish; the caller removes the files later.
+   */
   async markDeleted(): Promise<string[]> {
     const renamed: string[] = [];
-    for (const path of [this.logPath, this.offsetIndex.path, this.timeIndex.path]) {
+    const targets: { path: string; set: (p: string) => void }[] = [
+      { path: this.logPath, set: (p) => (this.logPath = p) },
+      { path: this.offsetIndex.path, set: (p) => (this.offsetIndex.path = p) },
+      { path: this.timeIndex.path, set: (p) => (this.timeIndex.path = p) },
+    ];
+    for (const { path, set } of targets) {
       this.handles.drop(path);
       try {
         await this.handles.io.rename(path, path + DELETED_SUFFIX);
+        set(path + DELETED_SUFFIX);
         renamed.push(path + DELETED_SUFFIX);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw storageError(`renaming ${path}`, err);
