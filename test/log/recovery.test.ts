@@ -97,7 +97,7 @@ describe('recovery', () => {
     const victim = join(partitionDir(dataDir), files[1]!);
     const bytes = readFileSync(victim);
     const firstBatchSize = bytes.readInt32BE(8) + 12;
-    bytes[firstBatchSize + 70] ^= 0x01; // inside the second batch's records
+    bytes.writeUInt8(bytes.readUInt8(firstBatchSize + 70) ^ 0x01, firstBatchSize + 70); // inside the second batch's records
     writeFileSync(victim, bytes);
     const { manager, log, events } = await reopen(dataDir);
     const goodUpTo = Number(files[1]!.slice(0, 20)) + 1;

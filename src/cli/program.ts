@@ -1,0 +1,86 @@
+/**
+ * The `sluice` command line (commander). Commands that talk to a broker arrive with their issues; the
+ * storage tools work offline on a data directory's files.
+ *
+ * Exit codes: 0 success, 1 a failed operation, 2 bad usage.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { dumpFile } from './dump-log.js';
+import { VERSION } from './version.js';
+
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export class CliFailure extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = EXIT_FAILURE,
+  ) {
+    super(message);
+  }
+}
+
+export interface CliIO {
+  stdout(line: string): void;
+  stderr(line: string): void;
+}
+
+export function buildProgram(io: CliIO): Command {
+  const program = new Command('sluice')
+    .description('sluice: a durable, Kafka-style commit log and message broker')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout(s.replace(/\n$/, '')), writeErr: (s) => io.stderr(s.replace(/\n$/, '')) });
+
+  program
+    .command('dump-log')
+    .description('print the batches and records of a segment file (.log), or the entries of an .index/.timeindex, without a broker')
+    .argument('<file>', 'a segment (.log), offset index (.index) or time index (.timeindex) file')
+    .option('--json', 'JSON Lines: one object per batch (with baseOffset) and per record (offset, timestamp, key, value, headers)', false)
+    .option('--verify', 'exit 1 if any batch fails its CRC or is torn', false)
+    .option('--batches-only', 'print batch headers only', false)
+    .addOption(new Option('--encoding <encoding>', 'how keys, values and header values are printed').choices(['utf8', 'base64']).default('utf8'))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ sluice dump-log data/orders-0/00000000000000000000.log
+  $ sluice dump-log --json --encoding base64 00000000000000000000.log | jq 'select(.offset != null)'
+  $ sluice dump-log --verify 00000000000000001234.log && echo intact`,
+    )
+    .action((file: string, options: { json: boolean; verify: boolean; batchesOnly: boolean; encoding: 'utf8' | 'base64' }) => {
+      let summary;
+      try {
+        summary = dumpFile(file, options, io.stdout);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        throw new CliFailure(`cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+      }
+      if (options.verify && (summary.invalidBatches > 0 || summary.torn)) {
+        throw new CliFailure(`${file}: ${summary.invalidBatches} invalid batch(es)${summary.torn ? ', torn tail' : ''}`);
+      }
+    });
+
+  return program;
+}
+
+/** Runs the CLI; returns the exit code instead of exiting, so tests can call it in-process. */
+export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return EXIT_USAGE;
+    }
+    if (err instanceof CliFailure) {
+      io.stderr(`sluice: ${err.message}`);
+      return err.exitCode;
+    }
+    io.stderr(`sluice: ${(err as Error).stack ?? String(err)}`);
+    return EXIT_FAILURE;
+  }
+}

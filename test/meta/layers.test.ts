@@ -1,0 +1,65 @@
+/**
+ * Import control (as Kafka's import-control rules): dependencies point one way,
+ * log <- replication <- server <- main/cli, and the client shares only pure modules.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? sources(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+function importsOf(path: string): string[] {
+  const text = readFileSync(path, 'utf8');
+  return [...text.matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => (m[1] ?? m[2])!);
+}
+
+const layerOf = (path: string) => relative(SRC, path).split('/')[0]!;
+const NETWORK = /^(fastify|undici|etcd3|node:http|node:https|node:net|http|https|net|@fastify\/.*|prom-client)$/;
+/** What each layer may import from src/. */
+const ALLOWED: Record<string, string[]> = {
+  log: ['log'],
+  replication: ['log', 'replication'],
+  server: ['log', 'replication', 'server'],
+  client: ['client'],
+  cli: ['log', 'replication', 'server', 'client', 'cli'],
+  'main.ts': ['log', 'replication', 'server', 'client', 'cli'],
+};
+/** The pure modules of src/log the client may share. */
+const CLIENT_MAY_SHARE = ['log/record-batch.ts', 'log/errors.ts', 'log/buffers.ts', 'log/compression.ts', 'log/crc32c.ts'];
+
+describe('layering', () => {
+  const files = sources(SRC);
+
+  it('finds the sources', () => {
+    expect(files.length).toBeGreaterThan(10);
+  });
+
+  it('src/log imports no network library and nothing from the layers above', () => {
+    for (const file of files.filter((f) => layerOf(f) === 'log')) {
+      for (const spec of importsOf(file)) {
+        expect(NETWORK.test(spec), `${relative(SRC, file)} imports ${spec}`).toBe(false);
+        if (spec.startsWith('.')) expect(layerOf(join(file, '..', spec)), `${relative(SRC, file)} imports ${spec}`).toBe('log');
+      }
+    }
+  });
+
+  it('every layer imports only from the layers below it', () => {
+    for (const file of files) {
+      const layer = layerOf(file);
+      for (const spec of importsOf(file).filter((s) => s.startsWith('.'))) {
+        const target = relative(SRC, join(file, '..', spec)).replace(/\.js$/, '.ts');
+        const targetLayer = target.split('/')[0]!;
+        const ok = ALLOWED[layer]!.includes(targetLayer) || (layer === 'client' && CLIENT_MAY_SHARE.includes(target));
+        expect(ok, `${relative(SRC, file)} (${layer}) imports ${target}`).toBe(true);
+      }
+    }
+  });
+});
