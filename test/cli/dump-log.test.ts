@@ -53,7 +53,7 @@ describe('sluice dump-log', () => {
     const bytes = readFileSync(SEGMENT);
     expect(sluice('dump-log', '--verify', SEGMENT).code).toBe(0);
     const flipped = Buffer.from(bytes);
-    flipped[300] ^= 0x40;
+    flipped.writeUInt8(flipped.readUInt8(300) ^ 0x40, 300);
     writeFileSync(join(dir, 'flipped.log'), flipped);
     const bad = sluice('dump-log', '--verify', '--json', join(dir, 'flipped.log'));
     expect(bad.code).toBe(1);
