@@ -45,8 +45,7 @@ export class GroupSync {
 
   /** Forces a sync of everything written so far (used by the interval flusher and clean close). */
   async syncNow(): Promise<void> {
-    const { upTo } = this.target.beginSync();
-    await this.waitDurable(upTo);
+    await this.waitDurable(this.target.endOffset());
   }
 
   /** After truncation the durable offset can go down. */

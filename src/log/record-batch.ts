@@ -246,8 +246,52 @@ export function validateBatch(buffer: Buffer, at = 0, maxBatchSize?: number): Re
     throw corruptMessage(`batch at byte ${at} is truncated: needs ${probe.needed} bytes, has ${buffer.length - at}`);
   }
   if (probe.kind === 'corrupt') throw corruptMessage(`batch at byte ${at} is corrupt: ${probe.reason}`);
-  decodeRecords(buffer.subarray(at, at + probe.size), probe.header);
+  checkRecords(buffer.subarray(at, at + probe.size), probe.header);
   return probe.header;
+}
+
+/**
+ * Walks the records of a batch and checks their structure (lengths, offset deltas, header counts, nothing
+ * left over) without building record objects: the append path's validation, cheaper than decodeRecords.
+ */
+export function checkRecords(batch: Buffer, header: RecordBatchHeader): void {
+  const codec = codecOf(header);
+  if (isControlBatch(header) && codec !== 'none') throw corruptMessage('compressed control batch');
+  const reader = new Reader(decompress(codec, batch.subarray(BATCH_HEADER_SIZE)));
+  let index = 0;
+  try {
+    for (; index < header.recordCount; index++) {
+      const length = reader.readVarint();
+      const end = reader.position + length;
+      if (length < 0 || end > reader.end) throw new RangeError(`record length ${length} passes the payload end`);
+      reader.skip(1);
+      reader.readVarint();
+      if (reader.readVarint() !== index) throw new RangeError('offsetDelta out of sequence');
+      skipNullable(reader);
+      skipNullable(reader);
+      const headers = reader.readVarint();
+      if (headers < 0) throw new RangeError(`negative header count ${headers}`);
+      for (let h = 0; h < headers; h++) {
+        const keyLength = reader.readVarint();
+        if (keyLength < 0) throw new RangeError(`header key length ${keyLength}`);
+        reader.skip(keyLength);
+        skipNullable(reader);
+      }
+      if (reader.position !== end) throw new RangeError(`record length ${length} does not match its fields`);
+    }
+  } catch (err) {
+    if (err instanceof RangeError) throw corruptMessage(`record ${index} does not parse: ${err.message}`);
+    throw err;
+  }
+  if (reader.remaining !== 0) {
+    throw corruptMessage(`${reader.remaining} bytes after the last of ${header.recordCount} records`);
+  }
+}
+
+function skipNullable(reader: Reader): void {
+  const length = reader.readVarint();
+  if (length < -1) throw new RangeError(`invalid length ${length}`);
+  if (length > 0) reader.skip(length);
 }
 
 /** Decodes a whole batch (CRC checked). */

@@ -254,3 +254,34 @@ describe('truncation and deletion', () => {
     await manager.close();
   });
 });
+
+describe('fsync policies', () => {
+  it('`interval` acknowledges after the write and fsyncs every flushIntervalMs on the clock', async () => {
+    const { FaultyFileIO } = await import('../helpers/faulty-file-io.js');
+    const io = new FaultyFileIO();
+    const clock = new ManualClock();
+    const manager = await LogManager.open({ dataDir: tempDir(), io, clock, fsyncPolicy: 'interval', flushIntervalMs: 1000 });
+    const log = await manager.create(tp);
+    const syncsAtStart = io.calls.datasync ?? 0;
+    await Promise.all([log.append(batchOf(['a'])), log.append(batchOf(['b']))]);
+    expect(io.calls.datasync ?? 0).toBe(syncsAtStart);
+    expect(log.durableOffset).toBe(0);
+    clock.advance(1000);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(io.calls.datasync ?? 0).toBeGreaterThan(syncsAtStart);
+    expect(log.durableOffset).toBe(2);
+    await manager.close();
+  });
+
+  it('`never` acknowledges after the write and leaves fsync to the OS (and to roll and close)', async () => {
+    const { FaultyFileIO } = await import('../helpers/faulty-file-io.js');
+    const io = new FaultyFileIO();
+    const manager = await LogManager.open({ dataDir: tempDir(), io, fsyncPolicy: 'never' });
+    const log = await manager.create(tp);
+    const syncsAtStart = io.calls.datasync ?? 0;
+    for (let i = 0; i < 20; i++) await log.append(batchOf([`v${i}`]));
+    expect(io.calls.datasync ?? 0).toBe(syncsAtStart);
+    await manager.close();
+    expect(io.calls.datasync ?? 0).toBeGreaterThan(syncsAtStart);
+  });
+});

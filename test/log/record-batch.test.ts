@@ -158,6 +158,29 @@ describe('codec properties', () => {
     );
   });
 
+  it('the allocation-free record check accepts and refuses exactly what the decoder does', () => {
+    fc.assert(
+      fc.property(batchArb, fc.nat(), fc.integer({ min: 1, max: 255 }), (input, pick, xor) => {
+        const batch = encodeBatch({ ...input, compression: 'none' });
+        const at = codec.BATCH_HEADER_SIZE + (pick % (batch.length - codec.BATCH_HEADER_SIZE));
+        batch.writeUInt8(batch.readUInt8(at) ^ xor, at);
+        batch.writeUInt32BE(codec.computeBatchCrc(batch, 0, batch.length), BATCH.crc);
+        const header = readBatchHeader(batch);
+        const outcome = (fn: () => unknown) => {
+          try {
+            fn();
+            return 'ok';
+          } catch (err) {
+            expect(err).toBeInstanceOf(BrokerError);
+            return 'refused';
+          }
+        };
+        expect(outcome(() => codec.checkRecords(batch, header))).toBe(outcome(() => codec.decodeRecords(batch, header)));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('rewrites baseOffset and leader epoch without invalidating the CRC', () => {
     const { bytes } = loadFixture('lz4');
     const copy = Buffer.from(bytes);
