@@ -43,7 +43,9 @@ export async function concurrentThroughput(budget: Budget, workers: number, step
   let bytes = 0;
   const worker = async (i: number) => {
     while (bytes < budget.maxBytes && performance.now() - started < budget.durationMs) {
-      bytes += await step(i);
+      // not `bytes += await step(i)`: that reads `bytes` before the await and loses the other workers' bytes
+      const moved = await step(i);
+      bytes += moved;
     }
   };
   await Promise.all(Array.from({ length: workers }, (_, i) => worker(i)));

@@ -1,24 +1,13 @@
 /**
- * The `sluice` command line (commander). Commands that talk to a broker arrive with their issues; the
- * storage tools work offline on a data directory's files.
+ * The `sluice` command line (commander): `serve` runs the broker; `dump-log` reads segment files offline.
  *
  * Exit codes: 0 success, 1 a failed operation, 2 bad usage.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { dumpFile } from './dump-log.js';
+import { CliFailure, EXIT_FAILURE, EXIT_USAGE } from './errors.js';
+import { addServeCommand } from './serve.js';
 import { VERSION } from './version.js';
-
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
-
-export class CliFailure extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = EXIT_FAILURE,
-  ) {
-    super(message);
-  }
-}
 
 export interface CliIO {
   stdout(line: string): void;
@@ -32,6 +21,8 @@ export function buildProgram(io: CliIO): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s.replace(/\n$/, '')), writeErr: (s) => io.stderr(s.replace(/\n$/, '')) });
+
+  addServeCommand(program);
 
   program
     .command('dump-log')

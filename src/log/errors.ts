@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   NOT_ENOUGH_REPLICAS: { retriable: true, meaning: 'the in-sync replica set is smaller than minInsyncReplicas' },
   REQUEST_TIMED_OUT: { retriable: true, meaning: 'acknowledgements not reached within timeoutMs' },
   KAFKA_STORAGE_ERROR: { retriable: true, meaning: 'disk error or disk full; nothing partial is visible' },
+  NOT_FOUND: { retriable: false, meaning: 'no such route (path or method)' },
 } as const satisfies Record<string, { retriable: boolean; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -48,6 +48,8 @@ export interface LogManagerOptions {
   io?: FileIO;
   /** log settings of a partition (from its topic's config) */
   logConfigFor?: (tp: TopicPartition) => Partial<LogConfig>;
+  /** told how long each group fdatasync took (metrics) */
+  onSync?: (seconds: number) => void;
 }
 
 export interface StartupReport {
@@ -79,7 +81,7 @@ export class LogManager {
 
   private constructor(private readonly options: Required<LogManagerOptions>) {
     this.handles = new HandleCache(options.io, options.maxOpenFiles);
-    this.deps = { handles: this.handles, clock: options.clock, events: options.events, fsyncPolicy: options.fsyncPolicy };
+    this.deps = { handles: this.handles, clock: options.clock, events: options.events, fsyncPolicy: options.fsyncPolicy, onSync: options.onSync };
   }
 
   static async open(options: LogManagerOptions): Promise<LogManager> {
@@ -93,6 +95,7 @@ export class LogManager {
       events: silentLogEvents,
       io: nodeFileIO,
       logConfigFor: () => ({}),
+      onSync: () => undefined,
       ...options,
     });
     await manager.load();
@@ -182,7 +185,8 @@ export class LogManager {
     const { partitionReports: _omit, ...summary } = this.report;
     if (summary.unknownFiles.length > 0) events.warn({ files: summary.unknownFiles }, 'unknown files in the data directory were left alone');
     if (summary.removedStrayFiles.length > 0) events.info({ files: summary.removedStrayFiles }, 'removed leftover files');
-    events.info(summary, cleanShutdown ? 'storage opened after a clean shutdown' : 'storage recovered after an unclean shutdown');
+    const state = cleanShutdown ? 'storage opened after a clean shutdown' : dirs.length === 0 ? 'storage opened (no partitions yet)' : 'storage recovered after an unclean shutdown';
+    events.info(summary, state);
   }
 
   private startTimers(): void {

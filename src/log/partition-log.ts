@@ -40,6 +40,8 @@ export interface PartitionLogDeps {
   clock: Clock;
   events: LogEvents;
   fsyncPolicy: FsyncPolicy;
+  /** told how long each fdatasync of a group took (metrics) */
+  onSync?: (seconds: number) => void;
 }
 
 export interface AppendOptions {
@@ -47,6 +49,11 @@ export interface AppendOptions {
   leaderEpoch?: number;
   /** batches built by the broker itself: skip the full validation */
   trusted?: boolean;
+  /**
+   * false for batches whose baseSequence is a per-request sequence checked by the broker (the JSON produce
+   * path): the producer epoch is still fenced here, and the batches still enter the producer state.
+   */
+  checkSequences?: boolean;
 }
 
 export interface BatchAppendInfo {
@@ -88,6 +95,7 @@ interface PendingAppend {
   data: Buffer;
   batches: { at: number; header: RecordBatchHeader }[];
   leaderEpoch: number;
+  checkSequences: boolean;
   resolve(result: AppendResult): void;
   reject(err: unknown): void;
 }
@@ -213,7 +221,7 @@ export class PartitionLog {
       }
     }
     return new Promise<AppendResult>((resolve, reject) => {
-      this.queue.push({ data, batches, leaderEpoch: options.leaderEpoch ?? 0, resolve, reject });
+      this.queue.push({ data, batches, leaderEpoch: options.leaderEpoch ?? 0, checkSequences: options.checkSequences ?? true, resolve, reject });
       this.kick();
     });
   }
@@ -269,7 +277,7 @@ export class PartitionLog {
       let offset = nextOffset;
       try {
         for (const { header } of request.batches) {
-          const check = requestState.check(header);
+          const check = request.checkSequences ? requestState.check(header) : requestState.checkEpoch(header);
           if (check.kind === 'duplicate') {
             results.push(duplicateInfo(check.batch));
             continue;
@@ -344,7 +352,9 @@ export class PartitionLog {
     return {
       upTo,
       run: async () => {
+        const started = process.hrtime.bigint();
         for (const s of segments) await s.sync();
+        this.deps.onSync?.(Number(process.hrtime.bigint() - started) / 1e9);
       },
     };
   }

@@ -57,18 +57,25 @@ export class ProducerStateMap {
     return this.producers.get(producerId);
   }
 
-  /** Checks a batch against the state; throws the contract's error or says whether to append it. */
-  check(header: RecordBatchHeader): SequenceCheck {
-    if (!hasProducerId(header)) return { kind: 'append' };
-    const entry = this.producers.get(header.producerId);
-    const details = { producerId: header.producerId, producerEpoch: header.producerEpoch, baseSequence: header.baseSequence };
+  /** Only the fencing rule: an epoch older than the producer's current one is refused. */
+  checkEpoch(header: RecordBatchHeader): SequenceCheck {
+    const entry = hasProducerId(header) ? this.get(header.producerId) : undefined;
     if (entry && header.producerEpoch < entry.producerEpoch) {
       throw new BrokerError(
         'INVALID_PRODUCER_EPOCH',
         `producer ${header.producerId} epoch ${header.producerEpoch} is fenced by epoch ${entry.producerEpoch}`,
-        { details: { ...details, currentEpoch: entry.producerEpoch } },
+        { details: { producerId: header.producerId, producerEpoch: header.producerEpoch, currentEpoch: entry.producerEpoch } },
       );
     }
+    return { kind: 'append' };
+  }
+
+  /** Checks a batch against the state; throws the contract's error or says whether to append it. */
+  check(header: RecordBatchHeader): SequenceCheck {
+    if (!hasProducerId(header)) return { kind: 'append' };
+    this.checkEpoch(header);
+    const entry = this.producers.get(header.producerId);
+    const details = { producerId: header.producerId, producerEpoch: header.producerEpoch, baseSequence: header.baseSequence };
     if (header.baseSequence < 0) {
       throw new BrokerError('OUT_OF_ORDER_SEQUENCE', `producer ${header.producerId} sent a batch without a sequence`, { details });
     }
@@ -156,6 +163,11 @@ export class ProducerStateOverlay extends ProducerStateMap {
   override check(header: RecordBatchHeader): SequenceCheck {
     this.pull(header.producerId);
     return super.check(header);
+  }
+
+  override checkEpoch(header: RecordBatchHeader): SequenceCheck {
+    this.pull(header.producerId);
+    return super.checkEpoch(header);
   }
 
   override update(header: RecordBatchHeader): void {

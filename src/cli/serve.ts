@@ -1,0 +1,72 @@
+/**
+ * `sluice serve`: runs the broker until SIGTERM or SIGINT, then shuts down gracefully (in-flight requests
+ * finish, logs are flushed, the clean-shutdown marker is written) and exits 0.
+ */
+import type { Command } from 'commander';
+import { pino, type Logger } from 'pino';
+import { BROKER_SETTINGS, ConfigError, loadBrokerConfig, type BrokerConfig } from '../server/broker-config.js';
+import { startBroker } from '../server/broker.js';
+import { flagOf } from '../log/settings.js';
+import { CliFailure, EXIT_USAGE } from './errors.js';
+
+function createLogger(config: BrokerConfig): Logger {
+  const pretty = process.stdout.isTTY === true;
+  return pino({
+    level: config.logLevel,
+    base: { pid: process.pid },
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:standard' } } } : {}),
+  });
+}
+
+export function addServeCommand(program: Command): void {
+  const serve = program
+    .command('serve')
+    .description('run the broker (single node: storage on --data-dir, HTTP on --host:--port)')
+    .option('--config <file>', 'JSON config file (keys as in docs/operations.md)');
+  for (const spec of BROKER_SETTINGS) {
+    const choices = spec.choices ? ` (${spec.choices.join(', ')})` : '';
+    serve.option(`${flagOf(spec.key)} <value>`, `${spec.doc}${choices} [default: ${spec.default === null ? 'none' : spec.default}]`);
+  }
+  serve.addHelpText(
+    'after',
+    `
+Every setting is also an environment variable SLUICE_<UPPER_SNAKE> (e.g. SLUICE_DATA_DIR) and a key of the
+JSON config file; precedence: flag > env > file > default.
+
+Examples:
+  $ sluice serve
+  $ sluice serve --data-dir /var/lib/sluice --port 9092 --fsync interval
+  $ SLUICE_PORT=8081 sluice serve --config sluice.json`,
+  );
+  serve.action(async (options: Record<string, string | undefined>) => {
+    const { config: file, ...flags } = options;
+    let config: BrokerConfig;
+    try {
+      config = loadBrokerConfig({ flags, env: process.env, ...(file ? { file } : {}) });
+    } catch (err) {
+      if (err instanceof ConfigError) throw new CliFailure(err.message, EXIT_USAGE);
+      throw err;
+    }
+    const logger = createLogger(config);
+    let broker;
+    try {
+      broker = await startBroker(config, { logger });
+    } catch (err) {
+      logger.fatal({ err }, 'sluice failed to start');
+      throw new CliFailure(`failed to start: ${(err as Error).message}`);
+    }
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        logger.info({ signal }, 'signal received');
+        broker.close().then(resolve, (err) => {
+          logger.fatal({ err }, 'shutdown failed');
+          process.exitCode = 1;
+          resolve();
+        });
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+    logger.flush?.();
+  });
+}

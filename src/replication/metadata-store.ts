@@ -1,0 +1,173 @@
+/**
+ * Cluster metadata behind an interface: topics (partition count, replication factor, config overrides,
+ * lifecycle state) and issued producer ids. The single-node broker keeps it in files under
+ * `<dataDir>/meta/`; cluster mode (a later issue) implements the same interface on etcd.
+ *
+ * Topic lifecycle, so that a crash half-way through a create or delete is repaired at start-up:
+ *   create: put {state: 'creating'} -> create partition logs -> put {state: 'ready'}
+ *   delete: put {state: 'deleting'} -> delete partition logs -> remove the topic
+ * A topic found in 'creating' is completed, one found in 'deleting' is deleted (topic-manager.ts).
+ *
+ * Files (each replaced atomically: write temp, fsync, rename, fsync directory):
+ *   meta/topics/<topic>.json   {"name", "partitions", "replicationFactor", "config", "state", "createdAt"}
+ *   meta/producers.json        {"nextProducerId", "producers": [{"producerId", "producerEpoch", "name"}]}
+ */
+import { join } from 'node:path';
+import { BrokerError, storageError } from '../log/errors.js';
+import { writeFileAtomic, type FileIO } from '../log/file-io.js';
+import { isValidTopicName } from '../log/segment-files.js';
+
+export type TopicState = 'creating' | 'ready' | 'deleting';
+
+export interface TopicMetadata {
+  name: string;
+  partitions: number;
+  replicationFactor: number;
+  /** only the keys set for this topic; defaults come from the broker */
+  config: Record<string, number | string | boolean | null>;
+  state: TopicState;
+  createdAt: number;
+}
+
+export interface ProducerIdentity {
+  producerId: number;
+  producerEpoch: number;
+  name: string | null;
+}
+
+export interface MetadataStore {
+  load(): Promise<{ problems: string[] }>;
+  listTopics(): TopicMetadata[];
+  getTopic(name: string): TopicMetadata | undefined;
+  putTopic(topic: TopicMetadata): Promise<void>;
+  removeTopic(name: string): Promise<void>;
+  /** A new producer id (epoch 0), or for a known `name` the same id with its epoch bumped. */
+  registerProducer(name: string | null): Promise<ProducerIdentity>;
+  getProducer(producerId: number): ProducerIdentity | undefined;
+}
+
+const MAX_PRODUCER_EPOCH = 32_767;
+
+export class LocalMetadataStore implements MetadataStore {
+  private readonly topics = new Map<string, TopicMetadata>();
+  private readonly producers = new Map<number, ProducerIdentity>();
+  private readonly producersByName = new Map<string, number>();
+  private nextProducerId = 1;
+  private readonly dir: string;
+
+  constructor(
+    private readonly io: FileIO,
+    dataDir: string,
+  ) {
+    this.dir = join(dataDir, 'meta');
+  }
+
+  private topicPath(name: string): string {
+    return join(this.dir, 'topics', `${name}.json`);
+  }
+
+  async load(): Promise<{ problems: string[] }> {
+    const problems: string[] = [];
+    await this.io.mkdir(join(this.dir, 'topics'));
+    for (const file of await this.io.readdir(join(this.dir, 'topics'))) {
+      const path = join(this.dir, 'topics', file);
+      if (file.endsWith('.tmp')) {
+        await this.io.unlink(path).catch(() => undefined);
+        continue;
+      }
+      try {
+        const topic = JSON.parse((await this.io.readFile(path)).toString('utf8')) as TopicMetadata;
+        if (`${topic.name}.json` !== file || !isValidTopicName(topic.name) || !(topic.partitions >= 1)) throw new Error('inconsistent fields');
+        this.topics.set(topic.name, topic);
+      } catch (err) {
+        problems.push(`${path}: ${(err as Error).message}`);
+      }
+    }
+    const producersPath = join(this.dir, 'producers.json');
+    if ((await this.io.fileSize(producersPath)) !== null) {
+      try {
+        const doc = JSON.parse((await this.io.readFile(producersPath)).toString('utf8')) as {
+          nextProducerId: number;
+          producers: ProducerIdentity[];
+        };
+        this.nextProducerId = doc.nextProducerId;
+        for (const p of doc.producers) this.remember(p);
+      } catch (err) {
+        throw storageError(`reading ${producersPath}`, err);
+      }
+    }
+    return { problems };
+  }
+
+  listTopics(): TopicMetadata[] {
+    return [...this.topics.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  getTopic(name: string): TopicMetadata | undefined {
+    return this.topics.get(name);
+  }
+
+  async putTopic(topic: TopicMetadata): Promise<void> {
+    try {
+      await writeFileAtomic(this.io, this.topicPath(topic.name), Buffer.from(JSON.stringify(topic, null, 2) + '\n'));
+    } catch (err) {
+      throw storageError(`writing metadata of topic ${topic.name}`, err);
+    }
+    this.topics.set(topic.name, structuredClone(topic));
+  }
+
+  async removeTopic(name: string): Promise<void> {
+    try {
+      await this.io.unlink(this.topicPath(name)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+      await this.io.syncDirectory(join(this.dir, 'topics'));
+    } catch (err) {
+      throw storageError(`removing metadata of topic ${name}`, err);
+    }
+    this.topics.delete(name);
+  }
+
+  async registerProducer(name: string | null): Promise<ProducerIdentity> {
+    const existing = name === null ? undefined : this.producersByName.get(name);
+    let identity: ProducerIdentity;
+    if (existing !== undefined) {
+      const current = this.producers.get(existing)!;
+      if (current.producerEpoch >= MAX_PRODUCER_EPOCH) {
+        // Epochs are i16 in the batch header; like Kafka, a new id is issued when they run out.
+        identity = { producerId: this.nextProducerId, producerEpoch: 0, name };
+      } else {
+        identity = { ...current, producerEpoch: current.producerEpoch + 1 };
+      }
+    } else {
+      identity = { producerId: this.nextProducerId, producerEpoch: 0, name };
+    }
+    const next = Math.max(this.nextProducerId, identity.producerId + 1);
+    const all = new Map(this.producers);
+    all.set(identity.producerId, identity);
+    if (name !== null && existing !== undefined && existing !== identity.producerId) all.delete(existing);
+    const doc = { nextProducerId: next, producers: [...all.values()] };
+    try {
+      await writeFileAtomic(this.io, join(this.dir, 'producers.json'), Buffer.from(JSON.stringify(doc) + '\n'));
+    } catch (err) {
+      throw storageError('writing producer ids', err);
+    }
+    if (name !== null && existing !== undefined && existing !== identity.producerId) this.producers.delete(existing);
+    this.nextProducerId = next;
+    this.remember(identity);
+    return identity;
+  }
+
+  getProducer(producerId: number): ProducerIdentity | undefined {
+    return this.producers.get(producerId);
+  }
+
+  private remember(p: ProducerIdentity): void {
+    this.producers.set(p.producerId, p);
+    if (p.name !== null) this.producersByName.set(p.name, p.producerId);
+  }
+}
+
+export function unknownTopic(name: string): BrokerError {
+  return new BrokerError('UNKNOWN_TOPIC', `topic ${JSON.stringify(name)} does not exist`, { details: { topic: name } });
+}

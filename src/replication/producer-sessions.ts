@@ -1,0 +1,140 @@
+/**
+ * Idempotence of the JSON produce path, where a producer numbers its *requests* (0, 1, 2, ... per epoch)
+ * and one request may write to several partitions.
+ *
+ * The request sequence is stored in the data itself: every batch a request appends carries producerId,
+ * producerEpoch and baseSequence = the request sequence. So the partitions' producer state (rebuilt from
+ * the log after any crash) says which requests reached which partition, and a retry after a restart is
+ * answered from it: partitions that have the request's batch return its original offsets, partitions that do
+ * not (the broker died half-way through the request) get it appended now. Keyless records of an idempotent
+ * request are placed by (producerId, sequence), so a retry maps records to the same partitions.
+ *
+ * Rules, checked in this order (as Kafka does): producer id issued (else UNKNOWN_PRODUCER_ID); epoch not
+ * older than the registered one (else INVALID_PRODUCER_EPOCH); sequence = last + 1 (0 for a new epoch) ->
+ * append; sequence <= last and still known -> duplicate; otherwise OUT_OF_ORDER_SEQUENCE. Requests of one
+ * producer are handled one at a time.
+ */
+import { BrokerError } from '../log/errors.js';
+import type { PartitionLog } from '../log/partition-log.js';
+import type { ProducerBatch } from '../log/producer-state.js';
+import { Serial } from '../log/serial.js';
+import type { MetadataStore } from './metadata-store.js';
+
+export interface ProducerStamp {
+  id: number;
+  epoch: number;
+  sequence: number;
+}
+
+interface Session {
+  epoch: number;
+  /** highest request sequence appended in this epoch (-1: none) */
+  lastSequence: number;
+  serial: Serial;
+}
+
+export type PartitionPlan = { kind: 'append' } | { kind: 'duplicate'; batch: ProducerBatch };
+
+export class ProducerSessions {
+  private readonly sessions = new Map<number, Session>();
+
+  constructor(
+    private readonly store: MetadataStore,
+    /** every partition log, to rebuild a producer's last request sequence after a restart */
+    private readonly allLogs: () => PartitionLog[],
+  ) {}
+
+  /** Fencing checks against the registry (also used by the binary path). */
+  checkRegistered(producerId: number, producerEpoch: number): void {
+    const registered = this.store.getProducer(producerId);
+    if (!registered) {
+      throw new BrokerError('UNKNOWN_PRODUCER_ID', `producer id ${producerId} was never issued by this broker (POST /producers)`, {
+        details: { producerId },
+      });
+    }
+    if (producerEpoch !== registered.producerEpoch) {
+      throw new BrokerError(
+        'INVALID_PRODUCER_EPOCH',
+        producerEpoch < registered.producerEpoch
+          ? `producer ${producerId} epoch ${producerEpoch} is fenced by epoch ${registered.producerEpoch}`
+          : `producer ${producerId} epoch ${producerEpoch} was never issued (current ${registered.producerEpoch})`,
+        { details: { producerId, producerEpoch, currentEpoch: registered.producerEpoch } },
+      );
+    }
+  }
+
+  private session(producerId: number, epoch: number): Session {
+    let session = this.sessions.get(producerId);
+    if (!session) {
+      session = { epoch, lastSequence: this.lastSequenceInLogs(producerId, epoch), serial: new Serial() };
+      this.sessions.set(producerId, session);
+    }
+    if (epoch > session.epoch) {
+      session.epoch = epoch;
+      session.lastSequence = -1;
+    }
+    return session;
+  }
+
+  private lastSequenceInLogs(producerId: number, epoch: number): number {
+    let last = -1;
+    for (const log of this.allLogs()) {
+      const entry = log.producerState.get(producerId);
+      if (!entry || entry.producerEpoch !== epoch) continue;
+      for (const b of entry.batches) last = Math.max(last, b.firstSequence);
+    }
+    return last;
+  }
+
+  /**
+   * Runs one idempotent request: decides per partition whether to append or answer as a duplicate, then
+   * calls `execute` with that plan (one request of a producer at a time).
+   */
+  async run<T>(
+    stamp: ProducerStamp,
+    logs: PartitionLog[],
+    execute: (plans: PartitionPlan[]) => Promise<T>,
+  ): Promise<T> {
+    this.checkRegistered(stamp.id, stamp.epoch);
+    if (!Number.isInteger(stamp.sequence) || stamp.sequence < 0 || stamp.sequence > 0x7fffffff) {
+      throw new BrokerError('INVALID_REQUEST', 'producer.sequence must be an integer from 0 to 2147483647');
+    }
+    const session = this.session(stamp.id, stamp.epoch);
+    return session.serial.run(async () => {
+      this.checkRegistered(stamp.id, stamp.epoch);
+      const expected = session.lastSequence + 1;
+      let plans: PartitionPlan[];
+      if (stamp.sequence === expected) {
+        plans = logs.map(() => ({ kind: 'append' }));
+      } else if (stamp.sequence < expected) {
+        plans = logs.map((log) => this.planRetry(log, stamp));
+      } else {
+        throw outOfOrder(stamp, expected);
+      }
+      const result = await execute(plans);
+      session.lastSequence = Math.max(session.lastSequence, stamp.sequence);
+      return result;
+    });
+  }
+
+  private planRetry(log: PartitionLog, stamp: ProducerStamp): PartitionPlan {
+    const entry = log.producerState.get(stamp.id);
+    const batches = entry && entry.producerEpoch === stamp.epoch ? entry.batches : [];
+    const original = batches.find((b) => b.firstSequence === stamp.sequence);
+    if (original) return { kind: 'duplicate', batch: original };
+    // Not in this partition: appended never, or too long ago to tell. Only the first can be repaired.
+    const oldest = batches[0];
+    if (oldest && oldest.firstSequence < stamp.sequence) return { kind: 'append' };
+    const newest = batches[batches.length - 1];
+    if (!newest) return { kind: 'append' };
+    throw outOfOrder(stamp, newest.firstSequence + 1);
+  }
+}
+
+function outOfOrder(stamp: ProducerStamp, expected: number): BrokerError {
+  return new BrokerError(
+    'OUT_OF_ORDER_SEQUENCE',
+    `producer ${stamp.id} epoch ${stamp.epoch}: request sequence ${stamp.sequence}, expected ${expected}`,
+    { details: { producerId: stamp.id, producerEpoch: stamp.epoch, sequence: stamp.sequence, expectedSequence: expected } },
+  );
+}

@@ -1,0 +1,220 @@
+/**
+ * Produce and fetch on the partitions this broker leads, with the acknowledgement rules:
+ *
+ * - acks=0: the reply does not wait for the append (offsets are reported as -1).
+ * - acks=1: the leader has the batch durable under its fsync policy.
+ * - acks=all: every in-sync replica has it; on a single node the ISR is the leader alone, so this equals
+ *   acks=1, and a topic whose minInsyncReplicas exceeds the ISR refuses with NOT_ENOUGH_REPLICAS.
+ *
+ * The high watermark advances when an append is durable (single node: the ISR is {leader}); consumers read
+ * only below it. Fetches at the high watermark wait (long polling) for it to move, woken by the log's
+ * high-watermark listener, never by a polling loop.
+ */
+import type { Clock } from '../log/clock.js';
+import { BrokerError } from '../log/errors.js';
+import type { BatchAppendInfo, PartitionLog, ReadResult } from '../log/partition-log.js';
+import { hasProducerId, readBatchHeader, splitBatches, batchSize } from '../log/record-batch.js';
+import type { ProducerSessions, ProducerStamp } from './producer-sessions.js';
+import type { TopicManager } from './topic-manager.js';
+
+export type Acks = '0' | '1' | 'all';
+
+export interface ProduceOptions {
+  acks: Acks;
+  timeoutMs: number;
+}
+
+export interface FetchOptions {
+  maxBytes: number;
+  maxWaitMs: number;
+}
+
+export interface FetchResult extends ReadResult {
+  highWatermark: number;
+  logStartOffset: number;
+}
+
+/** Size of the in-sync replica set of a partition (always 1 until replication arrives). */
+const LOCAL_ISR_SIZE = 1;
+const NO_OFFSET = -1;
+
+export class ReplicaManager {
+  private waiting = 0;
+  private closing = false;
+  private readonly wakeOnClose = new Set<() => void>();
+
+  constructor(
+    private readonly topics: TopicManager,
+    private readonly producers: ProducerSessions,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Long-poll fetches waiting right now (metrics). */
+  get waitingFetches(): number {
+    return this.waiting;
+  }
+
+  /** Fencing checks of an idempotent producer against the registry. */
+  checkProducer(producerId: number, producerEpoch: number): void {
+    this.producers.checkRegistered(producerId, producerEpoch);
+  }
+
+  private checkAcks(topic: string, acks: Acks): void {
+    if (acks !== 'all') return;
+    const min = this.topics.configOf(this.topics.topic(topic)).minInsyncReplicas;
+    if (LOCAL_ISR_SIZE < min) {
+      throw new BrokerError('NOT_ENOUGH_REPLICAS', `topic ${topic} needs ${min} in-sync replicas for acks=all, has ${LOCAL_ISR_SIZE}`, {
+        details: { minInsyncReplicas: min, isr: LOCAL_ISR_SIZE },
+      });
+    }
+  }
+
+  /**
+   * Appends client-built batches (the binary path) to one partition. Batches with a producer id get Kafka's
+   * per-partition sequence rules; the producer id must have been issued here.
+   */
+  async produceBatches(topic: string, partition: number, data: Buffer, options: ProduceOptions): Promise<BatchAppendInfo[]> {
+    const log = this.topics.partitionLog(topic, partition);
+    this.checkAcks(topic, options.acks);
+    const batches = splitBatches(data, Number.MAX_SAFE_INTEGER);
+    this.checkBatches(topic, batches);
+    return this.appendAndAcknowledge(log, data, options, { checkSequences: true, trusted: true }, batches.length);
+  }
+
+  private checkBatches(topic: string, batches: { at: number; header: ReturnType<typeof readBatchHeader> }[]): void {
+    const config = this.topics.configOf(this.topics.topic(topic));
+    const latest = this.clock.now() + config.messageTimestampAfterMaxMs;
+    for (const { header } of batches) {
+      if (header.attributes & 0x30) {
+        throw new BrokerError('CORRUPT_MESSAGE', 'transactional and control batches are not supported');
+      }
+      if (batchSize(header) > config.maxMessageBytes) {
+        throw new BrokerError('RECORD_TOO_LARGE', `record batch of ${batchSize(header)} bytes exceeds maxMessageBytes ${config.maxMessageBytes}`, {
+          details: { maxMessageBytes: config.maxMessageBytes },
+        });
+      }
+      if (header.maxTimestamp > latest) {
+        throw new BrokerError('INVALID_TIMESTAMP', `timestamp ${header.maxTimestamp} is more than ${config.messageTimestampAfterMaxMs} ms in the future`, {
+          details: { maxTimestamp: header.maxTimestamp, messageTimestampAfterMaxMs: config.messageTimestampAfterMaxMs },
+        });
+      }
+      if (hasProducerId(header)) this.producers.checkRegistered(header.producerId, header.producerEpoch);
+    }
+  }
+
+  /**
+   * Appends one broker-built batch per partition (the JSON path). With a producer stamp the request is
+   * idempotent: a retry gets the original offsets (`duplicate`), also after a restart.
+   * Returns the base offset per partition, in the order of `batches`.
+   */
+  async produceRecordBatches(
+    topic: string,
+    batches: { partition: number; data: Buffer }[],
+    options: ProduceOptions,
+    producer: ProducerStamp | null,
+  ): Promise<{ baseOffsets: number[]; duplicate: boolean }> {
+    const logs = batches.map((b) => this.topics.partitionLog(topic, b.partition));
+    this.checkAcks(topic, options.acks);
+    if (!producer) {
+      const results = await Promise.all(
+        batches.map((b, i) => this.appendAndAcknowledge(logs[i]!, b.data, options, { trusted: true }, 1)),
+      );
+      return { baseOffsets: results.map((r) => r[0]?.baseOffset ?? NO_OFFSET), duplicate: false };
+    }
+    return this.producers.run(producer, logs, async (plans) => {
+      const results = await Promise.all(
+        plans.map((plan, i) =>
+          plan.kind === 'duplicate'
+            ? Promise.resolve(plan.batch.firstOffset)
+            : this.appendAndAcknowledge(logs[i]!, batches[i]!.data, options, { trusted: true, checkSequences: false }, 1).then(
+                (r) => r[0]?.baseOffset ?? NO_OFFSET,
+              ),
+        ),
+      );
+      return { baseOffsets: results, duplicate: plans.every((p) => p.kind === 'duplicate') };
+    });
+  }
+
+  private async appendAndAcknowledge(
+    log: PartitionLog,
+    data: Buffer,
+    options: ProduceOptions,
+    appendOptions: { trusted?: boolean; checkSequences?: boolean },
+    batchCount: number,
+  ): Promise<BatchAppendInfo[]> {
+    const appended = log.append(data, appendOptions).then((result) => {
+      const end = Math.max(...result.batches.map((b) => b.lastOffset)) + 1;
+      if (end > log.highWatermark) log.setHighWatermark(end);
+      return result.batches;
+    });
+    if (options.acks === '0') {
+      appended.catch(() => undefined);
+      return Array.from({ length: batchCount }, () => ({ baseOffset: NO_OFFSET, lastOffset: NO_OFFSET, maxTimestamp: NO_OFFSET, duplicate: false }));
+    }
+    return this.withTimeout(appended, options.timeoutMs, log.name);
+  }
+
+  private withTimeout<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const cancel = this.clock.setTimer(timeoutMs, () =>
+        reject(new BrokerError('REQUEST_TIMED_OUT', `${what}: not acknowledged within ${timeoutMs} ms (the append may still complete)`)),
+      );
+      work.then(
+        (v) => {
+          cancel();
+          resolve(v);
+        },
+        (err) => {
+          cancel();
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /**
+   * Reads whole batches from `offset` below the high watermark. At the high watermark with maxWaitMs > 0
+   * the call waits until the high watermark moves, the time passes, or the broker shuts down.
+   */
+  async fetch(topic: string, partition: number, offset: number, options: FetchOptions): Promise<FetchResult> {
+    const log = this.topics.partitionLog(topic, partition);
+    if (offset === log.highWatermark && options.maxWaitMs > 0 && !this.closing) {
+      await this.waitForData(log, offset, options.maxWaitMs);
+    }
+    const result = await log.read(offset, { maxBytes: options.maxBytes });
+    return { ...result, highWatermark: log.highWatermark, logStartOffset: log.logStartOffset };
+  }
+
+  private waitForData(log: PartitionLog, offset: number, maxWaitMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiting++;
+      const done = () => {
+        unsubscribe();
+        cancelTimer();
+        this.wakeOnClose.delete(done);
+        this.waiting--;
+        resolve();
+      };
+      const unsubscribe = log.onHighWatermarkChange(() => {
+        if (log.highWatermark > offset) done();
+      });
+      const cancelTimer = this.clock.setTimer(maxWaitMs, done);
+      this.wakeOnClose.add(done);
+    });
+  }
+
+  /** First offset with timestamp >= `timestamp`; `earliest`/`latest` give the log start / high watermark. */
+  async listOffset(topic: string, partition: number, at: number | 'earliest' | 'latest'): Promise<{ offset: number; timestamp: number | null }> {
+    const log = this.topics.partitionLog(topic, partition);
+    if (at === 'earliest') return { offset: log.logStartOffset, timestamp: null };
+    if (at === 'latest') return { offset: log.highWatermark, timestamp: null };
+    const found = await log.offsetForTimestamp(at);
+    return found ?? { offset: log.highWatermark, timestamp: null };
+  }
+
+  /** Wakes every waiting fetch (shutdown). */
+  close(): void {
+    this.closing = true;
+    for (const wake of [...this.wakeOnClose]) wake();
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * Topics: create, describe, alter config, delete, and the repair of half-done creates and deletes at
+ * start-up. Owns the mapping topic -> partition logs; the metadata store holds what survives restarts
+ * (see metadata-store.ts for the lifecycle states).
+ */
+import { BrokerError } from '../log/errors.js';
+import type { LogEvents } from '../log/log-config.js';
+import type { LogManager } from '../log/log-manager.js';
+import type { PartitionLog } from '../log/partition-log.js';
+import { isValidTopicName } from '../log/segment-files.js';
+import type { SettingValue } from '../log/settings.js';
+import { unknownTopic, type MetadataStore, type TopicMetadata } from './metadata-store.js';
+import { effectiveTopicConfig, logConfigOf, validateTopicOverrides, type TopicConfig } from './topic-config.js';
+
+export const MAX_PARTITIONS = 10_000;
+/** Topics whose name starts with this are the broker's own. */
+export const INTERNAL_TOPIC_PREFIX = '__';
+
+export interface CreateTopicRequest {
+  name: string;
+  partitions?: number;
+  replicationFactor?: number;
+  config?: unknown;
+}
+
+export interface PartitionDescription {
+  partition: number;
+  leader: number;
+  replicas: number[];
+  isr: number[];
+  logStartOffset: number;
+  highWatermark: number;
+  logEndOffset: number;
+  sizeBytes: number;
+  segments: number;
+}
+
+export interface TopicDescription {
+  name: string;
+  config: TopicConfig;
+  partitions: PartitionDescription[];
+}
+
+/** The broker id of a single-node broker. */
+export const LOCAL_BROKER_ID = 0;
+
+export function validateTopicName(name: unknown): string {
+  if (typeof name !== 'string' || !isValidTopicName(name)) {
+    throw new BrokerError('INVALID_TOPIC_NAME', `invalid topic name ${JSON.stringify(name)}: use 1-249 of [a-zA-Z0-9._-], not . or ..`);
+  }
+  return name;
+}
+
+export class TopicManager {
+  /** one create or delete at a time */
+  private lifecycle: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly logs: LogManager,
+    private readonly defaults: () => TopicConfig,
+    private readonly events: LogEvents,
+    /** brokers able to hold replicas (1 on a single node) */
+    private readonly brokerCount = 1,
+  ) {}
+
+  /** Completes topics left 'creating' and removes topics left 'deleting' by a crash; reports strays. */
+  async repair(): Promise<{ completed: string[]; deleted: string[]; recreatedPartitions: string[]; orphanPartitions: string[] }> {
+    const completed: string[] = [];
+    const deleted: string[] = [];
+    const recreatedPartitions: string[] = [];
+    for (const topic of this.store.listTopics()) {
+      if (topic.state === 'deleting') {
+        await this.removeTopicData(topic);
+        deleted.push(topic.name);
+        continue;
+      }
+      for (let p = 0; p < topic.partitions; p++) {
+        if (!this.logs.get({ topic: topic.name, partition: p })) {
+          await this.logs.create({ topic: topic.name, partition: p }, logConfigOf(this.configOf(topic)));
+          if (topic.state === 'ready') recreatedPartitions.push(`${topic.name}-${p}`);
+        }
+      }
+      if (topic.state === 'creating') {
+        await this.store.putTopic({ ...topic, state: 'ready' });
+        completed.push(topic.name);
+      }
+    }
+    const orphanPartitions = this.logs
+      .all()
+      .filter((log) => {
+        const topic = this.store.getTopic(log.topicPartition.topic);
+        return !topic || log.topicPartition.partition >= topic.partitions;
+      })
+      .map((log) => log.name);
+    if (completed.length) this.events.warn({ topics: completed }, 'completed topic creations interrupted by a crash');
+    if (deleted.length) this.events.warn({ topics: deleted }, 'completed topic deletions interrupted by a crash');
+    if (recreatedPartitions.length) this.events.error({ partitions: recreatedPartitions }, 'partition directories were missing and were recreated empty');
+    if (orphanPartitions.length) this.events.warn({ partitions: orphanPartitions }, 'partition directories without a topic were left alone and are not served');
+    return { completed, deleted, recreatedPartitions, orphanPartitions };
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.lifecycle.then(fn, fn);
+    this.lifecycle = result.catch(() => undefined);
+    return result;
+  }
+
+  configOf(topic: TopicMetadata): TopicConfig {
+    return effectiveTopicConfig(this.defaults(), topic.config);
+  }
+
+  /** The topic if it exists and is ready; UNKNOWN_TOPIC otherwise. */
+  topic(name: string): TopicMetadata {
+    const topic = this.store.getTopic(name);
+    if (!topic || topic.state !== 'ready') throw unknownTopic(name);
+    return topic;
+  }
+
+  partitionLog(name: string, partition: number): PartitionLog {
+    const topic = this.topic(name);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= topic.partitions) {
+      throw new BrokerError('UNKNOWN_PARTITION', `topic ${name} has no partition ${partition} (it has ${topic.partitions})`, {
+        details: { topic: name, partition, partitions: topic.partitions },
+      });
+    }
+    const log = this.logs.get({ topic: name, partition });
+    if (!log) throw new BrokerError('KAFKA_STORAGE_ERROR', `partition ${name}-${partition} has no log on this broker`);
+    return log;
+  }
+
+  list(): TopicMetadata[] {
+    return this.store.listTopics().filter((t) => t.state === 'ready');
+  }
+
+  create(request: CreateTopicRequest): Promise<TopicDescription> {
+    const name = validateTopicName(request.name);
+    const partitions = request.partitions ?? 1;
+    const replicationFactor = request.replicationFactor ?? 1;
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+      throw new BrokerError('INVALID_REQUEST', `partitions must be an integer from 1 to ${MAX_PARTITIONS}`);
+    }
+    if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > this.brokerCount) {
+      throw new BrokerError('INVALID_REQUEST', `replicationFactor must be from 1 to ${this.brokerCount} (the number of brokers)`, {
+        details: { brokers: this.brokerCount },
+      });
+    }
+    const overrides = validateTopicOverrides(request.config, false);
+    return this.serialized(async () => {
+      if (this.store.getTopic(name)) throw new BrokerError('TOPIC_ALREADY_EXISTS', `topic ${name} exists already`, { details: { topic: name } });
+      const topic: TopicMetadata = { name, partitions, replicationFactor, config: overrides, state: 'creating', createdAt: Date.now() };
+      await this.store.putTopic(topic);
+      const logConfig = logConfigOf(this.configOf(topic));
+      for (let p = 0; p < partitions; p++) {
+        if (!this.logs.get({ topic: name, partition: p })) await this.logs.create({ topic: name, partition: p }, logConfig);
+      }
+      await this.store.putTopic({ ...topic, state: 'ready' });
+      this.events.info({ topic: name, partitions }, 'topic created');
+      return this.describe(name);
+    });
+  }
+
+  delete(name: string): Promise<void> {
+    return this.serialized(async () => {
+      const topic = this.topic(name);
+      await this.store.putTopic({ ...topic, state: 'deleting' });
+      await this.removeTopicData(topic);
+      this.events.info({ topic: name }, 'topic deleted');
+    });
+  }
+
+  private async removeTopicData(topic: TopicMetadata): Promise<void> {
+    for (let p = 0; p < topic.partitions; p++) await this.logs.delete({ topic: topic.name, partition: p });
+    await this.store.removeTopic(topic.name);
+  }
+
+  /** Applies config changes (`null` resets a key to the default); returns the new effective config. */
+  async alterConfig(name: string, changes: unknown): Promise<TopicConfig> {
+    const topic = this.topic(name);
+    const validated = validateTopicOverrides(changes, true);
+    const config: Record<string, SettingValue> = { ...topic.config };
+    for (const [key, value] of Object.entries(validated)) {
+      if (value === null) delete config[key];
+      else config[key] = value;
+    }
+    const updated = { ...topic, config };
+    await this.store.putTopic(updated);
+    const effective = this.configOf(updated);
+    for (let p = 0; p < topic.partitions; p++) this.logs.get({ topic: name, partition: p })?.updateConfig(logConfigOf(effective));
+    return effective;
+  }
+
+  describe(name: string): TopicDescription {
+    const topic = this.topic(name);
+    const partitions: PartitionDescription[] = [];
+    for (let p = 0; p < topic.partitions; p++) {
+      const log = this.partitionLog(name, p);
+      partitions.push({
+        partition: p,
+        leader: LOCAL_BROKER_ID,
+        replicas: [LOCAL_BROKER_ID],
+        isr: [LOCAL_BROKER_ID],
+        logStartOffset: log.logStartOffset,
+        highWatermark: log.highWatermark,
+        logEndOffset: log.logEndOffset,
+        sizeBytes: log.sizeInBytes,
+        segments: log.segments.length,
+      });
+    }
+    return { name, config: this.configOf(topic), partitions };
+  }
+}

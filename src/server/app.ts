@@ -1,0 +1,59 @@
+/**
+ * The fastify application: content types, limits, error mapping, request logging, metrics, OpenAPI, and the
+ * routes. Built from already-started services; knows nothing about start-up or shutdown order.
+ */
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { BrokerError } from '../log/errors.js';
+import { VERSION } from '../cli/version.js';
+import { ERROR_TABLE, errorHandler, sendError } from './errors.js';
+import { RECORD_BATCH_MEDIA_TYPE, type Services } from './routes/common.js';
+import { fetchRoutes } from './routes/fetch.js';
+import { opsRoutes } from './routes/ops.js';
+import { produceRoutes } from './routes/produce.js';
+import { topicRoutes } from './routes/topics.js';
+
+export async function buildApp(services: Services, logger: Logger): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: services.config.maxRequestBytes,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  app.addContentTypeParser(RECORD_BATCH_MEDIA_TYPE, { parseAs: 'buffer', bodyLimit: services.config.maxRequestBytes }, (_request, body, done) => {
+    done(null, body);
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new BrokerError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unknown';
+    services.metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
+    services.metrics.latency.observe({ route, method: request.method }, reply.elapsedTime / 1000);
+    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    done();
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: 'sluice HTTP API',
+        version: VERSION,
+        description: `Produce, fetch and administer a sluice broker. Errors: ${ERROR_TABLE.map((e) => e.code).join(', ')}.`,
+      },
+    },
+  });
+
+  topicRoutes(app, services);
+  produceRoutes(app, services);
+  fetchRoutes(app, services);
+  opsRoutes(app, services);
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,112 @@
+/**
+ * The broker's config table. Precedence: command-line flag > environment variable > JSON config file >
+ * default. Topic config keys appear here too, as the defaults for topics that do not override them.
+ * Validated at start-up: the broker refuses to start with a clear message on any unknown key or bad value.
+ */
+import { readFileSync } from 'node:fs';
+import { FSYNC_POLICIES, type FsyncPolicy } from '../log/log-config.js';
+import { coerce, defaultsOf, envOf, type SettingSpec, type SettingValue } from '../log/settings.js';
+import { TOPIC_SETTINGS, type TopicConfig } from '../replication/topic-config.js';
+
+export const BROKER_SETTINGS: readonly SettingSpec[] = [
+  { key: 'dataDir', type: 'string', default: './data', doc: 'directory holding the partition logs and broker metadata' },
+  { key: 'host', type: 'string', default: '127.0.0.1', doc: 'address the HTTP API listens on' },
+  { key: 'port', type: 'integer', default: 8080, min: 0, max: 65_535, doc: 'port the HTTP API listens on (0: any free port)' },
+  { key: 'fsync', type: 'enum', default: 'always', choices: FSYNC_POLICIES, doc: 'always: acknowledge after fdatasync (group commit); interval: fsync every flushIntervalMs; never: leave it to the OS' },
+  { key: 'flushIntervalMs', type: 'integer', default: 1_000, unit: 'ms', min: 1, doc: 'how often the interval policy fsyncs' },
+  { key: 'maxRequestBytes', type: 'integer', default: 16_777_216, unit: 'bytes', min: 1_024, max: 1_073_741_824, doc: 'largest request body accepted (413 RECORD_TOO_LARGE above)' },
+  { key: 'maxOpenFiles', type: 'integer', default: 512, unit: 'count', min: 16, doc: 'file descriptors the storage engine keeps open (least recently used are closed)' },
+  { key: 'recoveryPointCheckpointIntervalMs', type: 'integer', default: 60_000, unit: 'ms', min: 100, doc: 'how often recovery points are written to disk' },
+  { key: 'fileDeleteDelayMs', type: 'integer', default: 60_000, unit: 'ms', min: 0, doc: 'delay between marking a segment deleted and removing its files' },
+  { key: 'retentionCheckIntervalMs', type: 'integer', default: 300_000, unit: 'ms', min: 100, doc: 'how often the retention pass runs' },
+  { key: 'maxFetchWaitMs', type: 'integer', default: 30_000, unit: 'ms', min: 0, doc: 'upper bound for a fetch request\'s maxWaitMs (long polling)' },
+  { key: 'shutdownTimeoutMs', type: 'integer', default: 30_000, unit: 'ms', min: 0, doc: 'how long a graceful shutdown waits for in-flight requests' },
+  { key: 'logLevel', type: 'enum', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], doc: 'pino log level; request lines are logged at debug' },
+  ...TOPIC_SETTINGS.map((s) => ({ ...s, doc: `default for topics: ${s.doc}` })),
+];
+
+export interface BrokerConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  fsync: FsyncPolicy;
+  flushIntervalMs: number;
+  maxRequestBytes: number;
+  maxOpenFiles: number;
+  recoveryPointCheckpointIntervalMs: number;
+  fileDeleteDelayMs: number;
+  retentionCheckIntervalMs: number;
+  maxFetchWaitMs: number;
+  shutdownTimeoutMs: number;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  /** topic defaults */
+  retentionMs: number | null;
+  retentionBytes: number | null;
+  segmentBytes: number;
+  segmentMs: number;
+  indexIntervalBytes: number;
+  maxMessageBytes: number;
+  messageTimestampAfterMaxMs: number;
+  minInsyncReplicas: number;
+  compression: 'none' | 'lz4';
+  cleanupPolicy: 'delete';
+}
+
+export const BROKER_DEFAULTS = defaultsOf(BROKER_SETTINGS) as unknown as BrokerConfig;
+
+export class ConfigError extends Error {}
+
+const BY_KEY = new Map(BROKER_SETTINGS.map((s) => [s.key, s]));
+
+export interface ConfigSources {
+  /** values from command-line flags, by key (strings as typed) */
+  flags?: Record<string, string | undefined>;
+  env?: NodeJS.ProcessEnv;
+  /** path of a JSON config file */
+  file?: string;
+  /** already-typed overrides (tests, embedding) */
+  overrides?: Partial<BrokerConfig>;
+}
+
+/** Resolves the config from its sources; throws ConfigError listing every problem. */
+export function loadBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
+  const problems: string[] = [];
+  const values: Record<string, SettingValue> = defaultsOf(BROKER_SETTINGS);
+  const apply = (key: string, raw: unknown, fromText: boolean, where: string) => {
+    const spec = BY_KEY.get(key);
+    if (!spec) {
+      problems.push(`${where}: unknown setting ${JSON.stringify(key)}`);
+      return;
+    }
+    const result = coerce(spec, raw, fromText);
+    if ('error' in result) problems.push(`${where}: ${result.error}`);
+    else values[key] = result.value;
+  };
+  if (sources.file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(sources.file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${sources.file}: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigError(`config file ${sources.file} must hold a JSON object`);
+    }
+    for (const [key, raw] of Object.entries(parsed)) apply(key, raw, false, `config file ${sources.file}`);
+  }
+  const env = sources.env ?? {};
+  for (const spec of BROKER_SETTINGS) {
+    const raw = env[envOf(spec.key)];
+    if (raw !== undefined && raw !== '') apply(spec.key, raw, true, `environment ${envOf(spec.key)}`);
+  }
+  for (const [key, raw] of Object.entries(sources.flags ?? {})) {
+    if (raw !== undefined) apply(key, raw, true, `flag`);
+  }
+  for (const [key, raw] of Object.entries(sources.overrides ?? {})) apply(key, raw, false, 'override');
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  return values as unknown as BrokerConfig;
+}
+
+export function topicDefaultsOf(config: BrokerConfig): TopicConfig {
+  return Object.fromEntries(TOPIC_SETTINGS.map((s) => [s.key, config[s.key as keyof BrokerConfig]])) as unknown as TopicConfig;
+}

@@ -1,0 +1,105 @@
+/**
+ * Starts and stops a single-node broker: metadata, storage, topics, replica manager, HTTP. The order of
+ * shutdown matters: stop accepting requests and let in-flight ones finish, wake long polls, then close the
+ * logs (flush, indexes, snapshots, recovery points) and write the clean-shutdown marker last.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../log/clock.js';
+import { crcImplementation } from '../log/crc32c.js';
+import { nodeFileIO, type FileIO } from '../log/file-io.js';
+import { LogManager } from '../log/log-manager.js';
+import { LocalMetadataStore } from '../replication/metadata-store.js';
+import { ProducerSessions } from '../replication/producer-sessions.js';
+import { ReplicaManager } from '../replication/replica-manager.js';
+import { logConfigOf } from '../replication/topic-config.js';
+import { TopicManager } from '../replication/topic-manager.js';
+import { VERSION } from '../cli/version.js';
+import { buildApp } from './app.js';
+import { topicDefaultsOf, type BrokerConfig } from './broker-config.js';
+import { BrokerMetrics } from './metrics.js';
+import { StickyPartitioner } from './partitioner.js';
+import type { Services } from './routes/common.js';
+
+export interface StartOptions {
+  logger: Logger;
+  clock?: Clock;
+  io?: FileIO;
+  /** false: build the app without listening (tests use app.inject) */
+  listen?: boolean;
+}
+
+export interface RunningBroker {
+  app: FastifyInstance;
+  services: Services;
+  /** http://host:port once listening */
+  url: string | null;
+  close(): Promise<void>;
+}
+
+export async function startBroker(config: BrokerConfig, options: StartOptions): Promise<RunningBroker> {
+  const { logger } = options;
+  const clock = options.clock ?? systemClock;
+  const io = options.io ?? nodeFileIO;
+  const metrics = new BrokerMetrics();
+
+  const store = new LocalMetadataStore(io, config.dataDir);
+  await io.mkdir(config.dataDir);
+  const { problems } = await store.load();
+  if (problems.length > 0) logger.error({ problems }, 'unreadable topic metadata files were skipped');
+  const defaults = () => topicDefaultsOf(config);
+
+  const logs = await LogManager.open({
+    dataDir: config.dataDir,
+    fsyncPolicy: config.fsync,
+    flushIntervalMs: config.flushIntervalMs,
+    recoveryPointCheckpointIntervalMs: config.recoveryPointCheckpointIntervalMs,
+    maxOpenFiles: config.maxOpenFiles,
+    clock,
+    io,
+    events: logger.child({ component: 'log' }),
+    onSync: (seconds) => metrics.fsync.observe(seconds),
+    logConfigFor: (tp) => {
+      const topic = store.getTopic(tp.topic);
+      const effective = topic ? { ...defaults(), ...topic.config } : defaults();
+      return { ...logConfigOf(effective as ReturnType<typeof defaults>), fileDeleteDelayMs: config.fileDeleteDelayMs };
+    },
+  });
+  const topics = new TopicManager(store, logs, defaults, logger.child({ component: 'topics' }));
+  await topics.repair();
+  const producers = new ProducerSessions(store, () => logs.all());
+  const replicas = new ReplicaManager(topics, producers, clock);
+  metrics.watch(logs, replicas);
+
+  const services: Services = { config, clock, logs, store, topics, replicas, metrics, partitioner: new StickyPartitioner() };
+  const app = await buildApp(services, logger);
+  let url: string | null = null;
+  if (options.listen !== false) {
+    url = await app.listen({ host: config.host, port: config.port });
+  }
+  logger.info(
+    {
+      version: VERSION,
+      dataDir: config.dataDir,
+      listen: url,
+      fsync: config.fsync,
+      crc32c: crcImplementation,
+      node: process.version,
+      storage: { cleanShutdown: logs.report.cleanShutdown, partitions: logs.report.partitions, openMs: logs.report.durationMs },
+    },
+    'sluice started',
+  );
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      logger.info('shutting down: finishing in-flight requests');
+      replicas.close();
+      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());
+      const closed = await Promise.race([app.close().then(() => 'closed' as const), timeout]);
+      if (closed === 'timeout') logger.warn({ shutdownTimeoutMs: config.shutdownTimeoutMs }, 'in-flight requests did not finish in time');
+      await logs.close();
+      logger.info('sluice stopped cleanly');
+    })());
+  return { app, services, url, close };
+}

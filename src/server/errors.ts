@@ -1,0 +1,86 @@
+/**
+ * Error codes -> HTTP status, and the one error body: {"error": {"code", "message", ...details}}.
+ * The map is exhaustive over ErrorCode (a code without a status does not compile); docs/http-api.md has the
+ * same table and a test keeps them equal.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { BrokerError, ERROR_CODES, type ErrorCode } from '../log/errors.js';
+
+export const ERROR_STATUS: Record<ErrorCode, number | readonly number[]> = {
+  INVALID_REQUEST: 400,
+  INVALID_TOPIC_NAME: 400,
+  INVALID_CONFIG: 400,
+  INVALID_TIMESTAMP: 400,
+  CORRUPT_MESSAGE: 400,
+  RECORD_TOO_LARGE: 413,
+  UNKNOWN_TOPIC: 404,
+  UNKNOWN_PARTITION: 404,
+  TOPIC_ALREADY_EXISTS: 409,
+  OFFSET_OUT_OF_RANGE: 416,
+  UNKNOWN_GROUP: 404,
+  UNKNOWN_MEMBER_ID: 404,
+  ILLEGAL_GENERATION: 409,
+  GROUP_NOT_EMPTY: 409,
+  OUT_OF_ORDER_SEQUENCE: 409,
+  INVALID_PRODUCER_EPOCH: 409,
+  UNKNOWN_PRODUCER_ID: 409,
+  NOT_LEADER_OR_FOLLOWER: [307, 503],
+  NOT_ENOUGH_REPLICAS: 503,
+  REQUEST_TIMED_OUT: 504,
+  KAFKA_STORAGE_ERROR: [500, 507],
+  NOT_FOUND: 404,
+};
+
+/** The status of one error: where a code has two, the details decide (disk full is 507). */
+export function statusOf(err: BrokerError): number {
+  const status = ERROR_STATUS[err.code];
+  if (typeof status === 'number') return status;
+  if (err.code === 'KAFKA_STORAGE_ERROR') return err.details?.errno === 'ENOSPC' ? 507 : 500;
+  if (err.code === 'NOT_LEADER_OR_FOLLOWER') return err.details?.leaderUrl ? 307 : 503;
+  return status[0]!;
+}
+
+export function errorBody(err: BrokerError): { error: Record<string, unknown> } {
+  return { error: { ...(err.details ?? {}), code: err.code, message: err.message, retriable: err.retriable } };
+}
+
+/** Turns anything thrown in a route (ours, fastify's, a parser's) into the contract's error response. */
+export function toBrokerError(err: unknown): BrokerError {
+  if (err instanceof BrokerError) return err;
+  const f = err as FastifyError & { validation?: unknown; statusCode?: number };
+  if (f?.validation) return new BrokerError('INVALID_REQUEST', f.message);
+  switch (f?.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new BrokerError('RECORD_TOO_LARGE', 'request body is larger than maxRequestBytes');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new BrokerError('INVALID_REQUEST', `unsupported Content-Type: ${f.message}`);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new BrokerError('INVALID_REQUEST', f.message);
+  }
+  if (f instanceof SyntaxError || (f?.statusCode && f.statusCode >= 400 && f.statusCode < 500)) {
+    return new BrokerError('INVALID_REQUEST', f.message || 'malformed request');
+  }
+  return new BrokerError('KAFKA_STORAGE_ERROR', `internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+export function sendError(reply: FastifyReply, err: BrokerError): FastifyReply {
+  if (err.code === 'NOT_LEADER_OR_FOLLOWER' && typeof err.details?.leaderUrl === 'string') reply.header('Location', err.details.leaderUrl);
+  return reply.code(statusOf(err)).type('application/json').send(errorBody(err));
+}
+
+export function errorHandler(this: unknown, err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const broker = toBrokerError(err);
+  const status = statusOf(broker);
+  if (status >= 500) request.log.error({ err, code: broker.code }, broker.message);
+  else request.log.debug({ code: broker.code }, broker.message);
+  return sendError(reply, broker);
+}
+
+export const ERROR_TABLE = (Object.keys(ERROR_CODES) as ErrorCode[]).map((code) => ({
+  code,
+  status: ERROR_STATUS[code],
+  retriable: ERROR_CODES[code].retriable,
+  meaning: ERROR_CODES[code].meaning,
+}));

@@ -1,0 +1,142 @@
+/**
+ * The JSON convenience path: records of a produce body -> one RecordBatch v2 per partition (then the same
+ * append as the binary path), and stored batches -> JSON records for a fetch.
+ *
+ * Keys and values are UTF-8 text, or base64 with `encoding: base64`; header values are always UTF-8 text.
+ */
+import { BrokerError } from '../log/errors.js';
+import {
+  batchSize,
+  decodeRecords,
+  encodeBatch,
+  isControlBatch,
+  readBatchHeader,
+  type RecordInput,
+} from '../log/record-batch.js';
+import type { TopicConfig } from '../replication/topic-config.js';
+import { partitionForKey, type StickyPartitioner } from './partitioner.js';
+
+export type Encoding = 'utf8' | 'base64';
+
+export interface JsonRecord {
+  key?: string | null;
+  value: string | null;
+  headers?: Record<string, string | null>;
+  partition?: number;
+  timestamp?: number;
+}
+
+export interface PlannedBatch {
+  partition: number;
+  data: Buffer;
+  /** index in the request of each record of this batch, in batch order */
+  recordIndexes: number[];
+  timestamps: number[];
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function decodeText(text: string, encoding: Encoding, what: string, index: number): Buffer {
+  if (encoding === 'utf8') return Buffer.from(text, 'utf8');
+  if (!BASE64.test(text)) throw new BrokerError('INVALID_REQUEST', `records[${index}].${what} is not valid base64`, { details: { record: index } });
+  return Buffer.from(text, 'base64');
+}
+
+/**
+ * Places the records on partitions and builds one batch per partition. Throws (and nothing is appended) on
+ * a bad partition, a future timestamp, invalid base64 or a batch above maxMessageBytes.
+ */
+export function planBatches(
+  topic: string,
+  records: JsonRecord[],
+  encoding: Encoding,
+  partitions: number,
+  config: TopicConfig,
+  now: number,
+  partitioner: StickyPartitioner,
+  producer: { id: number; epoch: number; sequence: number } | null,
+): PlannedBatch[] {
+  if (records.length === 0) throw new BrokerError('INVALID_REQUEST', 'records must not be empty');
+  const latest = now + config.messageTimestampAfterMaxMs;
+  const byPartition = new Map<number, { inputs: RecordInput[]; indexes: number[]; timestamps: number[] }>();
+  let sticky: number | null = null;
+  records.forEach((record, index) => {
+    const key = record.key === undefined || record.key === null ? null : decodeText(record.key, encoding, 'key', index);
+    const value = record.value === null ? null : decodeText(record.value, encoding, 'value', index);
+    let partition: number;
+    if (record.partition !== undefined) {
+      if (record.partition < 0 || record.partition >= partitions) {
+        throw new BrokerError('UNKNOWN_PARTITION', `records[${index}]: topic ${topic} has no partition ${record.partition} (it has ${partitions})`, {
+          details: { topic, partition: record.partition, partitions },
+        });
+      }
+      partition = record.partition;
+    } else if (key !== null) {
+      partition = partitionForKey(key, partitions);
+    } else {
+      sticky ??= partitioner.choose(topic, partitions, producer);
+      partition = sticky;
+    }
+    const timestamp = record.timestamp ?? now;
+    if (timestamp > latest) {
+      throw new BrokerError('INVALID_TIMESTAMP', `records[${index}].timestamp ${timestamp} is more than ${config.messageTimestampAfterMaxMs} ms in the future`, {
+        details: { record: index, timestamp, messageTimestampAfterMaxMs: config.messageTimestampAfterMaxMs },
+      });
+    }
+    const headers = Object.entries(record.headers ?? {}).map(([k, v]) => ({ key: k, value: v === null ? null : Buffer.from(v, 'utf8') }));
+    let group = byPartition.get(partition);
+    if (!group) byPartition.set(partition, (group = { inputs: [], indexes: [], timestamps: [] }));
+    group.inputs.push({ key, value, headers, timestamp });
+    group.indexes.push(index);
+    group.timestamps.push(timestamp);
+  });
+  const batches: PlannedBatch[] = [];
+  for (const [partition, group] of byPartition) {
+    const data = encodeBatch({
+      records: group.inputs,
+      compression: config.compression,
+      ...(producer ? { producerId: producer.id, producerEpoch: producer.epoch, baseSequence: producer.sequence } : {}),
+    });
+    if (data.length > config.maxMessageBytes) {
+      throw new BrokerError('RECORD_TOO_LARGE', `the batch for partition ${partition} is ${data.length} bytes, above maxMessageBytes ${config.maxMessageBytes}`, {
+        details: { partition, batchBytes: data.length, maxMessageBytes: config.maxMessageBytes },
+      });
+    }
+    batches.push({ partition, data, recordIndexes: group.indexes, timestamps: group.timestamps });
+  }
+  return batches;
+}
+
+export interface FetchedRecord {
+  offset: number;
+  timestamp: number;
+  key: string | null;
+  value: string | null;
+  headers: Record<string, string | null>;
+}
+
+/** Decodes fetched batches to JSON records at or after `from`, at most `maxRecords`. */
+export function recordsFromBatches(bytes: Buffer, from: number, maxRecords: number, encoding: Encoding): { records: FetchedRecord[]; lastOffset: number | null } {
+  const records: FetchedRecord[] = [];
+  let lastOffset: number | null = null;
+  for (let at = 0; at < bytes.length && records.length < maxRecords; ) {
+    const header = readBatchHeader(bytes, at);
+    const size = batchSize(header);
+    if (!isControlBatch(header)) {
+      for (const r of decodeRecords(bytes.subarray(at, at + size), header)) {
+        if (r.offset < from) continue;
+        if (records.length >= maxRecords) break;
+        records.push({
+          offset: r.offset,
+          timestamp: r.timestamp,
+          key: r.key === null ? null : r.key.toString(encoding),
+          value: r.value === null ? null : r.value.toString(encoding),
+          headers: Object.fromEntries(r.headers.map((h) => [h.key, h.value === null ? null : h.value.toString('utf8')])),
+        });
+        lastOffset = r.offset;
+      }
+    }
+    at += size;
+  }
+  return { records, lastOffset };
+}

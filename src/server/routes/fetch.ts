@@ -1,0 +1,85 @@
+/**
+ * Fetch records (JSON, or whole stored batches with Accept: application/vnd.sluice.record-batch) and look up
+ * offsets by timestamp.
+ */
+import type { FastifyInstance } from 'fastify';
+import { recordsFromBatches } from '../json-records.js';
+import { RECORD_BATCH_MEDIA_TYPE, enumQuery, intQuery, offsetQuery, partitionParam, topicParam, type Services } from './common.js';
+
+const DEFAULT_MAX_BYTES = 1_048_576;
+const DEFAULT_MAX_RECORDS = 10_000;
+const partitionParams = { type: 'object', properties: { topic: { type: 'string' }, partition: { type: 'string' } } } as const;
+
+export function fetchRoutes(app: FastifyInstance, s: Services): void {
+  app.get(
+    '/topics/:topic/partitions/:partition/records',
+    {
+      schema: {
+        summary: 'Fetch records from an offset (long polls with maxWaitMs at the high watermark)',
+        tags: ['fetch'],
+        params: partitionParams,
+        querystring: {
+          type: 'object',
+          properties: {
+            offset: { type: 'string' },
+            maxBytes: { type: 'string' },
+            maxRecords: { type: 'string' },
+            maxWaitMs: { type: 'string' },
+            encoding: { type: 'string' },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const topic = topicParam(request.params);
+      const partition = partitionParam(request.params);
+      const query = request.query as Record<string, unknown>;
+      const requested = offsetQuery(query, 'offset');
+      const maxBytes = intQuery(query, 'maxBytes', DEFAULT_MAX_BYTES, 1, s.config.maxRequestBytes);
+      const maxRecords = intQuery(query, 'maxRecords', DEFAULT_MAX_RECORDS, 1, 1_000_000);
+      const maxWaitMs = intQuery(query, 'maxWaitMs', 0, 0, s.config.maxFetchWaitMs);
+      const encoding = enumQuery(query, 'encoding', ['utf8', 'base64'] as const, 'utf8');
+      const offset = requested === 'earliest' || requested === 'latest' ? (await s.replicas.listOffset(topic, partition, requested)).offset : requested;
+      const result = await s.replicas.fetch(topic, partition, offset, { maxBytes, maxWaitMs });
+      s.metrics.bytesOut.inc({ topic }, result.bytes.length);
+      if (wantsBatches(request.headers.accept)) {
+        return reply
+          .header('Sluice-Next-Offset', String(result.nextOffset))
+          .header('Sluice-High-Watermark', String(result.highWatermark))
+          .header('Sluice-Log-Start-Offset', String(result.logStartOffset))
+          .type(RECORD_BATCH_MEDIA_TYPE)
+          .send(result.bytes);
+      }
+      const { records, lastOffset } = recordsFromBatches(result.bytes, offset, maxRecords, encoding);
+      const truncated = records.length === maxRecords && lastOffset !== null && lastOffset + 1 < result.nextOffset;
+      return {
+        records,
+        nextOffset: truncated ? lastOffset! + 1 : result.nextOffset,
+        highWatermark: result.highWatermark,
+        logStartOffset: result.logStartOffset,
+      };
+    },
+  );
+
+  app.get(
+    '/topics/:topic/partitions/:partition/offsets',
+    {
+      schema: {
+        summary: 'The first offset whose record timestamp is >= timestamp (or earliest / latest)',
+        tags: ['fetch'],
+        params: partitionParams,
+        querystring: { type: 'object', properties: { timestamp: { type: 'string' } } },
+      },
+    },
+    async (request) => {
+      const topic = topicParam(request.params);
+      const partition = partitionParam(request.params);
+      const at = offsetQuery(request.query as Record<string, unknown>, 'timestamp');
+      return s.replicas.listOffset(topic, partition, at);
+    },
+  );
+}
+
+function wantsBatches(accept: string | undefined): boolean {
+  return accept !== undefined && accept.split(',').some((part) => part.trim().split(';')[0] === RECORD_BATCH_MEDIA_TYPE);
+}

@@ -1,0 +1,17 @@
+/** Operations: health, Prometheus metrics, the OpenAPI document. */
+import type { FastifyInstance } from 'fastify';
+import type { Services } from './common.js';
+
+export function opsRoutes(app: FastifyInstance, s: Services): void {
+  app.get('/health', { schema: { summary: 'Liveness: 200 while the broker serves', tags: ['operations'] } }, async () => {
+    const offline = s.logs.all().filter((l) => l.offlineReason !== null).map((l) => l.name);
+    return { status: 'ok', topics: s.topics.list().length, offlinePartitions: offline };
+  });
+
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['operations'] } }, async (_request, reply) => {
+    const text = await s.metrics.registry.metrics();
+    return reply.type(s.metrics.registry.contentType).send(text);
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}

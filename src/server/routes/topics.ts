@@ -1,0 +1,52 @@
+/** Topic administration: create, list, describe, alter config, delete. */
+import type { FastifyInstance } from 'fastify';
+import { topicParam, type Services } from './common.js';
+
+const topicParams = { type: 'object', properties: { topic: { type: 'string' } }, required: ['topic'] } as const;
+
+export function topicRoutes(app: FastifyInstance, s: Services): void {
+  app.post(
+    '/topics',
+    {
+      schema: {
+        summary: 'Create a topic',
+        tags: ['topics'],
+        body: {
+          type: 'object',
+          required: ['name'],
+          additionalProperties: false,
+          properties: {
+            name: { type: 'string' },
+            partitions: { type: 'integer' },
+            replicationFactor: { type: 'integer' },
+            config: { type: 'object' },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as { name: string; partitions?: number; replicationFactor?: number; config?: unknown };
+      const description = await s.topics.create(body);
+      return reply.code(201).send(description);
+    },
+  );
+
+  app.get('/topics', { schema: { summary: 'List topics', tags: ['topics'] } }, async () => ({
+    topics: s.topics.list().map((t) => ({ name: t.name, partitions: t.partitions, replicationFactor: t.replicationFactor })),
+  }));
+
+  app.get('/topics/:topic', { schema: { summary: 'Describe a topic: effective config and partitions', tags: ['topics'], params: topicParams } }, async (request) =>
+    s.topics.describe(topicParam(request.params)),
+  );
+
+  app.patch(
+    '/topics/:topic/config',
+    { schema: { summary: 'Change topic config keys (null resets a key to its default)', tags: ['topics'], params: topicParams, body: { type: 'object' } } },
+    async (request) => s.topics.alterConfig(topicParam(request.params), request.body),
+  );
+
+  app.delete('/topics/:topic', { schema: { summary: 'Delete a topic and its data', tags: ['topics'], params: topicParams } }, async (request, reply) => {
+    await s.topics.delete(topicParam(request.params));
+    return reply.code(204).send();
+  });
+}
