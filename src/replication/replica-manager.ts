@@ -13,7 +13,7 @@
 import type { Clock } from '../log/clock.js';
 import { BrokerError } from '../log/errors.js';
 import type { BatchAppendInfo, PartitionLog, ReadResult } from '../log/partition-log.js';
-import { hasProducerId, readBatchHeader, splitBatches, batchSize } from '../log/record-batch.js';
+import { batchSize, decodeRecords, hasProducerId, readBatchHeader, splitBatches } from '../log/record-batch.js';
 import type { ProducerSessions, ProducerStamp } from './producer-sessions.js';
 import type { TopicManager } from './topic-manager.js';
 
@@ -104,35 +104,40 @@ export class ReplicaManager {
 
   /**
    * Appends one broker-built batch per partition (the JSON path). With a producer stamp the request is
-   * idempotent: a retry gets the original offsets (`duplicate`), also after a restart.
-   * Returns the base offset per partition, in the order of `batches`.
+   * idempotent: a retry gets the original offsets and record timestamps (`duplicate`), also after a restart.
+   * Returns, in the order of `batches`, each batch's base offset and, for duplicates, the stored timestamps.
    */
   async produceRecordBatches(
     topic: string,
     batches: { partition: number; data: Buffer }[],
     options: ProduceOptions,
     producer: ProducerStamp | null,
-  ): Promise<{ baseOffsets: number[]; duplicate: boolean }> {
+  ): Promise<{ appended: { baseOffset: number; timestamps: number[] | null }[]; duplicate: boolean }> {
     const logs = batches.map((b) => this.topics.partitionLog(topic, b.partition));
     this.checkAcks(topic, options.acks);
+    const append = (i: number, checkSequences: boolean) =>
+      this.appendAndAcknowledge(logs[i]!, batches[i]!.data, options, { trusted: true, checkSequences }, 1).then((r) => ({
+        baseOffset: r[0]?.baseOffset ?? NO_OFFSET,
+        timestamps: null,
+      }));
     if (!producer) {
-      const results = await Promise.all(
-        batches.map((b, i) => this.appendAndAcknowledge(logs[i]!, b.data, options, { trusted: true }, 1)),
-      );
-      return { baseOffsets: results.map((r) => r[0]?.baseOffset ?? NO_OFFSET), duplicate: false };
+      return { appended: await Promise.all(batches.map((_, i) => append(i, true))), duplicate: false };
     }
     return this.producers.run(producer, logs, async (plans) => {
-      const results = await Promise.all(
+      const appended = await Promise.all(
         plans.map((plan, i) =>
-          plan.kind === 'duplicate'
-            ? Promise.resolve(plan.batch.firstOffset)
-            : this.appendAndAcknowledge(logs[i]!, batches[i]!.data, options, { trusted: true, checkSequences: false }, 1).then(
-                (r) => r[0]?.baseOffset ?? NO_OFFSET,
-              ),
+          plan.kind === 'duplicate' ? this.storedBatch(logs[i]!, plan.batch.firstOffset) : append(i, false),
         ),
       );
-      return { baseOffsets: results, duplicate: plans.every((p) => p.kind === 'duplicate') };
+      return { appended, duplicate: plans.every((p) => p.kind === 'duplicate') };
     });
+  }
+
+  /** The base offset and record timestamps of the stored batch at `offset` (to answer a duplicate). */
+  private async storedBatch(log: PartitionLog, offset: number): Promise<{ baseOffset: number; timestamps: number[] }> {
+    const { bytes } = await log.read(offset, { maxBytes: 1, maxOffset: log.logEndOffset });
+    const header = readBatchHeader(bytes, 0);
+    return { baseOffset: header.baseOffset, timestamps: decodeRecords(bytes.subarray(0, batchSize(header)), header).map((r) => r.timestamp) };
   }
 
   private async appendAndAcknowledge(

@@ -16,6 +16,8 @@ export interface Fault {
   shortWrite?: number;
   /** fire this many times, then disarm (default: until removed) */
   times?: number;
+  /** instead of failing, succeed after this many milliseconds (a slow disk) */
+  delayMs?: number;
 }
 
 export class FaultyFileIO implements FileIO {
@@ -39,6 +41,15 @@ export class FaultyFileIO implements FileIO {
     if (!fault) return null;
     if (fault.times !== undefined && --fault.times <= 0) this.faults = this.faults.filter((f) => f !== fault);
     return fault;
+  }
+
+  private async slowOrFail(fault: Fault | null, op: string): Promise<void> {
+    if (!fault) return;
+    if (fault.delayMs !== undefined) {
+      await new Promise((r) => setTimeout(r, fault.delayMs));
+      return;
+    }
+    this.fail(fault, op);
   }
 
   private fail(fault: Fault, op: string): never {
@@ -77,8 +88,7 @@ export class FaultyFileIO implements FileIO {
     return this.real.read(fd, into, offset, length, position);
   }
   async datasync(fd: number): Promise<void> {
-    const fault = this.trip('datasync', this.paths.get(fd));
-    if (fault) this.fail(fault, 'fdatasync');
+    await this.slowOrFail(this.trip('datasync', this.paths.get(fd)), 'fdatasync');
     await this.real.datasync(fd);
   }
   async truncate(fd: number, length: number): Promise<void> {

@@ -63,7 +63,7 @@ export function produceRoutes(app: FastifyInstance, s: Services): void {
       const producer = body.producer ?? null;
       if (producer) s.replicas.checkProducer(producer.id, producer.epoch);
       const planned = planBatches(topic, body.records, body.encoding ?? 'utf8', meta.partitions, config, s.clock.now(), s.partitioner, producer);
-      const { baseOffsets, duplicate } = await s.replicas.produceRecordBatches(
+      const { appended, duplicate } = await s.replicas.produceRecordBatches(
         topic,
         planned.map((b) => ({ partition: b.partition, data: b.data })),
         { acks: body.acks ?? 'all', timeoutMs: body.timeoutMs ?? DEFAULT_TIMEOUT_MS },
@@ -73,9 +73,10 @@ export function produceRoutes(app: FastifyInstance, s: Services): void {
       let bytes = 0;
       planned.forEach((batch, i) => {
         bytes += batch.data.length;
-        const base = baseOffsets[i]!;
+        const { baseOffset, timestamps } = appended[i]!;
         batch.recordIndexes.forEach((recordIndex, j) => {
-          offsets[recordIndex] = { partition: batch.partition, offset: base < 0 ? -1 : base + j, timestamp: batch.timestamps[j]! };
+          const timestamp = timestamps?.[j] ?? batch.timestamps[j]!;
+          offsets[recordIndex] = { partition: batch.partition, offset: baseOffset < 0 ? -1 : baseOffset + j, timestamp };
         });
       });
       if (!duplicate) {
