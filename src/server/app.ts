@@ -21,6 +21,10 @@ export async function buildApp(services: Services, logger: Logger): Promise<Fast
     bodyLimit: services.config.maxRequestBytes,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     return503OnClosing: true,
+    // Errors fastify raises before routing (a malformed URL, a bad header) get the contract's body too.
+    frameworkErrors: (error, _request, reply) => {
+      void sendError(reply, new BrokerError('INVALID_REQUEST', error.message));
+    },
     forceCloseConnections: 'idle',
   });
 
