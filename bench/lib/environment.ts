@@ -49,7 +49,7 @@ function gitCommit(): string {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dirty ? `${commit} (with uncommitted changes)` : commit;
+    return dirty ? `${commit} + uncommitted changes` : commit;
   } catch {
     return 'unknown';
   }

@@ -106,7 +106,9 @@ export function formatValue(value: number, unit: Unit): string {
 }
 
 export function formatRatio(ratio: number): string {
-  return `${ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2)}×`;
+  if (!Number.isFinite(ratio)) return String(ratio);
+  if (ratio >= 10) return `${ratio.toFixed(1)}×`;
+  return `${ratio >= 0.1 ? ratio.toFixed(2) : ratio.toPrecision(2)}×`;
 }
 
 export function passLabel(pass: boolean | null): string {

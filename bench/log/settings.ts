@@ -41,7 +41,7 @@ const full: LogSuiteSettings = {
   fsyncPolicies: ['never', 'interval', 'always'],
   batchSizes: [1, 10, 100, 1000],
   appendBudget: { durationMs: 1000, maxBytes: 512 * MiB },
-  appendRounds: 5,
+  appendRounds: 7,
   appendSegmentBytes: 1024 * MiB,
   flushIntervalMs: 1000,
   concurrentAppenders: 64,

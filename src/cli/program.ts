@@ -4,10 +4,13 @@
  * Exit codes: 0 success, 1 a failed operation, 2 bad usage.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GENERATED, splice } from '../server/docs-tables.js';
 import { dumpFile } from './dump-log.js';
 import { CliFailure, EXIT_FAILURE, EXIT_USAGE } from './errors.js';
 import { addServeCommand } from './serve.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../server/version.js';
 
 export interface CliIO {
   stdout(line: string): void;
@@ -53,7 +56,30 @@ Examples:
       }
     });
 
+  program
+    .command('generate-docs', { hidden: true })
+    .description('rewrite the generated tables in docs/ (error codes, config keys) from the code')
+    .option('--check', 'exit 1 if a doc is out of date instead of writing it', false)
+    .action((options: { check: boolean }) => {
+      const stale = generateDocs(process.cwd(), options.check);
+      if (options.check && stale.length > 0) throw new CliFailure(`out of date: ${stale.join(', ')} (run sluice generate-docs)`);
+      for (const file of stale) io.stdout(`updated ${file}`);
+    });
+
   return program;
+}
+
+function generateDocs(root: string, checkOnly: boolean): string[] {
+  const stale = new Set<string>();
+  const texts = new Map<string, string>();
+  for (const [name, { file, render }] of Object.entries(GENERATED)) {
+    const text = texts.get(file) ?? readFileSync(join(root, file), 'utf8');
+    const next = splice(text, name, render());
+    if (next !== text) stale.add(file);
+    texts.set(file, next);
+  }
+  if (!checkOnly) for (const file of stale) writeFileSync(join(root, file), texts.get(file)!);
+  return [...stale];
 }
 
 /** Runs the CLI; returns the exit code instead of exiting, so tests can call it in-process. */

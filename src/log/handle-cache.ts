@@ -58,9 +58,10 @@ export class HandleCache {
       entry.fd.catch(() => {
         if (this.entries.get(path) === entry) this.entries.delete(path);
       });
-      this.evict();
     }
+    // Pin before evicting, so the eviction can never pick the entry this call is about to use.
     entry.pins++;
+    this.evict();
     try {
       return await fn(await entry.fd);
     } finally {

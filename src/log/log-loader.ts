@@ -133,7 +133,7 @@ export async function loadPartitionLog(
 
   const logEndOffset = segments[segments.length - 1]!.nextOffset;
   await deleteSnapshotsAbove(io, dir, logEndOffset);
-  const producerState = await rebuildProducerState(io, dir, segments, logEndOffset);
+  const producerState = await rebuildProducerState(io, dir, segments, logEndOffset, deps.events);
   const recoveryPoint = recoverFrom >= 0 ? segments[segments.length - 1]!.baseOffset : logEndOffset;
   const log = new PartitionLog(dir, tp, config, deps, { segments, recoveryPoint, producerState });
   return { log, report };
@@ -149,7 +149,7 @@ async function recoverSegments(
 ): Promise<LogSegment[]> {
   for (let i = from; i < segments.length; i++) {
     const segment = segments[i]!;
-    const result = await segment.recover(Math.max(segment.size, 1));
+    const result = await segment.recover();
     report.recoveredSegments++;
     const isLast = i === segments.length - 1;
     if (result.invalid) {
@@ -167,8 +167,9 @@ async function recoverSegments(
         const later = segments.splice(i + 1);
         for (const s of later) {
           s.dropHandles();
-          await io.rename(s.logPath, s.logPath + CORRUPTED_SUFFIX);
-          report.quarantinedFiles.push(s.logPath + CORRUPTED_SUFFIX);
+          const target = await freeQuarantineName(io, s.logPath);
+          await io.rename(s.logPath, target);
+          report.quarantinedFiles.push(target);
           report.quarantinedBytes += s.size;
           for (const p of [s.offsetIndex.path, s.timeIndex.path]) await io.unlink(p).catch(() => undefined);
         }
@@ -183,6 +184,7 @@ async function recoverSegments(
           },
           'corrupt record batch: the log continues from the last valid batch; later data was moved aside as *.corrupted',
         );
+        await io.syncDirectory(segment.dir);
       }
       await segment.truncateFileTo(result.validBytes);
     }
@@ -191,6 +193,14 @@ async function recoverSegments(
     else await segment.sync();
   }
   return segments;
+}
+
+/** `<file>.corrupted`, or `<file>.<n>.corrupted` when earlier quarantined bytes hold that name already. */
+async function freeQuarantineName(io: FileIO, path: string): Promise<string> {
+  for (let n = 0; ; n++) {
+    const candidate = n === 0 ? path + CORRUPTED_SUFFIX : `${path}.${n}${CORRUPTED_SUFFIX}`;
+    if ((await io.fileSize(candidate)) === null) return candidate;
+  }
 }
 
 async function unlinkIfPresent(io: FileIO, path: string): Promise<void> {
@@ -211,8 +221,7 @@ async function isZeroFrom(segment: LogSegment, position: number): Promise<boolea
 
 /** Copies the segment's bytes from `position` to `<segment>.log.corrupted` before the segment is cut there. */
 async function quarantineTail(io: FileIO, segment: LogSegment, position: number): Promise<string> {
-  const target = segment.logPath + CORRUPTED_SUFFIX;
-  await io.unlink(target).catch(() => undefined);
+  const target = await freeQuarantineName(io, segment.logPath);
   const out = await io.open(target, 'create');
   try {
     const chunk = 1024 * 1024;

@@ -9,8 +9,8 @@
  *   <dataDir>/clean-shutdown                    present only after a clean stop; removed at start
  *   <dataDir>/meta/                             broker metadata (not the storage engine's)
  *
- * Start-up removes the clean-shutdown marker (durably) before anything is written, so a crash at any later
- * point is recognised as unclean.
+ * Start-up removes the clean-shutdown marker (durably) once the partitions are loaded and before any append
+ * can happen, so a crash at any later point is recognised as unclean.
  */
 import { join } from 'node:path';
 import { systemClock, type Clock } from './clock.js';
@@ -24,6 +24,7 @@ import { loadPartitionLog, type PartitionLoadReport } from './log-loader.js';
 import { LogSegment } from './log-segment.js';
 import { PartitionLog, type PartitionLogDeps } from './partition-log.js';
 import { ProducerStateMap } from './producer-state.js';
+import { Serial } from './serial.js';
 import {
   CLEAN_SHUTDOWN_FILE,
   RECOVERY_POINT_FILE,
@@ -77,6 +78,8 @@ export class LogManager {
   private cancelFlushTimer: (() => void) | null = null;
   private cancelCheckpointTimer: (() => void) | null = null;
   private closed = false;
+  /** checkpoint writes one at a time (the timer's and close()'s share a temp file name) */
+  private readonly checkpoints = new Serial();
   report!: StartupReport;
 
   private constructor(private readonly options: Required<LogManagerOptions>) {
@@ -272,10 +275,12 @@ export class LogManager {
     await Promise.all(this.all().map((log) => (log.offlineReason ? undefined : log.flush())));
   }
 
-  async checkpointRecoveryPoints(): Promise<void> {
-    const entries = new Map<string, { tp: TopicPartition; offset: number }>();
-    for (const [name, log] of this.logs) entries.set(name, { tp: log.topicPartition, offset: log.recoveryPoint });
-    await writeOffsetCheckpoint(this.options.io, join(this.options.dataDir, RECOVERY_POINT_FILE), entries);
+  checkpointRecoveryPoints(): Promise<void> {
+    return this.checkpoints.run(async () => {
+      const entries = new Map<string, { tp: TopicPartition; offset: number }>();
+      for (const [name, log] of this.logs) entries.set(name, { tp: log.topicPartition, offset: log.recoveryPoint });
+      await writeOffsetCheckpoint(this.options.io, join(this.options.dataDir, RECOVERY_POINT_FILE), entries);
+    });
   }
 
   /**

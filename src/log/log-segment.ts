@@ -90,7 +90,13 @@ export class LogSegment {
       await handles.io.close(fd);
       await segment.offsetIndex.create();
       await segment.timeIndex.create();
+      await handles.io.syncDirectory(dir);
     } catch (err) {
+      // Leave nothing behind, or every later attempt would fail on the half-created files.
+      segment.dropHandles();
+      for (const path of [segment.logPath, segment.offsetIndex.path, segment.timeIndex.path]) {
+        await handles.io.unlink(path).catch(() => undefined);
+      }
       throw storageError(`creating segment ${segment.logPath}`, err);
     }
     return segment;
@@ -120,8 +126,8 @@ export class LogSegment {
         await writeFully(this.handles.io, fd, buffers, position);
       } catch (err) {
         await this.handles.io.truncate(fd, position).catch(() => {
-          // The cut failed too: the bytes past `size` are never served (reads stop at size) and recovery
-          // removes them, so the log stays consistent; the partition is taken offline by the caller.
+          // The cut failed too. The bytes past `size` are never served (reads stop at size), the next write
+          // starts at `size` and overwrites them, and recovery cuts whatever is left after the last batch.
         });
         throw storageError(`writing ${this.logPath}`, err);
       }
@@ -309,8 +315,10 @@ export class LogSegment {
   /**
    * Validates every batch (length, magic, CRC, offsets increasing) and rebuilds the indexes from the valid
    * prefix. Does not truncate: the caller decides what to do with invalid bytes (see SegmentRecovery).
+   * A batch claiming more bytes than the file has left is reported as torn (what a crash mid-write leaves).
    */
-  async recover(maxBatchSize: number): Promise<SegmentRecovery> {
+  async recover(): Promise<SegmentRecovery> {
+    const maxBatchSize = Number.MAX_SAFE_INTEGER;
     this.resetBookkeeping();
     let position = 0;
     let batches = 0;
@@ -425,6 +433,9 @@ export class LogSegment {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw storageError(`renaming ${path}`, err);
       }
     }
+    await this.handles.io.syncDirectory(this.dir).catch((err) => {
+      throw storageError(`syncing directory ${this.dir}`, err);
+    });
     return renamed;
   }
 

@@ -247,7 +247,10 @@ export class PartitionLog {
     }
   }
 
-  /** Plans and writes as many queued requests as fit in the active segment with one writev. */
+  /**
+   * Plans and writes as many queued requests as fit in the active segment with one writev. A request that
+   * does not fit ends the unit; the next unit starts by rolling.
+   */
   private async writeOneUnit(): Promise<void> {
     const first = this.queue[0]!;
     if (this.shouldRoll(first.data.length, countRecords(first))) {
@@ -268,7 +271,8 @@ export class PartitionLog {
     let unitBytes = 0;
     while (this.queue.length > 0) {
       const request = this.queue[0]!;
-      if (planned.length > 0 && this.wouldOverflow(segment, unitBytes + request.data.length, nextOffset + countRecords(request))) break;
+      // Checked for every request, also the first: an earlier one may have been refused without writing.
+      if (this.wouldOverflow(segment, unitBytes + request.data.length, nextOffset + countRecords(request))) break;
       this.queue.shift();
       // Batches of one request are checked in order against the state that includes the earlier ones, and
       // join the unit only if all of them pass.
@@ -365,6 +369,12 @@ export class PartitionLog {
    * been rejected); if even that fails, take the partition offline.
    */
   private async onSyncFailure(durableOffset: number, error: unknown): Promise<void> {
+    if (this.deps.fsyncPolicy !== 'always') {
+      // Under `interval` and `never` the records after the durable offset were acknowledged already: cutting
+      // them would lose acknowledged data. Stop taking appends instead; a restart recovers what is on disk.
+      this.goOffline(storageError(`fdatasync of ${this.name} (records up to the log end offset were acknowledged)`, error));
+      return;
+    }
     this.deps.events.error({ partition: this.name, err: error, durableOffset }, 'fdatasync failed; truncating to the durable offset');
     this.repairing = true;
     try {
@@ -402,7 +412,7 @@ export class PartitionLog {
     this.runInBackground(async () => {
       await old.onBecomeInactive();
       this.dirty.delete(old);
-      await writeSnapshot(this.deps.handles.io, this.dir, snapshot.offset, snapshot.state);
+      if (this.logEndOffset >= snapshot.offset) await writeSnapshot(this.deps.handles.io, this.dir, snapshot.offset, snapshot.state);
       // Everything before the new segment is now on disk, data and indexes.
       if (this.segments.includes(next)) this.recoveryPoint = Math.max(this.recoveryPoint, next.baseOffset);
     }, `finishing segment ${old.baseOffset} after roll`);
@@ -473,11 +483,14 @@ export class PartitionLog {
 
   /**
    * Removes every batch whose last offset is >= `offset` (the batch holding `offset` goes whole), for
-   * replication to drop a diverged tail. The log end offset becomes <= `offset`.
+   * replication to drop a diverged tail. The log end offset becomes <= `offset`, except that the first
+   * segment's base offset is kept (truncating below the log start offset empties the log there).
    */
   truncateTo(offset: number): Promise<void> {
     return this.serial.run(async () => {
       if (offset >= this.logEndOffset) return;
+      // A snapshot still being written after a roll must land before the snapshots above the cut are deleted.
+      await Promise.all(this.background);
       const target = Math.max(offset, 0);
       while (this.segments.length > 1 && this.activeSegment.baseOffset >= target) {
         const removed = this.segments.pop()!;
@@ -492,7 +505,7 @@ export class PartitionLog {
       this.recoveryPoint = Math.min(this.recoveryPoint, active.baseOffset);
       this.sync.resetDurableOffset(Math.min(this.sync.durableOffset, end));
       await deleteSnapshotsAbove(this.deps.handles.io, this.dir, end);
-      this.producerState = await rebuildProducerState(this.deps.handles.io, this.dir, this.segments, end);
+      this.producerState = await rebuildProducerState(this.deps.handles.io, this.dir, this.segments, end, this.deps.events);
       this.deps.events.warn({ partition: this.name, offset, logEndOffset: end }, 'log truncated');
     });
   }
@@ -571,7 +584,9 @@ export class PartitionLog {
     await this.flush();
     const active = this.activeSegment;
     await active.onBecomeInactive();
-    for (const s of this.segments) await s.flushAll().catch(() => undefined);
+    for (const s of this.segments) {
+      await s.flushAll().catch((err) => this.deps.events.error({ partition: this.name, segment: s.baseOffset, err }, 'flushing a segment at close failed'));
+    }
     const end = this.logEndOffset;
     const latest = await readLatestSnapshot(this.deps.handles.io, this.dir, end);
     if (end > this.logStartOffset && latest?.offset !== end) {
@@ -635,8 +650,15 @@ function trimToBatches(bytes: Buffer, maxOffset: number, requested: number): Rea
 /**
  * Producer state as of `endOffset`: the newest snapshot at or below it, then the batch headers after it.
  */
-export async function rebuildProducerState(io: FileIO, dir: string, segments: LogSegment[], endOffset: number): Promise<ProducerStateMap> {
+export async function rebuildProducerState(
+  io: FileIO,
+  dir: string,
+  segments: LogSegment[],
+  endOffset: number,
+  events: LogEvents,
+): Promise<ProducerStateMap> {
   const snapshot = await readLatestSnapshot(io, dir, endOffset);
+  if (snapshot?.skipped.length) events.warn({ skipped: snapshot.skipped }, 'ignored unreadable producer snapshots; reading the log instead');
   const state = snapshot && snapshot.offset >= 0 ? snapshot.state : new ProducerStateMap();
   const from = snapshot && snapshot.offset >= 0 ? snapshot.offset : 0;
   for (const segment of segments) {

@@ -237,7 +237,7 @@ function hex(value: number): string {
 
 /**
  * Full validation of an incoming batch: the frame (as probeBatch), a supported codec, and records that parse,
- * match recordCount and lie within the header's timestamps and offsets. Returns the header; throws
+ * match recordCount and offset deltas, and (CreateTime) have no timestamp above the batch's maxTimestamp. Returns the header; throws
  * CORRUPT_MESSAGE with the reason otherwise.
  */
 export function validateBatch(buffer: Buffer, at = 0, maxBatchSize?: number): RecordBatchHeader {
@@ -258,6 +258,8 @@ export function checkRecords(batch: Buffer, header: RecordBatchHeader): void {
   const codec = codecOf(header);
   if (isControlBatch(header) && codec !== 'none') throw corruptMessage('compressed control batch');
   const reader = new Reader(decompress(codec, batch.subarray(BATCH_HEADER_SIZE)));
+  // The time index and timestamp lookups trust maxTimestamp, so no record may be newer than it.
+  const createTime = timestampTypeOf(header) === 'create';
   let index = 0;
   try {
     for (; index < header.recordCount; index++) {
@@ -265,7 +267,10 @@ export function checkRecords(batch: Buffer, header: RecordBatchHeader): void {
       const end = reader.position + length;
       if (length < 0 || end > reader.end) throw new RangeError(`record length ${length} passes the payload end`);
       reader.skip(1);
-      reader.readVarint();
+      const timestampDelta = reader.readVarint();
+      if (createTime && header.baseTimestamp + timestampDelta > header.maxTimestamp) {
+        throw new RangeError(`timestamp ${header.baseTimestamp + timestampDelta} is above the batch's maxTimestamp ${header.maxTimestamp}`);
+      }
       if (reader.readVarint() !== index) throw new RangeError('offsetDelta out of sequence');
       skipNullable(reader);
       skipNullable(reader);

@@ -5,9 +5,9 @@
  * Invariants: entries are sorted by key (strictly increasing for the offset index, non-decreasing for the time
  * index); there are never more than `maxEntries`.
  *
- * Entries live in memory (a Buffer that grows by doubling) and reach the file only on `flush`, at segment
- * roll, checkpoint and clean shutdown: an index is derived data, rebuilt from the .log by recovery for every
- * segment past the recovery point, so it never needs to be written on the append path. The file is
+ * Entries live in memory (a Buffer that grows by doubling) and reach the file only at segment roll, clean
+ * shutdown and after recovery rebuilt them: an index is derived data, rebuilt from the .log by recovery for
+ * every segment past the recovery point, so it never needs to be written on the append path. The file is
  * preallocated to its maximum size when the segment is created (as Kafka does) and trimmed to its entries
  * when the segment becomes inactive. An inactive segment's index is read from its file on first use.
  */
@@ -167,12 +167,4 @@ export abstract class SparseIndex {
     await this.trimToEntries();
   }
 
-  /** Frees the in-memory entries of an inactive index; they are read again on next use. */
-  unload(): void {
-    if (this.flushedCount !== this.count) return;
-    this.data = Buffer.alloc(0);
-    this.count = 0;
-    this.flushedCount = 0;
-    this.loaded = false;
-  }
 }

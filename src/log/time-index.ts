@@ -2,7 +2,7 @@
  * Sparse time index (`.timeindex`): 12-byte entries, big-endian
  *
  *   timestamp      i64   largest timestamp seen in the segment up to this entry (ms)
- *   relativeOffset i32   offset of the record that carried it, minus the segment's base offset
+ *   relativeOffset i32   last offset of the batch that carried it, minus the segment's base offset
  *
  * Timestamps never decrease (an entry is added only when the maximum grew), so the index answers "where do
  * records with timestamp >= T start" even though record timestamps themselves may go backwards: every record

@@ -6,7 +6,7 @@ import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { BrokerError } from '../log/errors.js';
-import { VERSION } from '../cli/version.js';
+import { VERSION } from './version.js';
 import { ERROR_TABLE, errorHandler, sendError } from './errors.js';
 import { RECORD_BATCH_MEDIA_TYPE, type Services } from './routes/common.js';
 import { fetchRoutes } from './routes/fetch.js';

@@ -14,7 +14,7 @@ import { ProducerSessions } from '../replication/producer-sessions.js';
 import { ReplicaManager } from '../replication/replica-manager.js';
 import { logConfigOf } from '../replication/topic-config.js';
 import { TopicManager } from '../replication/topic-manager.js';
-import { VERSION } from '../cli/version.js';
+import { VERSION } from './version.js';
 import { buildApp } from './app.js';
 import { topicDefaultsOf, type BrokerConfig } from './broker-config.js';
 import { BrokerMetrics } from './metrics.js';

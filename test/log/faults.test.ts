@@ -105,3 +105,43 @@ describe('fault injection', () => {
     await manager.close();
   });
 });
+
+describe('fault injection: regressions', () => {
+  it('under fsync `interval` a failed fdatasync never truncates acknowledged records: the partition goes offline', async () => {
+    const { dataDir, io, manager, log } = await setup({ fsyncPolicy: 'interval' });
+    for (let i = 0; i < 5; i++) await log.append(batchOf([`acked-${i}`]));
+    io.inject({ op: 'datasync', pathIncludes: '.log', errno: 'EIO', times: 1 });
+    await expect(log.flush()).rejects.toBeDefined();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(log.offlineReason).not.toBeNull();
+    expect(log.logEndOffset).toBe(5);
+    await expect(log.append(batchOf(['x']))).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
+    manager.abandon();
+    const reopened = await LogManager.open({ dataDir });
+    const again = reopened.get(tp)!;
+    expect((await readAll(again, 0, again.logEndOffset)).map(([, v]) => v)).toEqual([0, 1, 2, 3, 4].map((i) => `acked-${i}`));
+    await reopened.close();
+  });
+
+  it('a refused first request does not let the next one skip the roll check', async () => {
+    const { manager, log } = await setup({ segmentBytes: 1024 });
+    await log.append(batchOf(['x'.repeat(700)]));
+    const refused = log.append(batchOf(['bad'], { producerId: 1, producerEpoch: 0, baseSequence: 5 }));
+    const big = log.append(batchOf(['y'.repeat(700)]));
+    await expect(refused).rejects.toMatchObject({ code: 'OUT_OF_ORDER_SEQUENCE' });
+    await big;
+    expect(log.segments.length).toBe(2);
+    for (const s of log.segments) expect(s.size).toBeLessThanOrEqual(1024);
+    await manager.close();
+  });
+
+  it('a failed segment creation leaves no file behind, so the next roll succeeds', async () => {
+    const { io, manager, log } = await setup({ segmentBytes: 1024 });
+    await log.append(batchOf(['x'.repeat(900)]));
+    io.inject({ op: 'open', pathIncludes: '.timeindex', errno: 'ENOSPC', times: 1 });
+    await expect(log.append(batchOf(['y'.repeat(900)]))).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
+    expect((await log.append(batchOf(['y'.repeat(900)]))).batches[0]!.baseOffset).toBe(1);
+    expect(log.segments.length).toBe(2);
+    await manager.close();
+  });
+});
