@@ -32,6 +32,8 @@ export interface FileIO {
   /** Size of a regular file, null when nothing is there. */
   fileSize(path: string): Promise<number | null>;
   isDirectory(path: string): Promise<boolean>;
+  /** When the file was created (statx birth time; its modification time where the file system has none). */
+  createdAtMs(path: string): Promise<number>;
   mkdir(dir: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
@@ -70,6 +72,10 @@ export const nodeFileIO: FileIO = {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
+  },
+  async createdAtMs(path) {
+    const stat = await fs.promises.stat(path);
+    return stat.birthtimeMs > 0 ? stat.birthtimeMs : stat.mtimeMs;
   },
   async isDirectory(path) {
     try {

@@ -131,6 +131,7 @@ export async function loadPartitionLog(
 
   if (recoverFrom >= 0) segments = await recoverSegments(io, segments, recoverFrom, report, deps, name);
 
+  if (recoverFrom >= 0) await segments[segments.length - 1]!.loadRollingBase();
   const logEndOffset = segments[segments.length - 1]!.nextOffset;
   await deleteSnapshotsAbove(io, dir, logEndOffset);
   const producerState = await rebuildProducerState(io, dir, segments, logEndOffset, deps.events);

@@ -60,7 +60,11 @@ export class LogSegment {
   nextOffset: number;
   maxTimestamp = -1;
   offsetOfMaxTimestamp: number;
-  /** clock time of the first append in this process, or the first batch's timestamp when loaded */
+  /**
+   * When the segment started, for rolling by segmentMs: the clock time of its first append, or for a segment
+   * loaded from disk the file's creation time. Record timestamps are not used: a producer sending old
+   * timestamps would otherwise roll a segment per batch.
+   */
   rollingBaseTimestamp: number | null = null;
   private bytesSinceLastIndexEntry = 0;
   /** told when a missing or insane index had to be rebuilt from the log */
@@ -306,10 +310,8 @@ export class LogSegment {
     return null;
   }
 
-  private async loadRollingBase(): Promise<void> {
-    if (this.size === 0) return;
-    const head = await this.read(0, BATCH_HEADER_SIZE);
-    if (head.length === BATCH_HEADER_SIZE) this.rollingBaseTimestamp = readBatchHeader(head, 0).maxTimestamp;
+  async loadRollingBase(): Promise<void> {
+    this.rollingBaseTimestamp = this.size === 0 ? null : await this.handles.io.createdAtMs(this.logPath);
   }
 
   /**
@@ -352,7 +354,6 @@ export class LogSegment {
           break scan;
         }
         this.indexBatch({ lastOffset: lastOffsetOf(probe.header), maxTimestamp: probe.header.maxTimestamp, size: probe.size }, here);
-        if (here === 0) this.rollingBaseTimestamp = probe.header.maxTimestamp;
         nextExpected = lastOffsetOf(probe.header) + 1;
         batches++;
         local += probe.size;

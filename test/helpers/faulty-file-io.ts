@@ -108,6 +108,9 @@ export class FaultyFileIO implements FileIO {
   fileSize(path: string): Promise<number | null> {
     return this.real.fileSize(path);
   }
+  createdAtMs(path: string): Promise<number> {
+    return this.real.createdAtMs(path);
+  }
   isDirectory(path: string): Promise<boolean> {
     return this.real.isDirectory(path);
   }

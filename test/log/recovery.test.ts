@@ -175,3 +175,41 @@ describe('recovery', () => {
     await manager.close();
   });
 });
+
+describe('recovery: torn and repeated corruption', () => {
+  it('a torn first batch that claims more bytes than its file holds is truncated, not quarantined', async () => {
+    const dataDir = tempDir();
+    const expected = await writeLog(dataDir, 60, false);
+    const active = join(partitionDir(dataDir), segmentFiles(dataDir).at(-1)!);
+    const big = batchOf(['z'.repeat(100_000)]);
+    writeFileSync(active, Buffer.concat([readFileSync(active), big.subarray(0, 500)]));
+    const { manager, log } = await reopen(dataDir);
+    expect(manager.report.quarantinedBytes).toBe(0);
+    expect(manager.report.truncatedBytes).toBe(500);
+    expect(await readAll(log)).toEqual(expected);
+    await manager.close();
+  });
+
+  it('a second quarantine never overwrites the bytes of the first', async () => {
+    const dataDir = tempDir();
+    await writeLog(dataDir, 60, false);
+    const corrupt = () => {
+      const files = segmentFiles(dataDir);
+      const victim = join(partitionDir(dataDir), files[0]!);
+      const bytes = readFileSync(victim);
+      const at = bytes.readInt32BE(8) + 12 + 70;
+      bytes.writeUInt8(bytes.readUInt8(at) ^ 1, at);
+      writeFileSync(victim, bytes);
+    };
+    corrupt();
+    let { manager, log } = await reopen(dataDir);
+    for (let i = 0; i < 30; i++) await log.append(batchOf([`again-${i}`.padEnd(100, '.')]));
+    manager.abandon();
+    corrupt();
+    ({ manager, log } = await reopen(dataDir));
+    const aside = readdirSync(partitionDir(dataDir)).filter((f) => f.endsWith('.corrupted'));
+    expect(aside).toContain('00000000000000000000.log.corrupted');
+    expect(aside).toContain('00000000000000000000.log.1.corrupted');
+    await manager.close();
+  });
+});
