@@ -69,7 +69,7 @@ export const valueTarget = (op: Target['op'], threshold: number, unit: Unit): Ta
   metric: 'value',
   op,
   threshold,
-  description: `${op === '>=' ? '≥' : op === '<=' ? '≤' : '<'} ${formatNumber(threshold)} ${unit}`,
+  description: `${op === '>=' ? '≥' : op === '<=' ? '≤' : '<'} ${unit === '×' ? `${threshold}×` : `${formatNumber(threshold)} ${unit}`}`,
 });
 
 export function meetsTarget(target: Target, value: number, ratio: number): boolean {

@@ -64,7 +64,10 @@ export class TopicManager {
     private readonly brokerCount = 1,
   ) {}
 
-  /** Completes topics left 'creating' and removes topics left 'deleting' by a crash; reports strays. */
+  /**
+   * At start-up: gives every partition log its topic's config, completes topics left 'creating' and removes
+   * topics left 'deleting' by a crash, and reports partition directories that belong to no topic.
+   */
   async repair(): Promise<{ completed: string[]; deleted: string[]; recreatedPartitions: string[]; orphanPartitions: string[] }> {
     const completed: string[] = [];
     const deleted: string[] = [];
@@ -75,9 +78,11 @@ export class TopicManager {
         deleted.push(topic.name);
         continue;
       }
+      const logConfig = logConfigOf(this.configOf(topic));
+      for (let p = 0; p < topic.partitions; p++) this.logs.get({ topic: topic.name, partition: p })?.updateConfig(logConfig);
       for (let p = 0; p < topic.partitions; p++) {
         if (!this.logs.get({ topic: topic.name, partition: p })) {
-          await this.logs.create({ topic: topic.name, partition: p }, logConfigOf(this.configOf(topic)));
+          await this.logs.create({ topic: topic.name, partition: p }, logConfig);
           if (topic.state === 'ready') recreatedPartitions.push(`${topic.name}-${p}`);
         }
       }

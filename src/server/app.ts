@@ -36,6 +36,13 @@ export async function buildApp(services: Services, logger: Logger): Promise<Fast
     sendError(reply, new BrokerError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
   );
 
+  // During a graceful shutdown, a reply to an in-flight request also ends its keep-alive connection, so the
+  // server can close once the last reply is out.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (services.lifecycle.closing) reply.header('connection', 'close');
+    done(null, payload);
+  });
+
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unknown';
     services.metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });

@@ -71,7 +71,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   const replicas = new ReplicaManager(topics, producers, clock);
   metrics.watch(logs, replicas);
 
-  const services: Services = { config, clock, logs, store, topics, replicas, metrics, partitioner: new StickyPartitioner() };
+  const lifecycle = { closing: false };
+  const services: Services = { config, clock, logs, store, topics, replicas, metrics, partitioner: new StickyPartitioner(), lifecycle };
   const app = await buildApp(services, logger);
   let url: string | null = null;
   if (options.listen !== false) {
@@ -94,10 +95,12 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   const close = () =>
     (closing ??= (async () => {
       logger.info('shutting down: finishing in-flight requests');
+      lifecycle.closing = true;
       replicas.close();
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());
       const closed = await Promise.race([app.close().then(() => 'closed' as const), timeout]);
       if (closed === 'timeout') logger.warn({ shutdownTimeoutMs: config.shutdownTimeoutMs }, 'in-flight requests did not finish in time');
+      app.server.closeAllConnections();
       await logs.close();
       logger.info('sluice stopped cleanly');
     })());

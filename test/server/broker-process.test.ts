@@ -102,4 +102,24 @@ describe('broker process', () => {
     const description = (await (await fetch(`${broker.url}/topics/idem`)).json()) as { partitions: { logEndOffset: number }[] };
     expect(description.partitions.reduce((n, p) => n + p.logEndOffset, 0)).toBe(6);
   }, 60_000);
+
+  it('SIGTERM lets in-flight requests finish, wakes long polls, writes the clean-shutdown marker and exits 0', async () => {
+    const dataDir = tempDir();
+    const broker = await launch(dataDir, await freePort());
+    await postJson(`${broker.url}/topics`, { name: 'calm' });
+    await postJson(`${broker.url}/topics/calm/records`, { records: [{ value: 'before' }] });
+    const polling = fetch(`${broker.url}/topics/calm/partitions/0/records?offset=1&maxWaitMs=20000`);
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    const exit = broker.stop('SIGTERM');
+    const response = await polling;
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ records: [], nextOffset: 1 });
+    expect(await exit).toBe(0);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(existsSync(join(dataDir, 'clean-shutdown'))).toBe(true);
+    const again = await launch(dataDir, await freePort());
+    const fetched = await (await fetch(`${again.url}/topics/calm/partitions/0/records?offset=0`)).json();
+    expect(fetched).toMatchObject({ records: [{ value: 'before' }], highWatermark: 1 });
+  }, 60_000);
 });

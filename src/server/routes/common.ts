@@ -18,6 +18,8 @@ export interface Services {
   replicas: ReplicaManager;
   metrics: BrokerMetrics;
   partitioner: StickyPartitioner;
+  /** set when a graceful shutdown starts: replies then close their connection */
+  lifecycle: { closing: boolean };
 }
 
 export const RECORD_BATCH_MEDIA_TYPE = 'application/vnd.sluice.record-batch';
