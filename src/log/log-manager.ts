@@ -75,8 +75,7 @@ export class LogManager {
   readonly handles: HandleCache;
   private readonly logs = new Map<string, PartitionLog>();
   private readonly deps: PartitionLogDeps;
-  private cancelFlushTimer: (() => void) | null = null;
-  private cancelCheckpointTimer: (() => void) | null = null;
+  private readonly stopTimers: (() => void)[] = [];
   private closed = false;
   /** checkpoint writes one at a time (the timer's and close()'s share a temp file name) */
   private readonly checkpoints = new Serial();
@@ -193,25 +192,23 @@ export class LogManager {
   }
 
   private startTimers(): void {
-    const { clock, fsyncPolicy, flushIntervalMs, recoveryPointCheckpointIntervalMs, events } = this.options;
-    if (fsyncPolicy === 'interval') {
-      const tick = () => {
-        void this.flushAll()
-          .catch((err) => events.error({ err }, 'interval flush failed'))
-          .finally(() => {
-            if (!this.closed) this.cancelFlushTimer = clock.setTimer(flushIntervalMs, tick);
-          });
-      };
-      this.cancelFlushTimer = clock.setTimer(flushIntervalMs, tick);
-    }
-    const checkpoint = () => {
-      void this.checkpointRecoveryPoints()
-        .catch((err) => events.error({ err }, 'recovery-point checkpoint failed'))
+    const { fsyncPolicy, flushIntervalMs, recoveryPointCheckpointIntervalMs } = this.options;
+    if (fsyncPolicy === 'interval') this.repeat(flushIntervalMs, () => this.flushAll(), 'interval flush failed');
+    this.repeat(recoveryPointCheckpointIntervalMs, () => this.checkpointRecoveryPoints(), 'recovery-point checkpoint failed');
+  }
+
+  /** Runs `task` every `intervalMs` on the clock (the next run is timed from the end of the last) until close. */
+  private repeat(intervalMs: number, task: () => Promise<void>, failure: string): void {
+    let cancel: () => void = () => undefined;
+    const tick = () => {
+      void task()
+        .catch((err) => this.options.events.error({ err }, failure))
         .finally(() => {
-          if (!this.closed) this.cancelCheckpointTimer = clock.setTimer(recoveryPointCheckpointIntervalMs, checkpoint);
+          if (!this.closed) cancel = this.options.clock.setTimer(intervalMs, tick);
         });
     };
-    this.cancelCheckpointTimer = clock.setTimer(recoveryPointCheckpointIntervalMs, checkpoint);
+    cancel = this.options.clock.setTimer(intervalMs, tick);
+    this.stopTimers.push(() => cancel());
   }
 
   get(tp: TopicPartition): PartitionLog | undefined {
@@ -291,8 +288,7 @@ export class LogManager {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.cancelFlushTimer?.();
-    this.cancelCheckpointTimer?.();
+    for (const stop of this.stopTimers) stop();
     const logs = this.all();
     let next = 0;
     let allClean = true;
@@ -317,8 +313,7 @@ export class LogManager {
   /** Simulates a crash in tests: drops every handle without flushing or writing the marker. */
   abandon(): void {
     this.closed = true;
-    this.cancelFlushTimer?.();
-    this.cancelCheckpointTimer?.();
+    for (const stop of this.stopTimers) stop();
     for (const log of this.all()) log.abandon();
     void this.handles.closeAll();
   }

@@ -25,7 +25,8 @@ export const BROKER_SETTINGS: readonly SettingSpec[] = [
   ...TOPIC_SETTINGS.map((s) => ({ ...s, doc: `default for topics: ${s.doc}` })),
 ];
 
-export interface BrokerConfig {
+/** Broker settings; the topic keys (TopicConfig) are the defaults for topics. */
+export interface BrokerConfig extends TopicConfig {
   dataDir: string;
   host: string;
   port: number;
@@ -39,17 +40,6 @@ export interface BrokerConfig {
   maxFetchWaitMs: number;
   shutdownTimeoutMs: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-  /** topic defaults */
-  retentionMs: number | null;
-  retentionBytes: number | null;
-  segmentBytes: number;
-  segmentMs: number;
-  indexIntervalBytes: number;
-  maxMessageBytes: number;
-  messageTimestampAfterMaxMs: number;
-  minInsyncReplicas: number;
-  compression: 'none' | 'lz4';
-  cleanupPolicy: 'delete';
 }
 
 export const BROKER_DEFAULTS = defaultsOf(BROKER_SETTINGS) as unknown as BrokerConfig;
