@@ -27,6 +27,10 @@ import { resultLine, type Suite } from './lib/suite.js';
 import { writeBenchmarksDoc } from './report.js';
 
 const SUITES: Suite[] = [logSuite];
+const USAGE = 'usage: npm run bench [-- --quick] [-- --data-dir DIR] [-- --suite NAME]';
+
+/** A bad command line: reported as a message and the usage, without a stack trace. */
+class UsageError extends Error {}
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -40,7 +44,7 @@ function parseOptions() {
   });
   const names = values.suite ?? SUITES.map((s) => s.name);
   const unknown = names.filter((n) => !SUITES.some((s) => s.name === n));
-  if (unknown.length > 0) throw new Error(`unknown suite ${unknown.join(', ')}; known: ${SUITES.map((s) => s.name).join(', ')}`);
+  if (unknown.length > 0) throw new UsageError(`unknown suite ${unknown.join(', ')}; known: ${SUITES.map((s) => s.name).join(', ')}`);
   return {
     quick: values.quick,
     help: values.help,
@@ -78,7 +82,7 @@ async function runSuite(suite: Suite, runDir: string, quick: boolean): Promise<S
 async function main(): Promise<void> {
   const options = parseOptions();
   if (options.help) {
-    console.log('usage: npm run bench [-- --quick] [-- --data-dir DIR] [-- --suite NAME]');
+    console.log(USAGE);
     return;
   }
   await mkdir(options.baseDir, { recursive: true });
@@ -113,6 +117,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err);
+  if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) console.error(`${(err as Error).message}\n${USAGE}`);
+  else console.error(err);
   process.exitCode = 1;
 });
