@@ -209,6 +209,31 @@ export class LogSegment {
     return found;
   }
 
+  /**
+   * Bytes starting at the batch that holds `offset` (or the first batch after it), at least that whole batch
+   * and about `maxBytes`; the end may cut a batch (the caller trims). Null when the segment ends first.
+   * One read in the common case: from the index entry, enough to cover the scan to the batch and `maxBytes`.
+   */
+  async readFrom(offset: number, maxBytes: number): Promise<Buffer | null> {
+    await this.ensureIndexesLoaded();
+    const start = this.offsetIndex.lookup(offset);
+    const chunk = await this.read(start, maxBytes + this.options.indexIntervalBytes + BATCH_HEADER_SIZE);
+    let at = 0;
+    while (at + BATCH_HEADER_SIZE <= chunk.length) {
+      const header = readBatchHeader(chunk, at);
+      const size = batchSize(header);
+      if (size < BATCH_HEADER_SIZE) break;
+      if (lastOffsetOf(header) >= offset) {
+        return at + size <= chunk.length ? chunk.subarray(at) : this.read(start + at, Math.max(maxBytes, size));
+      }
+      at += size;
+    }
+    if (start + at >= this.size) return null;
+    // The batch lies beyond the chunk (very large batches between index entries): scan for it.
+    const found = await this.findBatch(offset);
+    return found ? this.read(found.position, Math.max(maxBytes, batchSize(found.header))) : null;
+  }
+
   /** The first offset in this segment whose record timestamp is >= `timestamp`, with that timestamp. */
   async findOffsetByTimestamp(
     timestamp: number,

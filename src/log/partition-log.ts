@@ -23,6 +23,7 @@ import { LogSegment, type AppendedBatch } from './log-segment.js';
 import { deleteSnapshotsAbove, readLatestSnapshot, writeSnapshot } from './producer-snapshot.js';
 import { ProducerStateMap, type ProducerBatch } from './producer-state.js';
 import {
+  BATCH_HEADER_SIZE,
   assignOffsetAndEpoch,
   batchSize,
   decodeRecords,
@@ -34,6 +35,9 @@ import {
 import { GroupSync } from './group-sync.js';
 import { Serial } from './serial.js';
 import type { TopicPartition } from './segment-files.js';
+
+/** Largest write of one unit (one writev); more queued data goes into the next unit. */
+const MAX_UNIT_BYTES = 4 * 1024 * 1024;
 
 export interface PartitionLogDeps {
   handles: HandleCache;
@@ -273,6 +277,8 @@ export class PartitionLog {
       const request = this.queue[0]!;
       // Checked for every request, also the first: an earlier one may have been refused without writing.
       if (this.wouldOverflow(segment, unitBytes + request.data.length, nextOffset + countRecords(request))) break;
+      // Bounded units keep the disk busy: the next unit is written while this one's fdatasync runs.
+      if (unitBytes > 0 && unitBytes + request.data.length > MAX_UNIT_BYTES) break;
       this.queue.shift();
       // Batches of one request are checked in order against the state that includes the earlier ones, and
       // join the unit only if all of them pass.
@@ -440,15 +446,9 @@ export class PartitionLog {
     const empty = { bytes: Buffer.alloc(0), nextOffset: offset };
     if (offset === maxOffset) return empty;
     for (let i = this.segmentIndexFor(offset); i < this.segments.length; i++) {
-      const segment = this.segments[i]!;
-      const found = await segment.findBatch(offset);
-      if (!found || found.header.baseOffset >= maxOffset) {
-        if (found) return empty;
-        continue;
-      }
-      const want = Math.max(options.maxBytes, batchSize(found.header));
-      const bytes = await segment.read(found.position, want);
-      return trimToBatches(bytes, maxOffset, offset);
+      const bytes = await this.segments[i]!.readFrom(offset, options.maxBytes);
+      if (bytes === null) continue;
+      return trimToBatches(bytes, maxOffset, offset, options.maxBytes);
     }
     return empty;
   }
@@ -633,14 +633,17 @@ function trustedSplit(data: Buffer): { at: number; header: RecordBatchHeader }[]
   return out;
 }
 
-/** Cuts `bytes` (batches from a segment) to whole batches with baseOffset < maxOffset. */
-function trimToBatches(bytes: Buffer, maxOffset: number, requested: number): ReadResult {
+/**
+ * Cuts `bytes` (batches from a segment) to whole batches with baseOffset < maxOffset that fit in `maxBytes`,
+ * keeping the first batch even when it alone is larger (so a reader always makes progress).
+ */
+function trimToBatches(bytes: Buffer, maxOffset: number, requested: number, maxBytes: number): ReadResult {
   let at = 0;
   let nextOffset = requested;
-  while (at + 61 <= bytes.length) {
+  while (at + BATCH_HEADER_SIZE <= bytes.length) {
     const header = readBatchHeader(bytes, at);
     const size = batchSize(header);
-    if (header.baseOffset >= maxOffset || at + size > bytes.length) break;
+    if (header.baseOffset >= maxOffset || at + size > bytes.length || (at > 0 && at + size > maxBytes)) break;
     at += size;
     nextOffset = lastOffsetOf(header) + 1;
   }
