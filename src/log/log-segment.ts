@@ -14,15 +14,8 @@
 import { readFully, writeFully } from './file-io.js';
 import type { HandleCache } from './handle-cache.js';
 import { OffsetIndex } from './offset-index.js';
-import {
-  BATCH_HEADER_SIZE,
-  LOG_OVERHEAD,
-  batchSize,
-  lastOffsetOf,
-  probeBatch,
-  readBatchHeader,
-  type RecordBatchHeader,
-} from './record-batch.js';
+import { BATCH_HEADER_SIZE, LOG_OVERHEAD, batchSize, lastOffsetOf, readBatchHeader, type RecordBatchHeader } from './record-batch.js';
+import { probeBatch } from './batch-decoder.js';
 import { DELETED_SUFFIX, segmentPaths } from './segment-files.js';
 import { TimeIndex } from './time-index.js';
 import { storageError } from './errors.js';

@@ -22,16 +22,8 @@ import { DEFAULT_LOG_CONFIG, segmentOptionsOf, type FsyncPolicy, type LogConfig,
 import { LogSegment, type AppendedBatch } from './log-segment.js';
 import { deleteSnapshotsAbove, readLatestSnapshot, writeSnapshot } from './producer-snapshot.js';
 import { ProducerStateMap, type ProducerBatch } from './producer-state.js';
-import {
-  BATCH_HEADER_SIZE,
-  assignOffsetAndEpoch,
-  batchSize,
-  decodeRecords,
-  lastOffsetOf,
-  readBatchHeader,
-  splitBatches,
-  type RecordBatchHeader,
-} from './record-batch.js';
+import { BATCH_HEADER_SIZE, assignOffsetAndEpoch, batchSize, lastOffsetOf, readBatchHeader, type RecordBatchHeader } from './record-batch.js';
+import { decodeRecords, splitBatches } from './batch-decoder.js';
 import { GroupSync } from './group-sync.js';
 import { Serial } from './serial.js';
 import type { TopicPartition } from './segment-files.js';

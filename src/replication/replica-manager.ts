@@ -13,7 +13,8 @@
 import type { Clock } from '../log/clock.js';
 import { BrokerError } from '../log/errors.js';
 import type { BatchAppendInfo, PartitionLog, ReadResult } from '../log/partition-log.js';
-import { batchSize, decodeRecords, hasProducerId, readBatchHeader, splitBatches } from '../log/record-batch.js';
+import { batchSize, hasProducerId, readBatchHeader } from '../log/record-batch.js';
+import { decodeRecords, splitBatches } from '../log/batch-decoder.js';
 import type { ProducerSessions, ProducerStamp } from './producer-sessions.js';
 import type { TopicManager } from './topic-manager.js';
 

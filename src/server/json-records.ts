@@ -5,14 +5,8 @@
  * Keys and values are UTF-8 text, or base64 with `encoding: base64`; header values are always UTF-8 text.
  */
 import { BrokerError } from '../log/errors.js';
-import {
-  batchSize,
-  decodeRecords,
-  encodeBatch,
-  isControlBatch,
-  readBatchHeader,
-  type RecordInput,
-} from '../log/record-batch.js';
+import { batchSize, encodeBatch, isControlBatch, readBatchHeader, type RecordInput } from '../log/record-batch.js';
+import { decodeRecords } from '../log/batch-decoder.js';
 import type { TopicConfig } from '../replication/topic-config.js';
 import { partitionForKey, type StickyPartitioner } from './partitioner.js';
 

@@ -1,6 +1,7 @@
 /** Builds record batches and reads logs back as plain values, for storage tests. */
 import type { PartitionLog } from '../../src/log/partition-log.js';
-import { decodeRecords, encodeBatch, readBatchHeader, batchSize } from '../../src/log/record-batch.js';
+import { encodeBatch, readBatchHeader, batchSize } from '../../src/log/record-batch.js';
+import { decodeRecords } from '../../src/log/batch-decoder.js';
 
 export function batchOf(values: string[], options: { timestamp?: number; producerId?: number; producerEpoch?: number; baseSequence?: number; compression?: 'none' | 'lz4' } = {}): Buffer {
   const timestamp = options.timestamp ?? 1_700_000_000_000;

@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { LogManager } from '../../src/log/log-manager.js';
-import { batchSize, decodeBatch, readBatchHeader } from '../../src/log/record-batch.js';
+import { batchSize, readBatchHeader } from '../../src/log/record-batch.js';
+import { decodeBatch } from '../../src/log/batch-decoder.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 
 const tempDir = useTempDirs();

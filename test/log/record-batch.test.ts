@@ -2,20 +2,10 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BrokerError } from '../../src/log/errors.js';
-import {
-  BATCH,
-  assignOffsetAndEpoch,
-  codecOf,
-  decodeBatch,
-  encodeBatch,
-  probeBatch,
-  readBatchHeader,
-  splitBatches,
-  validateBatch,
-  type RecordInput,
-  type StoredRecord,
-} from '../../src/log/record-batch.js';
+import { BATCH, assignOffsetAndEpoch, codecOf, encodeBatch, readBatchHeader, type RecordInput, type StoredRecord } from '../../src/log/record-batch.js';
+import { decodeBatch, probeBatch, splitBatches, validateBatch } from '../../src/log/batch-decoder.js';
 import * as codec from '../../src/log/record-batch.js';
+import * as decoder from '../../src/log/batch-decoder.js';
 import { KAFKA_FIXTURES, loadFixture, type FixtureRecord } from '../helpers/fixtures.js';
 
 function asFixtureRecord(record: StoredRecord): FixtureRecord {
@@ -175,11 +165,11 @@ describe('codec properties', () => {
             return 'refused';
           }
         };
-        const checked = outcome(() => codec.checkRecords(batch, header));
-        const decoded = outcome(() => codec.decodeRecords(batch, header));
+        const checked = outcome(() => decoder.checkRecords(batch, header));
+        const decoded = outcome(() => decoder.decodeRecords(batch, header));
         if (checked === 'refused' && decoded === 'ok') {
           // The one extra rule of the append path: no record newer than the batch's maxTimestamp.
-          expect(codec.decodeRecords(batch, header).some((r) => r.timestamp > header.maxTimestamp)).toBe(true);
+          expect(decoder.decodeRecords(batch, header).some((r) => r.timestamp > header.maxTimestamp)).toBe(true);
         } else {
           expect(checked).toBe(decoded);
         }

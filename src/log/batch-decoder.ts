@@ -1,0 +1,213 @@
+/**
+ * Reading record batches: the frame check that recovery runs on every stored batch (`probeBatch`), the full
+ * validation of an incoming batch (`validateBatch`, `checkRecords`), and record decoding. Pure functions over
+ * Buffers, like the encoder in record-batch.ts, which also documents the byte layout.
+ */
+import { Reader } from './buffers.js';
+import { decompress } from './compression.js';
+import { corruptMessage } from './errors.js';
+import {
+  BATCH,
+  BATCH_HEADER_SIZE,
+  LOG_OVERHEAD,
+  MAGIC_V2,
+  batchSize,
+  codecOf,
+  computeBatchCrc,
+  isControlBatch,
+  readBatchHeader,
+  timestampTypeOf,
+  type DecodedBatch,
+  type RecordBatchHeader,
+  type RecordHeader,
+  type StoredRecord,
+} from './record-batch.js';
+
+export type BatchProbe =
+  | { kind: 'batch'; header: RecordBatchHeader; size: number }
+  /** Fewer bytes than the batch claims: a torn write at the tail of a log, or a short read. */
+  | { kind: 'truncated'; needed: number }
+  | { kind: 'corrupt'; reason: string };
+
+/**
+ * Checks the frame of the batch at `at` (length, magic, CRC, header sanity) without decoding records.
+ * This is what recovery runs on every batch after the recovery point, and what produce runs before decoding.
+ */
+export function probeBatch(buffer: Buffer, at: number, maxBatchSize = 0x7fffffff, end = buffer.length): BatchProbe {
+  const available = end - at;
+  if (available < LOG_OVERHEAD) return { kind: 'truncated', needed: LOG_OVERHEAD };
+  const batchLength = buffer.readInt32BE(at + BATCH.batchLength);
+  const size = batchLength + LOG_OVERHEAD;
+  if (size < BATCH_HEADER_SIZE) return { kind: 'corrupt', reason: `batchLength ${batchLength} is smaller than a header` };
+  if (size > maxBatchSize) return { kind: 'corrupt', reason: `batch of ${size} bytes exceeds the limit of ${maxBatchSize}` };
+  if (available < BATCH_HEADER_SIZE) return { kind: 'truncated', needed: size };
+  const magic = buffer.readInt8(at + BATCH.magic);
+  if (magic !== MAGIC_V2) return { kind: 'corrupt', reason: `magic ${magic}, expected 2` };
+  if (available < size) return { kind: 'truncated', needed: size };
+  const stored = buffer.readUInt32BE(at + BATCH.crc);
+  const actual = computeBatchCrc(buffer, at, size);
+  if (stored !== actual) {
+    return { kind: 'corrupt', reason: `CRC mismatch: stored ${hex(stored)}, computed ${hex(actual)}` };
+  }
+  let header: RecordBatchHeader;
+  try {
+    header = readBatchHeader(buffer, at);
+  } catch (err) {
+    return { kind: 'corrupt', reason: (err as Error).message };
+  }
+  const problem = headerProblem(header);
+  return problem ? { kind: 'corrupt', reason: problem } : { kind: 'batch', header, size };
+}
+
+function headerProblem(header: RecordBatchHeader): string | null {
+  if (header.recordCount < 0) return `negative record count ${header.recordCount}`;
+  if (header.lastOffsetDelta < 0) return `negative lastOffsetDelta ${header.lastOffsetDelta}`;
+  if (header.recordCount > 0 && header.lastOffsetDelta !== header.recordCount - 1) {
+    return `lastOffsetDelta ${header.lastOffsetDelta} does not match ${header.recordCount} records`;
+  }
+  if (header.baseOffset < 0) return `negative baseOffset ${header.baseOffset}`;
+  if (header.attributes & ~0x3f) return `unknown attribute bits ${hex(header.attributes)}`;
+  return null;
+}
+
+function hex(value: number): string {
+  return `0x${value.toString(16).padStart(8, '0')}`;
+}
+
+/**
+ * Full validation of an incoming batch: the frame (as probeBatch), a supported codec, and records that parse,
+ * match recordCount and offset deltas, and (CreateTime) have no timestamp above the batch's maxTimestamp. Returns the header; throws
+ * CORRUPT_MESSAGE with the reason otherwise.
+ */
+export function validateBatch(buffer: Buffer, at = 0, maxBatchSize?: number): RecordBatchHeader {
+  const probe = probeBatch(buffer, at, maxBatchSize);
+  if (probe.kind === 'truncated') {
+    throw corruptMessage(`batch at byte ${at} is truncated: needs ${probe.needed} bytes, has ${buffer.length - at}`);
+  }
+  if (probe.kind === 'corrupt') throw corruptMessage(`batch at byte ${at} is corrupt: ${probe.reason}`);
+  checkRecords(buffer.subarray(at, at + probe.size), probe.header);
+  return probe.header;
+}
+
+/**
+ * Walks the records of a batch and checks their structure (lengths, offset deltas, header counts, nothing
+ * left over) without building record objects: the append path's validation, cheaper than decodeRecords.
+ */
+export function checkRecords(batch: Buffer, header: RecordBatchHeader): void {
+  const codec = codecOf(header);
+  if (isControlBatch(header) && codec !== 'none') throw corruptMessage('compressed control batch');
+  const reader = new Reader(decompress(codec, batch.subarray(BATCH_HEADER_SIZE)));
+  // The time index and timestamp lookups trust maxTimestamp, so no record may be newer than it.
+  const createTime = timestampTypeOf(header) === 'create';
+  let index = 0;
+  try {
+    for (; index < header.recordCount; index++) {
+      const length = reader.readVarint();
+      const end = reader.position + length;
+      if (length < 0 || end > reader.end) throw new RangeError(`record length ${length} passes the payload end`);
+      reader.skip(1);
+      const timestampDelta = reader.readVarint();
+      if (createTime && header.baseTimestamp + timestampDelta > header.maxTimestamp) {
+        throw new RangeError(`timestamp ${header.baseTimestamp + timestampDelta} is above the batch's maxTimestamp ${header.maxTimestamp}`);
+      }
+      if (reader.readVarint() !== index) throw new RangeError('offsetDelta out of sequence');
+      skipNullable(reader);
+      skipNullable(reader);
+      const headers = reader.readVarint();
+      if (headers < 0) throw new RangeError(`negative header count ${headers}`);
+      for (let h = 0; h < headers; h++) {
+        const keyLength = reader.readVarint();
+        if (keyLength < 0) throw new RangeError(`header key length ${keyLength}`);
+        reader.skip(keyLength);
+        skipNullable(reader);
+      }
+      if (reader.position !== end) throw new RangeError(`record length ${length} does not match its fields`);
+    }
+  } catch (err) {
+    if (err instanceof RangeError) throw corruptMessage(`record ${index} does not parse: ${err.message}`);
+    throw err;
+  }
+  if (reader.remaining !== 0) {
+    throw corruptMessage(`${reader.remaining} bytes after the last of ${header.recordCount} records`);
+  }
+}
+
+function skipNullable(reader: Reader): void {
+  const length = reader.readVarint();
+  if (length < -1) throw new RangeError(`invalid length ${length}`);
+  if (length > 0) reader.skip(length);
+}
+
+/** Decodes a whole batch (CRC checked). */
+export function decodeBatch(buffer: Buffer, at = 0): DecodedBatch {
+  const header = validateBatchFrame(buffer, at);
+  return { header, records: decodeRecords(buffer.subarray(at, at + batchSize(header)), header) };
+}
+
+function validateBatchFrame(buffer: Buffer, at: number): RecordBatchHeader {
+  const probe = probeBatch(buffer, at);
+  if (probe.kind === 'batch') return probe.header;
+  if (probe.kind === 'truncated') throw corruptMessage(`batch at byte ${at} is truncated`);
+  throw corruptMessage(`batch at byte ${at} is corrupt: ${probe.reason}`);
+}
+
+/** Parses the records of one batch (`batch` is exactly the batch's bytes). */
+export function decodeRecords(batch: Buffer, header: RecordBatchHeader): StoredRecord[] {
+  const codec = codecOf(header);
+  if (isControlBatch(header) && codec !== 'none') throw corruptMessage('compressed control batch');
+  const payload = decompress(codec, batch.subarray(BATCH_HEADER_SIZE));
+  const reader = new Reader(payload);
+  const records: StoredRecord[] = new Array(header.recordCount);
+  try {
+    for (let i = 0; i < header.recordCount; i++) {
+      records[i] = readRecord(reader, header, i);
+    }
+  } catch (err) {
+    if (err instanceof RangeError) throw corruptMessage(`record ${records.length} does not parse: ${err.message}`);
+    throw err;
+  }
+  if (reader.remaining !== 0) {
+    throw corruptMessage(`${reader.remaining} bytes after the last of ${header.recordCount} records`);
+  }
+  return records;
+}
+
+function readRecord(reader: Reader, header: RecordBatchHeader, index: number): StoredRecord {
+  const length = reader.readVarint();
+  const end = reader.position + length;
+  if (length < 0 || end > reader.end) throw new RangeError(`record length ${length} passes the payload end`);
+  const record = new Reader(reader.buffer, reader.position, end);
+  record.readInt8(); // attributes: unused in v2
+  const timestampDelta = record.readVarint();
+  const offsetDelta = record.readVarint();
+  if (offsetDelta !== index) {
+    throw corruptMessage(`record ${index} has offsetDelta ${offsetDelta}`);
+  }
+  const key = record.readNullableBytes();
+  const value = record.readNullableBytes();
+  const headerCount = record.readVarint();
+  if (headerCount < 0 || headerCount > record.remaining) throw new RangeError(`invalid header count ${headerCount}`);
+  const headers: RecordHeader[] = new Array(headerCount);
+  for (let h = 0; h < headerCount; h++) {
+    const keyLength = record.readVarint();
+    if (keyLength < 0) throw new RangeError(`header key length ${keyLength}`);
+    headers[h] = { key: record.readBytes(keyLength).toString('utf8'), value: record.readNullableBytes() };
+  }
+  if (record.remaining !== 0) throw new RangeError(`${record.remaining} stray bytes inside record ${index}`);
+  reader.position = end;
+  const timestamp =
+    timestampTypeOf(header) === 'log-append' ? header.maxTimestamp : header.baseTimestamp + timestampDelta;
+  return { offset: header.baseOffset + offsetDelta, timestamp, key, value, headers };
+}
+
+/** Splits a buffer of back-to-back batches, validating each frame; throws CORRUPT_MESSAGE on the first bad one. */
+export function splitBatches(buffer: Buffer, maxBatchSize?: number): { at: number; header: RecordBatchHeader }[] {
+  const out: { at: number; header: RecordBatchHeader }[] = [];
+  let at = 0;
+  while (at < buffer.length) {
+    const header = validateBatch(buffer, at, maxBatchSize);
+    out.push({ at, header });
+    at += batchSize(header);
+  }
+  return out;
+}
