@@ -15,6 +15,7 @@ import {
   codecOf,
   computeBatchCrc,
   isControlBatch,
+  lastOffsetOf,
   readBatchHeader,
   timestampTypeOf,
   type DecodedBatch,
@@ -210,4 +211,21 @@ export function splitBatches(buffer: Buffer, maxBatchSize?: number): { at: numbe
     at += batchSize(header);
   }
   return out;
+}
+
+/**
+ * Cuts `bytes` (batches from a segment) to whole batches with baseOffset < maxOffset that fit in `maxBytes`,
+ * keeping the first batch even when it alone is larger (so a reader always makes progress).
+ */
+export function trimToBatches(bytes: Buffer, maxOffset: number, requested: number, maxBytes: number): { bytes: Buffer; nextOffset: number } {
+  let at = 0;
+  let nextOffset = requested;
+  while (at + BATCH_HEADER_SIZE <= bytes.length) {
+    const header = readBatchHeader(bytes, at);
+    const size = batchSize(header);
+    if (header.baseOffset >= maxOffset || at + size > bytes.length || (at > 0 && at + size > maxBytes)) break;
+    at += size;
+    nextOffset = lastOffsetOf(header) + 1;
+  }
+  return { bytes: bytes.subarray(0, at), nextOffset };
 }

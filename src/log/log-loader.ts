@@ -21,8 +21,9 @@ import type { FileIO } from './file-io.js';
 import { writeFully } from './file-io.js';
 import { segmentOptionsOf, type LogConfig } from './log-config.js';
 import { LogSegment } from './log-segment.js';
-import { PartitionLog, rebuildProducerState, type PartitionLogDeps } from './partition-log.js';
-import { deleteSnapshotsAbove } from './producer-snapshot.js';
+import { recoverSegment } from './segment-recovery.js';
+import { PartitionLog, type PartitionLogDeps } from './partition-log.js';
+import { deleteSnapshotsAbove, rebuildProducerState } from './producer-snapshot.js';
 import {
   CORRUPTED_SUFFIX,
   DELETED_SUFFIX,
@@ -150,7 +151,7 @@ async function recoverSegments(
 ): Promise<LogSegment[]> {
   for (let i = from; i < segments.length; i++) {
     const segment = segments[i]!;
-    const result = await segment.recover();
+    const result = await recoverSegment(segment);
     report.recoveredSegments++;
     const isLast = i === segments.length - 1;
     if (result.invalid) {

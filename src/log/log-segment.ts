@@ -15,7 +15,6 @@ import { readFully, writeFully } from './file-io.js';
 import type { HandleCache } from './handle-cache.js';
 import { OffsetIndex } from './offset-index.js';
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, batchSize, lastOffsetOf, readBatchHeader, type RecordBatchHeader } from './record-batch.js';
-import { probeBatch } from './batch-decoder.js';
 import { DELETED_SUFFIX, segmentPaths } from './segment-files.js';
 import { TimeIndex } from './time-index.js';
 import { storageError } from './errors.js';
@@ -32,18 +31,7 @@ export interface SegmentOptions {
   maxIndexBytes: number;
 }
 
-/** Result of validating a segment's bytes during recovery. */
-export interface SegmentRecovery {
-  validBytes: number;
-  validBatches: number;
-  /** bytes after the last valid batch (0 when the segment is whole) */
-  invalidBytes: number;
-  /** 'torn' = incomplete last batch; 'corrupt' = a complete batch that fails its checks */
-  invalid: null | { kind: 'torn' | 'corrupt'; reason: string; position: number };
-}
-
 const SCAN_CHUNK = 64 * 1024;
-const RECOVERY_CHUNK = 1024 * 1024;
 
 export class LogSegment {
   readonly offsetIndex: OffsetIndex;
@@ -139,7 +127,8 @@ export class LogSegment {
     if (this.rollingBaseTimestamp === null) this.rollingBaseTimestamp = now;
   }
 
-  private indexBatch(batch: AppendedBatch, position: number): void {
+  /** Accounts one batch at `position` in the indexes and bookkeeping (appends, rebuilds, recovery). */
+  indexBatch(batch: AppendedBatch, position: number): void {
     if (batch.maxTimestamp > this.maxTimestamp) {
       this.maxTimestamp = batch.maxTimestamp;
       this.offsetOfMaxTimestamp = batch.lastOffset;
@@ -282,7 +271,8 @@ export class LogSegment {
     await this.timeIndex.rewrite();
   }
 
-  private resetBookkeeping(): void {
+  /** Forgets indexes and bookkeeping before they are rebuilt from the log. */
+  resetBookkeeping(): void {
     this.offsetIndex.resetForRebuild();
     this.timeIndex.resetForRebuild();
     this.bytesSinceLastIndexEntry = 0;
@@ -330,56 +320,6 @@ export class LogSegment {
 
   async loadRollingBase(): Promise<void> {
     this.rollingBaseTimestamp = this.size === 0 ? null : await this.handles.io.createdAtMs(this.logPath);
-  }
-
-  /**
-   * Validates every batch (length, magic, CRC, offsets increasing) and rebuilds the indexes from the valid
-   * prefix. Does not truncate: the caller decides what to do with invalid bytes (see SegmentRecovery).
-   * A batch claiming more bytes than the file has left is reported as torn (what a crash mid-write leaves).
-   */
-  async recover(): Promise<SegmentRecovery> {
-    const maxBatchSize = Number.MAX_SAFE_INTEGER;
-    this.resetBookkeeping();
-    let position = 0;
-    let batches = 0;
-    let invalid: SegmentRecovery['invalid'] = null;
-    let nextExpected = this.baseOffset;
-    scan: while (position < this.size) {
-      const chunk = await this.read(position, RECOVERY_CHUNK);
-      if (chunk.length === 0) {
-        invalid = { kind: 'torn', reason: 'file is shorter than its recorded size', position };
-        break;
-      }
-      let local = 0;
-      while (local < chunk.length) {
-        let probe = probeBatch(chunk, local, maxBatchSize);
-        if (probe.kind === 'truncated' && position + local + probe.needed <= this.size) {
-          // The batch is whole on disk but runs past this chunk: continue from it with a fresh read.
-          if (local > 0) break;
-          probe = probeBatch(await this.read(position, probe.needed), 0, maxBatchSize);
-        }
-        const here = position + local;
-        if (probe.kind === 'truncated') {
-          invalid = { kind: 'torn', reason: `incomplete batch: ${this.size - here} of ${probe.needed} bytes`, position: here };
-          break scan;
-        }
-        if (probe.kind === 'corrupt') {
-          invalid = { kind: 'corrupt', reason: probe.reason, position: here };
-          break scan;
-        }
-        if (probe.header.baseOffset < nextExpected) {
-          invalid = { kind: 'corrupt', reason: `offset ${probe.header.baseOffset} goes backwards (expected >= ${nextExpected})`, position: here };
-          break scan;
-        }
-        this.indexBatch({ lastOffset: lastOffsetOf(probe.header), maxTimestamp: probe.header.maxTimestamp, size: probe.size }, here);
-        nextExpected = lastOffsetOf(probe.header) + 1;
-        batches++;
-        local += probe.size;
-      }
-      position += local;
-    }
-    const validBytes = invalid ? invalid.position : position;
-    return { validBytes, validBatches: batches, invalidBytes: this.size - validBytes, invalid };
   }
 
   /** Cuts the .log file to `bytes` (after recovery found invalid bytes) and writes the rebuilt indexes. */

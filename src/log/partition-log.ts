@@ -16,17 +16,30 @@
  */
 import type { Clock } from './clock.js';
 import { BrokerError, storageError } from './errors.js';
-import type { FileIO } from './file-io.js';
 import type { HandleCache } from './handle-cache.js';
 import { DEFAULT_LOG_CONFIG, segmentOptionsOf, type FsyncPolicy, type LogConfig, type LogEvents } from './log-config.js';
 import { LogSegment, type AppendedBatch } from './log-segment.js';
-import { deleteSnapshotsAbove, readLatestSnapshot, writeSnapshot } from './producer-snapshot.js';
-import { ProducerStateMap, type ProducerBatch } from './producer-state.js';
-import { BATCH_HEADER_SIZE, assignOffsetAndEpoch, batchSize, lastOffsetOf, readBatchHeader, type RecordBatchHeader } from './record-batch.js';
-import { decodeRecords, splitBatches } from './batch-decoder.js';
+import { deleteSnapshotsAbove, readLatestSnapshot, rebuildProducerState, writeSnapshot } from './producer-snapshot.js';
+import type { ProducerStateMap } from './producer-state.js';
+import type { RecordBatchHeader } from './record-batch.js';
+import { findOffsetByTimestamp, describeSegments, readSegments, type ReadOptions, type ReadResult, type SegmentInfo } from './log-reader.js';
+import {
+  countRecords,
+  planRequest,
+  splitForAppend,
+  type AppendOptions,
+  type AppendResult,
+  type PendingAppend,
+  type PlannedAppend,
+  type RequestPlan,
+} from './append-planner.js';
+import { BackgroundWork } from './background-work.js';
 import { GroupSync } from './group-sync.js';
 import { Serial } from './serial.js';
 import type { TopicPartition } from './segment-files.js';
+
+export type { AppendOptions, AppendResult, BatchAppendInfo } from './append-planner.js';
+export type { ReadOptions, ReadResult, SegmentInfo } from './log-reader.js';
 
 /** Largest write of one unit (one writev); more queued data goes into the next unit. */
 const MAX_UNIT_BYTES = 4 * 1024 * 1024;
@@ -38,67 +51,6 @@ export interface PartitionLogDeps {
   fsyncPolicy: FsyncPolicy;
   /** told how long each fdatasync of a group took (metrics) */
   onSync?: (seconds: number) => void;
-}
-
-export interface AppendOptions {
-  /** stamped into every appended batch (replication uses it for log divergence) */
-  leaderEpoch?: number;
-  /** batches built by the broker itself: skip the full validation */
-  trusted?: boolean;
-  /**
-   * false for batches whose baseSequence is a per-request sequence checked by the broker (the JSON produce
-   * path): the producer epoch is still fenced here, and the batches still enter the producer state.
-   */
-  checkSequences?: boolean;
-}
-
-export interface BatchAppendInfo {
-  baseOffset: number;
-  lastOffset: number;
-  maxTimestamp: number;
-  /** a retry of a batch that was appended before: nothing was written, these are its original offsets */
-  duplicate: boolean;
-}
-
-export interface AppendResult {
-  batches: BatchAppendInfo[];
-  /** true when every batch of the request was a duplicate */
-  duplicate: boolean;
-}
-
-export interface ReadOptions {
-  maxBytes: number;
-  /** exclusive upper bound, default the high watermark (replication reads up to the log end offset) */
-  maxOffset?: number;
-}
-
-export interface ReadResult {
-  /** whole batches as stored; the first may start before the requested offset */
-  bytes: Buffer;
-  /** where the next read continues (the requested offset when nothing was read) */
-  nextOffset: number;
-}
-
-export interface SegmentInfo {
-  baseOffset: number;
-  nextOffset: number;
-  sizeBytes: number;
-  maxTimestamp: number;
-  active: boolean;
-}
-
-interface PendingAppend {
-  data: Buffer;
-  batches: { at: number; header: RecordBatchHeader }[];
-  leaderEpoch: number;
-  checkSequences: boolean;
-  resolve(result: AppendResult): void;
-  reject(err: unknown): void;
-}
-
-interface PlannedAppend {
-  request: PendingAppend;
-  results: BatchAppendInfo[];
 }
 
 export class PartitionLog {
@@ -119,8 +71,7 @@ export class PartitionLog {
   private readonly serial = new Serial();
   private readonly sync: GroupSync;
   private dirty = new Set<LogSegment>();
-  private readonly background = new Set<Promise<unknown>>();
-  private readonly pendingDeletes = new Set<() => void>();
+  private readonly background: BackgroundWork;
   private closed = false;
   private readonly appendListeners = new Set<() => void>();
 
@@ -136,6 +87,7 @@ export class PartitionLog {
     this.recoveryPoint = state.recoveryPoint;
     this.producerState = state.producerState;
     this.highWatermark = state.highWatermark ?? this.logEndOffset;
+    this.background = new BackgroundWork(deps.handles.io, deps.clock, deps.events, this.name);
     this.sync = new GroupSync(
       {
         beginSync: () => this.beginSync(),
@@ -202,19 +154,9 @@ export class PartitionLog {
     if (this.offlineReason) return Promise.reject(this.offlineReason);
     let batches: { at: number; header: RecordBatchHeader }[];
     try {
-      batches = options.trusted ? trustedSplit(data) : splitBatches(data);
+      batches = splitForAppend(data, options.trusted === true, this.config.maxMessageBytes);
     } catch (err) {
       return Promise.reject(err);
-    }
-    if (batches.length === 0) return Promise.reject(new BrokerError('INVALID_REQUEST', 'no record batch to append'));
-    for (const { header } of batches) {
-      if (batchSize(header) > this.config.maxMessageBytes) {
-        return Promise.reject(
-          new BrokerError('RECORD_TOO_LARGE', `record batch of ${batchSize(header)} bytes exceeds maxMessageBytes ${this.config.maxMessageBytes}`, {
-            details: { maxMessageBytes: this.config.maxMessageBytes },
-          }),
-        );
-      }
     }
     return new Promise<AppendResult>((resolve, reject) => {
       this.queue.push({ data, batches, leaderEpoch: options.leaderEpoch ?? 0, checkSequences: options.checkSequences ?? true, resolve, reject });
@@ -272,37 +214,18 @@ export class PartitionLog {
       // Bounded units keep the disk busy: the next unit is written while this one's fdatasync runs.
       if (unitBytes > 0 && unitBytes + request.data.length > MAX_UNIT_BYTES) break;
       this.queue.shift();
-      // Batches of one request are checked in order against the state that includes the earlier ones, and
-      // join the unit only if all of them pass.
-      const requestState = overlay.fork();
-      const results: BatchAppendInfo[] = [];
-      let offset = nextOffset;
+      let plan: RequestPlan;
       try {
-        for (const { header } of request.batches) {
-          const check = request.checkSequences ? requestState.check(header) : requestState.checkEpoch(header);
-          if (check.kind === 'duplicate') {
-            results.push(duplicateInfo(check.batch));
-            continue;
-          }
-          results.push({ baseOffset: offset, lastOffset: offset + header.lastOffsetDelta, maxTimestamp: header.maxTimestamp, duplicate: false });
-          requestState.update({ ...header, baseOffset: offset });
-          offset += header.lastOffsetDelta + 1;
-        }
+        plan = planRequest(request, overlay, nextOffset);
       } catch (err) {
         request.reject(err);
         continue;
       }
-      requestState.commitTo(overlay);
-      request.batches.forEach(({ at, header }, i) => {
-        const result = results[i]!;
-        if (result.duplicate) return;
-        assignOffsetAndEpoch(request.data, at, result.baseOffset, request.leaderEpoch);
-        const size = batchSize(header);
-        buffers.push(request.data.subarray(at, at + size));
-        written.push({ lastOffset: result.lastOffset, maxTimestamp: header.maxTimestamp, size });
-        unitBytes += size;
-      });
-      nextOffset = offset;
+      buffers.push(...plan.buffers);
+      written.push(...plan.written);
+      unitBytes += plan.bytes;
+      nextOffset = plan.nextOffset;
+      const results = plan.results;
       planned.push({ request, results });
     }
     if (buffers.length > 0) {
@@ -407,7 +330,7 @@ export class PartitionLog {
     next.nextOffset = this.logEndOffset;
     this.segments.push(next);
     const snapshot = { offset: next.baseOffset, state: this.producerState.toJSON().map((e) => ({ ...e, batches: [...e.batches] })) };
-    this.runInBackground(async () => {
+    this.background.run(async () => {
       await old.onBecomeInactive();
       this.dirty.delete(old);
       if (this.logEndOffset >= snapshot.offset) await writeSnapshot(this.deps.handles.io, this.dir, snapshot.offset, snapshot.state);
@@ -416,59 +339,34 @@ export class PartitionLog {
     }, `finishing segment ${old.baseOffset} after roll`);
   }
 
-  private runInBackground(task: () => Promise<void>, what: string): void {
-    const p = task().catch((err) => this.deps.events.error({ partition: this.name, err }, `${what} failed`));
-    this.background.add(p);
-    void p.finally(() => this.background.delete(p));
-  }
+
 
   // ---------------------------------------------------------------- read
 
   /**
-   * Reads whole batches starting with the one that holds `offset`, up to `maxBytes` (at least one batch, so a
-   * batch larger than maxBytes still makes progress) and below `maxOffset`. Stops at a segment end.
+   * Reads whole batches starting with the one that holds `offset`, up to `maxBytes` (at least one batch)
+   * and below `maxOffset` (default the high watermark). Stops at a segment end.
    */
-  async read(offset: number, options: ReadOptions): Promise<ReadResult> {
+  read(offset: number, options: ReadOptions): Promise<ReadResult> {
     const maxOffset = options.maxOffset ?? this.highWatermark;
     if (offset < this.logStartOffset || offset > maxOffset) {
-      throw new BrokerError('OFFSET_OUT_OF_RANGE', `offset ${offset} is outside [${this.logStartOffset}, ${maxOffset}] of ${this.name}`, {
-        details: { logStartOffset: this.logStartOffset, highWatermark: this.highWatermark },
-      });
+      return Promise.reject(
+        new BrokerError('OFFSET_OUT_OF_RANGE', `offset ${offset} is outside [${this.logStartOffset}, ${maxOffset}] of ${this.name}`, {
+          details: { logStartOffset: this.logStartOffset, highWatermark: this.highWatermark },
+        }),
+      );
     }
-    const empty = { bytes: Buffer.alloc(0), nextOffset: offset };
-    if (offset === maxOffset) return empty;
-    for (let i = this.segmentIndexFor(offset); i < this.segments.length; i++) {
-      const bytes = await this.segments[i]!.readFrom(offset, options.maxBytes);
-      if (bytes === null) continue;
-      return trimToBatches(bytes, maxOffset, offset, options.maxBytes);
-    }
-    return empty;
+    return readSegments(this.segments, offset, options.maxBytes, maxOffset);
   }
 
-  /** Index into `segments` of the segment whose range holds `offset` (binary search on base offsets). */
-  private segmentIndexFor(offset: number): number {
-    let low = 0;
-    let high = this.segments.length - 1;
-    while (low < high) {
-      const mid = (low + high + 1) >>> 1;
-      if (this.segments[mid]!.baseOffset <= offset) low = mid;
-      else high = mid - 1;
-    }
-    return low;
+  /** The first offset below the high watermark whose record timestamp is >= `timestamp` (Kafka's ListOffsets). */
+  offsetForTimestamp(timestamp: number): Promise<{ offset: number; timestamp: number } | null> {
+    return findOffsetByTimestamp(this.segments, timestamp, this.highWatermark);
   }
 
-  /**
-   * The first offset below the high watermark whose record timestamp is >= `timestamp` (Kafka's
-   * ListOffsets), found through the time indexes; null when there is none.
-   */
-  async offsetForTimestamp(timestamp: number): Promise<{ offset: number; timestamp: number } | null> {
-    for (const segment of this.segments) {
-      await segment.ensureIndexesLoaded();
-      if (segment.baseOffset >= this.highWatermark) return null;
-      const found = await segment.findOffsetByTimestamp(timestamp, (batch, header) => decodeRecords(batch, header));
-      if (found) return found.offset < this.highWatermark ? found : null;
-    }
-    return null;
+  /** Size, range and age of every segment (for retention and describe). */
+  segmentInfos(): Promise<SegmentInfo[]> {
+    return describeSegments(this.segments);
   }
 
   // ---------------------------------------------------------------- truncate and delete
@@ -482,12 +380,12 @@ export class PartitionLog {
     return this.serial.run(async () => {
       if (offset >= this.logEndOffset) return;
       // A snapshot still being written after a roll must land before the snapshots above the cut are deleted.
-      await Promise.all(this.background);
+      await this.background.idle();
       const target = Math.max(offset, 0);
       while (this.segments.length > 1 && this.activeSegment.baseOffset >= target) {
         const removed = this.segments.pop()!;
         this.dirty.delete(removed);
-        await this.scheduleDelete(removed, 0);
+        await this.background.deleteSegment(removed, 0);
       }
       const active = this.activeSegment;
       await active.truncateTo(target);
@@ -516,42 +414,13 @@ export class PartitionLog {
         const segment = this.segments.shift()!;
         freedBytes += segment.size;
         deletedSegments++;
-        await this.scheduleDelete(segment, this.config.fileDeleteDelayMs);
+        await this.background.deleteSegment(segment, this.config.fileDeleteDelayMs);
       }
       if (deletedSegments > 0) {
         this.deps.events.info({ partition: this.name, deletedSegments, freedBytes, logStartOffset: this.logStartOffset }, 'deleted old segments');
       }
       return { deletedSegments, freedBytes };
     });
-  }
-
-  private async scheduleDelete(segment: LogSegment, delayMs: number): Promise<void> {
-    const renamed = await segment.markDeleted();
-    const remove = async () => {
-      this.pendingDeletes.delete(cancel);
-      segment.dropHandles();
-      for (const path of renamed) {
-        await this.deps.handles.io.unlink(path).catch((err: NodeJS.ErrnoException) => {
-          if (err.code !== 'ENOENT') this.deps.events.warn({ path, err }, 'could not remove deleted segment file');
-        });
-      }
-    };
-    const cancelTimer = this.deps.clock.setTimer(delayMs, () => this.runInBackground(remove, 'removing deleted segment'));
-    const cancel = () => {
-      cancelTimer();
-      this.runInBackground(remove, 'removing deleted segment');
-    };
-    this.pendingDeletes.add(cancel);
-  }
-
-  /** Size, range and age of every segment (for retention and describe). */
-  async segmentInfos(): Promise<SegmentInfo[]> {
-    const infos: SegmentInfo[] = [];
-    for (const s of this.segments) {
-      await s.ensureIndexesLoaded();
-      infos.push({ baseOffset: s.baseOffset, nextOffset: s.nextOffset, sizeBytes: s.size, maxTimestamp: s.maxTimestamp, active: s === this.activeSegment });
-    }
-    return infos;
   }
 
   // ---------------------------------------------------------------- close
@@ -566,9 +435,7 @@ export class PartitionLog {
       this.closed = true;
       for (const p of this.queue.splice(0)) p.reject(new BrokerError('KAFKA_STORAGE_ERROR', `log ${this.name} is closing`));
     });
-    await Promise.all(this.background);
-    for (const cancel of [...this.pendingDeletes]) cancel();
-    await Promise.all(this.background);
+    await this.background.finish();
     if (this.offlineReason) {
       for (const s of this.segments) s.dropHandles();
       return;
@@ -598,72 +465,8 @@ export class PartitionLog {
   /** Removes all files of this partition (topic deletion); the log must not be used afterwards. */
   async deleteAll(): Promise<void> {
     this.abandon();
-    for (const cancel of [...this.pendingDeletes]) cancel();
-    await Promise.all(this.background);
+    await this.background.finish();
     await this.deps.handles.io.removeTree(this.dir);
   }
 }
 
-function duplicateInfo(batch: ProducerBatch): BatchAppendInfo {
-  return { baseOffset: batch.firstOffset, lastOffset: batch.lastOffset, maxTimestamp: batch.maxTimestamp, duplicate: true };
-}
-
-function countRecords(request: PendingAppend): number {
-  let records = 0;
-  for (const { header } of request.batches) records += header.lastOffsetDelta + 1;
-  return records;
-}
-
-/** Headers of batches the broker built itself (already known valid). */
-function trustedSplit(data: Buffer): { at: number; header: RecordBatchHeader }[] {
-  const out: { at: number; header: RecordBatchHeader }[] = [];
-  for (let at = 0; at < data.length; ) {
-    const header = readBatchHeader(data, at);
-    out.push({ at, header });
-    at += batchSize(header);
-  }
-  return out;
-}
-
-/**
- * Cuts `bytes` (batches from a segment) to whole batches with baseOffset < maxOffset that fit in `maxBytes`,
- * keeping the first batch even when it alone is larger (so a reader always makes progress).
- */
-function trimToBatches(bytes: Buffer, maxOffset: number, requested: number, maxBytes: number): ReadResult {
-  let at = 0;
-  let nextOffset = requested;
-  while (at + BATCH_HEADER_SIZE <= bytes.length) {
-    const header = readBatchHeader(bytes, at);
-    const size = batchSize(header);
-    if (header.baseOffset >= maxOffset || at + size > bytes.length || (at > 0 && at + size > maxBytes)) break;
-    at += size;
-    nextOffset = lastOffsetOf(header) + 1;
-  }
-  return { bytes: bytes.subarray(0, at), nextOffset };
-}
-
-/**
- * Producer state as of `endOffset`: the newest snapshot at or below it, then the batch headers after it.
- */
-export async function rebuildProducerState(
-  io: FileIO,
-  dir: string,
-  segments: LogSegment[],
-  endOffset: number,
-  events: LogEvents,
-): Promise<ProducerStateMap> {
-  const snapshot = await readLatestSnapshot(io, dir, endOffset);
-  if (snapshot?.skipped.length) events.warn({ skipped: snapshot.skipped }, 'ignored unreadable producer snapshots; reading the log instead');
-  const state = snapshot && snapshot.offset >= 0 ? snapshot.state : new ProducerStateMap();
-  const from = snapshot && snapshot.offset >= 0 ? snapshot.offset : 0;
-  for (const segment of segments) {
-    if (segment.nextOffset <= from) continue;
-    const position = from > segment.baseOffset ? (await segment.findBatch(from))?.position ?? segment.size : 0;
-    await segment.forEachBatchHeader(position, (header) => {
-      if (header.baseOffset >= endOffset) return false;
-      if (lastOffsetOf(header) >= from) state.update(header);
-      return true;
-    });
-  }
-  return state;
-}

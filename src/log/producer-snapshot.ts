@@ -10,7 +10,10 @@
 import { crc32c } from './crc32c.js';
 import type { FileIO } from './file-io.js';
 import { writeFully } from './file-io.js';
+import type { LogEvents } from './log-config.js';
+import type { LogSegment } from './log-segment.js';
 import { ProducerStateMap, type ProducerEntry } from './producer-state.js';
+import { lastOffsetOf } from './record-batch.js';
 import { parseFileName, snapshotPath, TEMP_SUFFIX } from './segment-files.js';
 import { join } from 'node:path';
 
@@ -76,4 +79,30 @@ export async function deleteSnapshotsAbove(io: FileIO, dir: string, offset: numb
   for (const o of await listSnapshotOffsets(io, dir)) {
     if (o > offset) await io.unlink(snapshotPath(dir, o)).catch(() => undefined);
   }
+}
+
+/**
+ * Producer state as of `endOffset`: the newest snapshot at or below it, then the batch headers after it.
+ */
+export async function rebuildProducerState(
+  io: FileIO,
+  dir: string,
+  segments: LogSegment[],
+  endOffset: number,
+  events: LogEvents,
+): Promise<ProducerStateMap> {
+  const snapshot = await readLatestSnapshot(io, dir, endOffset);
+  if (snapshot?.skipped.length) events.warn({ skipped: snapshot.skipped }, 'ignored unreadable producer snapshots; reading the log instead');
+  const state = snapshot && snapshot.offset >= 0 ? snapshot.state : new ProducerStateMap();
+  const from = snapshot && snapshot.offset >= 0 ? snapshot.offset : 0;
+  for (const segment of segments) {
+    if (segment.nextOffset <= from) continue;
+    const position = from > segment.baseOffset ? (await segment.findBatch(from))?.position ?? segment.size : 0;
+    await segment.forEachBatchHeader(position, (header) => {
+      if (header.baseOffset >= endOffset) return false;
+      if (lastOffsetOf(header) >= from) state.update(header);
+      return true;
+    });
+  }
+  return state;
 }

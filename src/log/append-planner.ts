@@ -1,0 +1,132 @@
+/**
+ * The pure part of appending: splitting and checking an append request, and planning one request against
+ * the producer state: which batches are duplicates, which offsets the others get (their headers are
+ * rewritten in place), and what the segment will be told about each written batch.
+ *
+ * Batches of one request are checked in order against a state that includes the earlier ones, and the
+ * request joins the write only if all of them pass (a request is atomic).
+ */
+import { BrokerError } from './errors.js';
+import { splitBatches } from './batch-decoder.js';
+import type { AppendedBatch } from './log-segment.js';
+import type { ProducerBatch, ProducerStateMap } from './producer-state.js';
+import { assignOffsetAndEpoch, batchSize, readBatchHeader, type RecordBatchHeader } from './record-batch.js';
+
+export interface AppendOptions {
+  /** stamped into every appended batch (replication uses it for log divergence) */
+  leaderEpoch?: number;
+  /** batches built by the broker itself: skip the full validation */
+  trusted?: boolean;
+  /**
+   * false for batches whose baseSequence is a per-request sequence checked by the broker (the JSON produce
+   * path): the producer epoch is still fenced here, and the batches still enter the producer state.
+   */
+  checkSequences?: boolean;
+}
+
+export interface BatchAppendInfo {
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+  /** a retry of a batch that was appended before: nothing was written, these are its original offsets */
+  duplicate: boolean;
+}
+
+export interface AppendResult {
+  batches: BatchAppendInfo[];
+  /** true when every batch of the request was a duplicate */
+  duplicate: boolean;
+}
+
+export interface PendingAppend {
+  data: Buffer;
+  batches: { at: number; header: RecordBatchHeader }[];
+  leaderEpoch: number;
+  checkSequences: boolean;
+  resolve(result: AppendResult): void;
+  reject(err: unknown): void;
+}
+
+export interface PlannedAppend {
+  request: PendingAppend;
+  results: BatchAppendInfo[];
+}
+
+export interface RequestPlan {
+  results: BatchAppendInfo[];
+  /** the bytes of the batches to write (duplicates left out) */
+  buffers: Buffer[];
+  written: AppendedBatch[];
+  bytes: number;
+  nextOffset: number;
+}
+
+/** Splits `data` into batches (validating each unless `trusted`) and enforces `maxMessageBytes`. */
+export function splitForAppend(data: Buffer, trusted: boolean, maxMessageBytes: number): { at: number; header: RecordBatchHeader }[] {
+  const batches = trusted ? trustedSplit(data) : splitBatches(data);
+  if (batches.length === 0) throw new BrokerError('INVALID_REQUEST', 'no record batch to append');
+  for (const { header } of batches) {
+    if (batchSize(header) > maxMessageBytes) {
+      throw new BrokerError('RECORD_TOO_LARGE', `record batch of ${batchSize(header)} bytes exceeds maxMessageBytes ${maxMessageBytes}`, {
+        details: { maxMessageBytes },
+      });
+    }
+  }
+  return batches;
+}
+
+/**
+ * Plans `request` at `nextOffset`: throws the producer-state error of its first refused batch (and changes
+ * nothing), or assigns offsets, records the batches in `overlay` and returns what to write.
+ */
+export function planRequest(request: PendingAppend, overlay: ProducerStateMap, nextOffset: number): RequestPlan {
+  const requestState = overlay.fork();
+  const results: BatchAppendInfo[] = [];
+  let offset = nextOffset;
+  for (const { header } of request.batches) {
+    const check = request.checkSequences ? requestState.check(header) : requestState.checkEpoch(header);
+    if (check.kind === 'duplicate') {
+      results.push(duplicateInfo(check.batch));
+      continue;
+    }
+    results.push({ baseOffset: offset, lastOffset: offset + header.lastOffsetDelta, maxTimestamp: header.maxTimestamp, duplicate: false });
+    requestState.update({ ...header, baseOffset: offset });
+    offset += header.lastOffsetDelta + 1;
+  }
+  requestState.commitTo(overlay);
+  const buffers: Buffer[] = [];
+  const written: AppendedBatch[] = [];
+  let bytes = 0;
+  request.batches.forEach(({ at, header }, i) => {
+    const result = results[i]!;
+    if (result.duplicate) return;
+    assignOffsetAndEpoch(request.data, at, result.baseOffset, request.leaderEpoch);
+    const size = batchSize(header);
+    buffers.push(request.data.subarray(at, at + size));
+    written.push({ lastOffset: result.lastOffset, maxTimestamp: header.maxTimestamp, size });
+    bytes += size;
+  });
+  return { results, buffers, written, bytes, nextOffset: offset };
+}
+
+function duplicateInfo(batch: ProducerBatch): BatchAppendInfo {
+  return { baseOffset: batch.firstOffset, lastOffset: batch.lastOffset, maxTimestamp: batch.maxTimestamp, duplicate: true };
+}
+
+export function countRecords(request: PendingAppend): number {
+  let records = 0;
+  for (const { header } of request.batches) records += header.lastOffsetDelta + 1;
+  return records;
+}
+
+/** Headers of batches the broker built itself (already known valid). */
+function trustedSplit(data: Buffer): { at: number; header: RecordBatchHeader }[] {
+  const out: { at: number; header: RecordBatchHeader }[] = [];
+  for (let at = 0; at < data.length; ) {
+    const header = readBatchHeader(data, at);
+    out.push({ at, header });
+    at += batchSize(header);
+  }
+  return out;
+}
+

@@ -1,0 +1,79 @@
+/**
+ * The read side of a partition log, over its ordered segments: reads bounded by an offset (the high
+ * watermark for consumers), lookups by timestamp, and segment descriptions. Finding a segment is a binary
+ * search on base offsets; inside it, the sparse index and a short forward scan (log-segment.ts).
+ */
+import { decodeRecords, trimToBatches } from './batch-decoder.js';
+import type { LogSegment } from './log-segment.js';
+
+export interface ReadOptions {
+  maxBytes: number;
+  /** exclusive upper bound, default the high watermark (replication reads up to the log end offset) */
+  maxOffset?: number;
+}
+
+export interface ReadResult {
+  /** whole batches as stored; the first may start before the requested offset */
+  bytes: Buffer;
+  /** where the next read continues (the requested offset when nothing was read) */
+  nextOffset: number;
+}
+
+export interface SegmentInfo {
+  baseOffset: number;
+  nextOffset: number;
+  sizeBytes: number;
+  maxTimestamp: number;
+  active: boolean;
+}
+
+/** Index into `segments` of the segment whose range holds `offset` (binary search on base offsets). */
+function segmentIndexFor(segments: LogSegment[], offset: number): number {
+  let low = 0;
+  let high = segments.length - 1;
+  while (low < high) {
+    const mid = (low + high + 1) >>> 1;
+    if (segments[mid]!.baseOffset <= offset) low = mid;
+    else high = mid - 1;
+  }
+  return low;
+}
+
+/**
+ * Whole batches from the one holding `offset`, up to `maxBytes` (at least one batch, so a batch larger than
+ * maxBytes still makes progress) and below `maxOffset`. The caller has checked the range.
+ */
+export async function readSegments(segments: LogSegment[], offset: number, maxBytes: number, maxOffset: number): Promise<ReadResult> {
+  const empty = { bytes: Buffer.alloc(0), nextOffset: offset };
+  if (offset === maxOffset) return empty;
+  for (let i = segmentIndexFor(segments, offset); i < segments.length; i++) {
+    const bytes = await segments[i]!.readFrom(offset, maxBytes);
+    if (bytes === null) continue;
+    return trimToBatches(bytes, maxOffset, offset, maxBytes);
+  }
+  return empty;
+}
+
+/** The first offset below `highWatermark` whose record timestamp is >= `timestamp`, via the time indexes. */
+export async function findOffsetByTimestamp(
+  segments: LogSegment[],
+  timestamp: number,
+  highWatermark: number,
+): Promise<{ offset: number; timestamp: number } | null> {
+  for (const segment of segments) {
+    await segment.ensureIndexesLoaded();
+    if (segment.baseOffset >= highWatermark) return null;
+    const found = await segment.findOffsetByTimestamp(timestamp, (batch, header) => decodeRecords(batch, header));
+    if (found) return found.offset < highWatermark ? found : null;
+  }
+  return null;
+}
+
+export async function describeSegments(segments: LogSegment[]): Promise<SegmentInfo[]> {
+  const infos: SegmentInfo[] = [];
+  for (const s of segments) {
+    await s.ensureIndexesLoaded();
+    infos.push({ baseOffset: s.baseOffset, nextOffset: s.nextOffset, sizeBytes: s.size, maxTimestamp: s.maxTimestamp, active: s === segments[segments.length - 1] });
+  }
+  return infos;
+}
