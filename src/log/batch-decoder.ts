@@ -81,13 +81,9 @@ function hex(value: number): string {
  * CORRUPT_MESSAGE with the reason otherwise.
  */
 export function validateBatch(buffer: Buffer, at = 0, maxBatchSize?: number): RecordBatchHeader {
-  const probe = probeBatch(buffer, at, maxBatchSize);
-  if (probe.kind === 'truncated') {
-    throw corruptMessage(`batch at byte ${at} is truncated: needs ${probe.needed} bytes, has ${buffer.length - at}`);
-  }
-  if (probe.kind === 'corrupt') throw corruptMessage(`batch at byte ${at} is corrupt: ${probe.reason}`);
-  checkRecords(buffer.subarray(at, at + probe.size), probe.header);
-  return probe.header;
+  const header = validateBatchFrame(buffer, at, maxBatchSize);
+  checkRecords(buffer.subarray(at, at + batchSize(header)), header);
+  return header;
 }
 
 /**
@@ -145,10 +141,13 @@ export function decodeBatch(buffer: Buffer, at = 0): DecodedBatch {
   return { header, records: decodeRecords(buffer.subarray(at, at + batchSize(header)), header) };
 }
 
-function validateBatchFrame(buffer: Buffer, at: number): RecordBatchHeader {
-  const probe = probeBatch(buffer, at);
+/** The frame check of one batch as an exception: CORRUPT_MESSAGE saying why. */
+function validateBatchFrame(buffer: Buffer, at: number, maxBatchSize?: number): RecordBatchHeader {
+  const probe = probeBatch(buffer, at, maxBatchSize);
   if (probe.kind === 'batch') return probe.header;
-  if (probe.kind === 'truncated') throw corruptMessage(`batch at byte ${at} is truncated`);
+  if (probe.kind === 'truncated') {
+    throw corruptMessage(`batch at byte ${at} is truncated: needs ${probe.needed} bytes, has ${buffer.length - at}`);
+  }
   throw corruptMessage(`batch at byte ${at} is corrupt: ${probe.reason}`);
 }
 
@@ -201,16 +200,25 @@ function readRecord(reader: Reader, header: RecordBatchHeader, index: number): S
   return { offset: header.baseOffset + offsetDelta, timestamp, key, value, headers };
 }
 
-/** Splits a buffer of back-to-back batches, validating each frame; throws CORRUPT_MESSAGE on the first bad one. */
-export function splitBatches(buffer: Buffer, maxBatchSize?: number): { at: number; header: RecordBatchHeader }[] {
+/**
+ * Splits a buffer of back-to-back batches checking only each frame (length, magic, CRC, header sanity), not
+ * the records: cheap checks on headers can then run before any decompression. Throws CORRUPT_MESSAGE.
+ */
+export function splitBatchFrames(buffer: Buffer, maxBatchSize?: number): { at: number; header: RecordBatchHeader }[] {
   const out: { at: number; header: RecordBatchHeader }[] = [];
-  let at = 0;
-  while (at < buffer.length) {
-    const header = validateBatch(buffer, at, maxBatchSize);
+  for (let at = 0; at < buffer.length; ) {
+    const header = validateBatchFrame(buffer, at, maxBatchSize);
     out.push({ at, header });
     at += batchSize(header);
   }
   return out;
+}
+
+/** Splits a buffer of back-to-back batches, validating each frame; throws CORRUPT_MESSAGE on the first bad one. */
+export function splitBatches(buffer: Buffer, maxBatchSize?: number): { at: number; header: RecordBatchHeader }[] {
+  const frames = splitBatchFrames(buffer, maxBatchSize);
+  for (const { at, header } of frames) checkRecords(buffer.subarray(at, at + batchSize(header)), header);
+  return frames;
 }
 
 /**

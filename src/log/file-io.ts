@@ -7,7 +7,7 @@
  * writes and reads this costs noticeably less than fs/promises' FileHandle objects.
  */
 import * as fs from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 export type OpenMode =
   /** read only */
@@ -142,13 +142,23 @@ export async function readFully(io: FileIO, fd: number, position: number, length
   return done === length ? into : into.subarray(0, done);
 }
 
+let tempCounter = 0;
+
+/**
+ * A temp file name beside `path`, unique in this process (concurrent writers never share one) and short
+ * enough for any file name sluice uses (a 249-character topic name plus suffixes stays under 255 bytes).
+ * Ends in `.tmp`, which start-up removes.
+ */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path).slice(0, 200)}.${process.pid}.${++tempCounter}.tmp`);
+}
+
 /**
  * Replaces `path` with `data` durably: write a temp file, fdatasync it, rename it over the old one and
  * fsync the directory. A crash leaves either the old file or the new one, plus at most a stray `.tmp`.
  */
 export async function writeFileAtomic(io: FileIO, path: string, data: Buffer): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await io.unlink(tmp).catch(() => undefined);
+  const tmp = tempPathFor(path);
   const fd = await io.open(tmp, 'create');
   try {
     await writeFully(io, fd, [data], 0);

@@ -25,6 +25,7 @@ import { LogSegment } from './log-segment.js';
 import { PartitionLog, type PartitionLogDeps } from './partition-log.js';
 import { ProducerStateMap } from './producer-state.js';
 import { Serial } from './serial.js';
+import { LOCK_FILE, lockDataDir } from './dir-lock.js';
 import {
   CLEAN_SHUTDOWN_FILE,
   RECOVERY_POINT_FILE,
@@ -76,6 +77,8 @@ export class LogManager {
   private readonly logs = new Map<string, PartitionLog>();
   private readonly deps: PartitionLogDeps;
   private readonly stopTimers: (() => void)[] = [];
+  private unlock: () => Promise<void> = async () => undefined;
+  private deletions = 0;
   private closed = false;
   /** checkpoint writes one at a time (the timer's and close()'s share a temp file name) */
   private readonly checkpoints = new Serial();
@@ -117,6 +120,7 @@ export class LogManager {
     } catch (err) {
       throw storageError(`creating data directory ${dataDir}`, err);
     }
+    this.unlock = await lockDataDir(io, dataDir);
     const markerPath = join(dataDir, CLEAN_SHUTDOWN_FILE);
     const cleanShutdown = (await io.fileSize(markerPath)) !== null;
     const checkpoint = await readOffsetCheckpoint(io, join(dataDir, RECOVERY_POINT_FILE)).catch((err: Error) => ({
@@ -131,7 +135,7 @@ export class LogManager {
     for (const name of (await io.readdir(dataDir)).sort()) {
       const path = join(dataDir, name);
       if (!(await io.isDirectory(path))) {
-        if (name !== CLEAN_SHUTDOWN_FILE && name !== RECOVERY_POINT_FILE) {
+        if (name !== CLEAN_SHUTDOWN_FILE && name !== RECOVERY_POINT_FILE && name !== LOCK_FILE) {
           if (name.endsWith('.tmp')) {
             await io.unlink(path);
             removedStrayFiles.push(name);
@@ -251,7 +255,8 @@ export class LogManager {
     this.logs.delete(name);
     log.abandon();
     const io = this.options.io;
-    const doomed = join(this.options.dataDir, `${name}.${this.options.clock.now()}${DELETE_DIR_SUFFIX}`);
+    // Short enough for any topic name (249 characters): only a prefix of the name is kept.
+    const doomed = join(this.options.dataDir, `${name.slice(0, 200)}.${this.options.clock.now()}.${++this.deletions}${DELETE_DIR_SUFFIX}`);
     await io.rename(log.dir, doomed);
     await io.syncDirectory(this.options.dataDir);
     await io.removeTree(doomed);
@@ -308,6 +313,7 @@ export class LogManager {
     await this.checkpointRecoveryPoints();
     if (allClean) await writeFileAtomic(this.options.io, join(this.options.dataDir, CLEAN_SHUTDOWN_FILE), Buffer.alloc(0));
     await this.handles.closeAll();
+    await this.unlock();
   }
 
   /** Simulates a crash in tests: drops every handle without flushing or writing the marker. */
@@ -316,5 +322,6 @@ export class LogManager {
     for (const stop of this.stopTimers) stop();
     for (const log of this.all()) log.abandon();
     void this.handles.closeAll();
+    void this.unlock();
   }
 }

@@ -70,18 +70,21 @@ export class LogSegment {
   /** Creates the files of a new, empty segment. */
   static async create(handles: HandleCache, dir: string, baseOffset: number, options: SegmentOptions): Promise<LogSegment> {
     const segment = new LogSegment(handles, dir, baseOffset, 0, options);
+    const created: string[] = [];
     try {
       const fd = await handles.io.open(segment.logPath, 'create');
+      created.push(segment.logPath);
       await handles.io.close(fd);
       await segment.offsetIndex.create();
+      created.push(segment.offsetIndex.path);
       await segment.timeIndex.create();
+      created.push(segment.timeIndex.path);
       await handles.io.syncDirectory(dir);
     } catch (err) {
-      // Leave nothing behind, or every later attempt would fail on the half-created files.
+      // Remove what this call created (and only that: an existing file is someone's data), or every later
+      // attempt would fail on the half-created files.
       segment.dropHandles();
-      for (const path of [segment.logPath, segment.offsetIndex.path, segment.timeIndex.path]) {
-        await handles.io.unlink(path).catch(() => undefined);
-      }
+      for (const path of created) await handles.io.unlink(path).catch(() => undefined);
       throw storageError(`creating segment ${segment.logPath}`, err);
     }
     return segment;

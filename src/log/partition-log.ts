@@ -110,6 +110,11 @@ export class PartitionLog {
     return this.activeSegment.nextOffset;
   }
 
+  /** true after close() or abandon() */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   get durableOffset(): number {
     return this.sync.durableOffset;
   }
@@ -331,7 +336,14 @@ export class PartitionLog {
     this.segments.push(next);
     const snapshot = { offset: next.baseOffset, state: this.producerState.toJSON().map((e) => ({ ...e, batches: [...e.batches] })) };
     this.background.run(async () => {
-      await old.onBecomeInactive();
+      try {
+        await old.onBecomeInactive();
+      } catch (err) {
+        // The rolled segment's data may not be on disk, and a later fdatasync of the same file could wrongly
+        // succeed (the kernel reports a write-back error once): stop taking appends.
+        this.goOffline(storageError(`finishing rolled segment ${old.baseOffset} of ${this.name}`, err));
+        throw err;
+      }
       this.dirty.delete(old);
       if (this.logEndOffset >= snapshot.offset) await writeSnapshot(this.deps.handles.io, this.dir, snapshot.offset, snapshot.state);
       // Everything before the new segment is now on disk, data and indexes.
@@ -458,6 +470,8 @@ export class PartitionLog {
   /** Closes without flushing (tests simulate a crash; the broker uses it for an offline partition). */
   abandon(): void {
     this.closed = true;
+    // Wake long polls waiting on this log: they look the partition up again (and find it gone).
+    for (const listener of this.appendListeners) listener();
     for (const p of this.queue.splice(0)) p.reject(new BrokerError('KAFKA_STORAGE_ERROR', `log ${this.name} was abandoned`));
     for (const s of this.segments) s.dropHandles();
   }

@@ -9,12 +9,12 @@
  */
 import { crc32c } from './crc32c.js';
 import type { FileIO } from './file-io.js';
-import { writeFully } from './file-io.js';
+import { tempPathFor, writeFully } from './file-io.js';
 import type { LogEvents } from './log-config.js';
 import type { LogSegment } from './log-segment.js';
 import { ProducerStateMap, type ProducerEntry } from './producer-state.js';
 import { lastOffsetOf } from './record-batch.js';
-import { parseFileName, snapshotPath, TEMP_SUFFIX } from './segment-files.js';
+import { parseFileName, snapshotPath } from './segment-files.js';
 import { join } from 'node:path';
 
 const VERSION = 1;
@@ -33,8 +33,7 @@ export async function writeSnapshot(io: FileIO, dir: string, offset: number, sta
   const producers = JSON.stringify(state);
   const body = `{"version":${VERSION},"offset":${offset},"crc":${crc32c(Buffer.from(producers))},"producers":${producers}}`;
   const path = snapshotPath(dir, offset);
-  const tmp = path + TEMP_SUFFIX;
-  await io.unlink(tmp).catch(() => undefined);
+  const tmp = tempPathFor(path);
   const fd = await io.open(tmp, 'create');
   try {
     await writeFully(io, fd, [Buffer.from(body)], 0);

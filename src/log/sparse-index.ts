@@ -61,8 +61,12 @@ export abstract class SparseIndex {
     this.loaded = true;
     this.count = 0;
     this.flushedCount = 0;
-    await this.handles.io.open(this.path, 'create').then((fd) => this.handles.io.close(fd));
-    await this.handles.use(this.path, 'readwrite', (fd) => this.handles.io.truncate(fd, this.maxEntries * this.entrySize));
+    const fd = await this.handles.io.open(this.path, 'create');
+    try {
+      await this.handles.io.truncate(fd, this.maxEntries * this.entrySize);
+    } finally {
+      await this.handles.io.close(fd);
+    }
   }
 
   /** Starts empty in memory (the entries are about to be rebuilt); the file is rewritten on the next flush. */

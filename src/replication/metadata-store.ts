@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { BrokerError, storageError } from '../log/errors.js';
 import { writeFileAtomic, type FileIO } from '../log/file-io.js';
 import { isValidTopicName } from '../log/segment-files.js';
+import { Serial } from '../log/serial.js';
 
 export type TopicState = 'creating' | 'ready' | 'deleting';
 
@@ -54,6 +55,8 @@ export class LocalMetadataStore implements MetadataStore {
   private readonly producersByName = new Map<string, number>();
   private nextProducerId = 1;
   private readonly dir: string;
+  /** every write, one at a time: producer ids and epochs are reserved in order, files never race */
+  private readonly writes = new Serial();
 
   constructor(
     private readonly io: FileIO,
@@ -107,7 +110,11 @@ export class LocalMetadataStore implements MetadataStore {
     return this.topics.get(name);
   }
 
-  async putTopic(topic: TopicMetadata): Promise<void> {
+  putTopic(topic: TopicMetadata): Promise<void> {
+    return this.writes.run(() => this.writeTopic(topic));
+  }
+
+  private async writeTopic(topic: TopicMetadata): Promise<void> {
     try {
       await writeFileAtomic(this.io, this.topicPath(topic.name), Buffer.from(JSON.stringify(topic, null, 2) + '\n'));
     } catch (err) {
@@ -116,7 +123,11 @@ export class LocalMetadataStore implements MetadataStore {
     this.topics.set(topic.name, structuredClone(topic));
   }
 
-  async removeTopic(name: string): Promise<void> {
+  removeTopic(name: string): Promise<void> {
+    return this.writes.run(() => this.deleteTopicFile(name));
+  }
+
+  private async deleteTopicFile(name: string): Promise<void> {
     try {
       await this.io.unlink(this.topicPath(name)).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') throw err;
@@ -128,7 +139,11 @@ export class LocalMetadataStore implements MetadataStore {
     this.topics.delete(name);
   }
 
-  async registerProducer(name: string | null): Promise<ProducerIdentity> {
+  registerProducer(name: string | null): Promise<ProducerIdentity> {
+    return this.writes.run(() => this.issueProducer(name));
+  }
+
+  private async issueProducer(name: string | null): Promise<ProducerIdentity> {
     const existing = name === null ? undefined : this.producersByName.get(name);
     let identity: ProducerIdentity;
     if (existing !== undefined) {

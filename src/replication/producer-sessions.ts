@@ -69,10 +69,6 @@ export class ProducerSessions {
       session = { epoch, lastSequence: this.lastSequenceInLogs(producerId, epoch), serial: new Serial() };
       this.sessions.set(producerId, session);
     }
-    if (epoch > session.epoch) {
-      session.epoch = epoch;
-      session.lastSequence = -1;
-    }
     return session;
   }
 
@@ -88,40 +84,61 @@ export class ProducerSessions {
 
   /**
    * Runs one idempotent request: decides per partition whether to append or answer as a duplicate, then
-   * calls `execute` with that plan (one request of a producer at a time).
+   * calls `execute` with that plan. Requests of one producer run one at a time, and the next one starts only
+   * when every append of this one has settled (`track`), even if this one's reply went out earlier (a
+   * timeout): otherwise a retry could be planned while its first attempt is still landing, and land twice.
+   * Planning always looks at what the partitions hold, so a request that failed part-way (or timed out and
+   * then landed) is completed by its retry instead of being appended again.
    */
-  async run<T>(
+  run<T>(
     stamp: ProducerStamp,
     logs: PartitionLog[],
-    execute: (plans: PartitionPlan[]) => Promise<T>,
+    execute: (plans: PartitionPlan[], track: (append: Promise<unknown>) => void) => Promise<T>,
   ): Promise<T> {
     this.checkRegistered(stamp.id, stamp.epoch);
     if (!Number.isInteger(stamp.sequence) || stamp.sequence < 0 || stamp.sequence > 0x7fffffff) {
-      throw new BrokerError('INVALID_REQUEST', 'producer.sequence must be an integer from 0 to 2147483647');
+      return Promise.reject(new BrokerError('INVALID_REQUEST', 'producer.sequence must be an integer from 0 to 2147483647'));
     }
     const session = this.session(stamp.id, stamp.epoch);
-    return session.serial.run(async () => {
-      this.checkRegistered(stamp.id, stamp.epoch);
-      const expected = session.lastSequence + 1;
-      let plans: PartitionPlan[];
-      if (stamp.sequence === expected) {
-        plans = logs.map(() => ({ kind: 'append' }));
-      } else if (stamp.sequence < expected) {
-        plans = logs.map((log) => this.planRetry(log, stamp));
-      } else {
-        throw outOfOrder(stamp, expected);
-      }
-      const result = await execute(plans);
-      session.lastSequence = Math.max(session.lastSequence, stamp.sequence);
-      return result;
+    return new Promise<T>((resolve, reject) => {
+      session.serial
+        .run(async () => {
+          this.checkRegistered(stamp.id, stamp.epoch);
+          if (stamp.epoch > session.epoch) {
+            session.epoch = stamp.epoch;
+            session.lastSequence = -1;
+          }
+          const expected = session.lastSequence + 1;
+          if (stamp.sequence > expected) throw outOfOrder(stamp, expected);
+          const plans = logs.map((log) => this.plan(log, stamp, stamp.sequence === expected));
+          const appends: Promise<unknown>[] = [];
+          const work = execute(plans, (append) => appends.push(append));
+          work.then(resolve, reject);
+          await Promise.allSettled([work, ...appends]);
+          if (session.epoch === stamp.epoch && logs.some((log) => this.find(log, stamp) !== undefined)) {
+            session.lastSequence = Math.max(session.lastSequence, stamp.sequence);
+          }
+        })
+        .catch(reject);
     });
+  }
+
+  private find(log: PartitionLog, stamp: ProducerStamp): ProducerBatch | undefined {
+    const entry = log.producerState.get(stamp.id);
+    if (!entry || entry.producerEpoch !== stamp.epoch) return undefined;
+    return entry.batches.find((b) => b.firstSequence === stamp.sequence);
+  }
+
+  /** Duplicate when the partition holds the request's batch; append when it cannot (the next sequence). */
+  private plan(log: PartitionLog, stamp: ProducerStamp, isNext: boolean): PartitionPlan {
+    const original = this.find(log, stamp);
+    if (original) return { kind: 'duplicate', batch: original };
+    return isNext ? { kind: 'append' } : this.planRetry(log, stamp);
   }
 
   private planRetry(log: PartitionLog, stamp: ProducerStamp): PartitionPlan {
     const entry = log.producerState.get(stamp.id);
     const batches = entry && entry.producerEpoch === stamp.epoch ? entry.batches : [];
-    const original = batches.find((b) => b.firstSequence === stamp.sequence);
-    if (original) return { kind: 'duplicate', batch: original };
     // Not in this partition: appended never, or too long ago to tell. Only the first can be repaired.
     const oldest = batches[0];
     if (oldest && oldest.firstSequence < stamp.sequence) return { kind: 'append' };

@@ -11,10 +11,11 @@
  * high-watermark listener, never by a polling loop.
  */
 import type { Clock } from '../log/clock.js';
+import type { LogEvents } from '../log/log-config.js';
 import { BrokerError } from '../log/errors.js';
 import type { BatchAppendInfo, PartitionLog, ReadResult } from '../log/partition-log.js';
 import { batchSize, hasProducerId, readBatchHeader } from '../log/record-batch.js';
-import { decodeRecords, splitBatches } from '../log/batch-decoder.js';
+import { checkRecords, decodeRecords, splitBatchFrames } from '../log/batch-decoder.js';
 import type { ProducerSessions, ProducerStamp } from './producer-sessions.js';
 import type { TopicManager } from './topic-manager.js';
 
@@ -48,6 +49,7 @@ export class ReplicaManager {
     private readonly topics: TopicManager,
     private readonly producers: ProducerSessions,
     private readonly clock: Clock,
+    private readonly events: LogEvents,
   ) {}
 
   /** Long-poll fetches waiting right now (metrics). */
@@ -77,8 +79,11 @@ export class ReplicaManager {
   async produceBatches(topic: string, partition: number, data: Buffer, options: ProduceOptions): Promise<BatchAppendInfo[]> {
     const log = this.topics.partitionLog(topic, partition);
     this.checkAcks(topic, options.acks);
-    const batches = splitBatches(data, Number.MAX_SAFE_INTEGER);
+    // Sizes, timestamps and producer ids first (from the headers), then the records: an oversized LZ4
+    // batch is refused before anything is decompressed.
+    const batches = splitBatchFrames(data);
     this.checkBatches(topic, batches);
+    for (const { at, header } of batches) checkRecords(data.subarray(at, at + batchSize(header)), header);
     return this.appendAndAcknowledge(log, data, options, { checkSequences: true, trusted: true }, batches.length);
   }
 
@@ -116,18 +121,18 @@ export class ReplicaManager {
   ): Promise<{ appended: { baseOffset: number; timestamps: number[] | null }[]; duplicate: boolean }> {
     const logs = batches.map((b) => this.topics.partitionLog(topic, b.partition));
     this.checkAcks(topic, options.acks);
-    const append = (i: number, checkSequences: boolean) =>
-      this.appendAndAcknowledge(logs[i]!, batches[i]!.data, options, { trusted: true, checkSequences }, 1).then((r) => ({
+    const append = (i: number, checkSequences: boolean, track?: (append: Promise<unknown>) => void) =>
+      this.appendAndAcknowledge(logs[i]!, batches[i]!.data, options, { trusted: true, checkSequences }, 1, track).then((r) => ({
         baseOffset: r[0]?.baseOffset ?? NO_OFFSET,
         timestamps: null,
       }));
     if (!producer) {
       return { appended: await Promise.all(batches.map((_, i) => append(i, true))), duplicate: false };
     }
-    return this.producers.run(producer, logs, async (plans) => {
+    return this.producers.run(producer, logs, async (plans, track) => {
       const appended = await Promise.all(
         plans.map((plan, i) =>
-          plan.kind === 'duplicate' ? this.storedBatch(logs[i]!, plan.batch.firstOffset) : append(i, false),
+          plan.kind === 'duplicate' ? this.storedBatch(logs[i]!, plan.batch.firstOffset) : append(i, false, track),
         ),
       );
       return { appended, duplicate: plans.every((p) => p.kind === 'duplicate') };
@@ -147,14 +152,16 @@ export class ReplicaManager {
     options: ProduceOptions,
     appendOptions: { trusted?: boolean; checkSequences?: boolean },
     batchCount: number,
+    track?: (append: Promise<unknown>) => void,
   ): Promise<BatchAppendInfo[]> {
     const appended = log.append(data, appendOptions).then((result) => {
       const end = Math.max(...result.batches.map((b) => b.lastOffset)) + 1;
       if (end > log.highWatermark) log.setHighWatermark(end);
       return result.batches;
     });
+    track?.(appended);
     if (options.acks === '0') {
-      appended.catch(() => undefined);
+      appended.catch((err) => this.events.warn({ partition: log.name, err }, 'an acks=0 append failed (the producer was not told)'));
       return Array.from({ length: batchCount }, () => ({ baseOffset: NO_OFFSET, lastOffset: NO_OFFSET, maxTimestamp: NO_OFFSET, duplicate: false }));
     }
     return this.withTimeout(appended, options.timeoutMs, log.name);
@@ -183,9 +190,11 @@ export class ReplicaManager {
    * the call waits until the high watermark moves, the time passes, or the broker shuts down.
    */
   async fetch(topic: string, partition: number, offset: number, options: FetchOptions): Promise<FetchResult> {
-    const log = this.topics.partitionLog(topic, partition);
+    let log = this.topics.partitionLog(topic, partition);
     if (offset === log.highWatermark && options.maxWaitMs > 0 && !this.closing) {
       await this.waitForData(log, offset, options.maxWaitMs);
+      // The topic may have been deleted (or deleted and created again) while the fetch waited.
+      log = this.topics.partitionLog(topic, partition);
     }
     const result = await log.read(offset, { maxBytes: options.maxBytes });
     return { ...result, highWatermark: log.highWatermark, logStartOffset: log.logStartOffset };
@@ -202,7 +211,7 @@ export class ReplicaManager {
         resolve();
       };
       const unsubscribe = log.onHighWatermarkChange(() => {
-        if (log.highWatermark > offset) done();
+        if (log.highWatermark > offset || log.isClosed) done();
       });
       const cancelTimer = this.clock.setTimer(maxWaitMs, done);
       this.wakeOnClose.add(done);

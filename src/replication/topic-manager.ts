@@ -153,6 +153,13 @@ export class TopicManager {
     const overrides = validateTopicOverrides(request.config, false);
     return this.serialized(async () => {
       if (this.store.getTopic(name)) throw new BrokerError('TOPIC_ALREADY_EXISTS', `topic ${name} exists already`, { details: { topic: name } });
+      const leftovers = this.logs.all().filter((log) => log.topicPartition.topic === name).map((log) => log.name);
+      if (leftovers.length > 0) {
+        // Data of an earlier topic of this name whose metadata is gone: never adopt it silently.
+        throw new BrokerError('TOPIC_ALREADY_EXISTS', `partition directories ${leftovers.join(', ')} of an earlier topic ${name} exist; move them out of the data directory first`, {
+          details: { topic: name, partitions: leftovers },
+        });
+      }
       const topic: TopicMetadata = { name, partitions, replicationFactor, config: overrides, state: 'creating', createdAt: Date.now() };
       await this.store.putTopic(topic);
       const logConfig = logConfigOf(this.configOf(topic));
@@ -180,12 +187,16 @@ export class TopicManager {
   }
 
   /** Applies config changes (`null` resets a key to the default); returns the new effective config. */
-  async alterConfig(name: string, changes: unknown): Promise<TopicConfig> {
-    const topic = this.topic(name);
+  alterConfig(name: string, changes: unknown): Promise<TopicConfig> {
     const validated = validateTopicOverrides(changes, true);
+    return this.serialized(() => this.applyConfig(name, validated));
+  }
+
+  private async applyConfig(name: string, validated: Partial<Record<string, SettingValue>>): Promise<TopicConfig> {
+    const topic = this.topic(name);
     const config: Record<string, SettingValue> = { ...topic.config };
     for (const [key, value] of Object.entries(validated)) {
-      if (value === null) delete config[key];
+      if (value === null || value === undefined) delete config[key];
       else config[key] = value;
     }
     const updated = { ...topic, config };

@@ -20,7 +20,10 @@ export async function buildApp(services: Services, logger: Logger): Promise<Fast
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: services.config.maxRequestBytes,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
-    return503OnClosing: true,
+    // Requests arriving during a graceful shutdown get the contract's error body (onRequest hook below).
+    return503OnClosing: false,
+    // Topic names may be 249 characters long; fastify's default limit for a path parameter is 100.
+    maxParamLength: 512,
     // Errors fastify raises before routing (a malformed URL, a bad header) get the contract's body too.
     frameworkErrors: (error, _request, reply) => {
       void sendError(reply, new BrokerError('INVALID_REQUEST', error.message));
@@ -35,6 +38,12 @@ export async function buildApp(services: Services, logger: Logger): Promise<Fast
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, new BrokerError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
   );
+
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!services.lifecycle.closing) return done();
+    reply.header('connection', 'close');
+    void sendError(reply, new BrokerError('BROKER_NOT_AVAILABLE', 'the broker is shutting down'));
+  });
 
   // During a graceful shutdown, a reply to an in-flight request also ends its keep-alive connection, so the
   // server can close once the last reply is out.

@@ -18,7 +18,7 @@ export const BROKER_SETTINGS: readonly SettingSpec[] = [
   { key: 'maxOpenFiles', type: 'integer', default: 512, unit: 'count', min: 16, doc: 'file descriptors the storage engine keeps open (least recently used are closed)' },
   { key: 'recoveryPointCheckpointIntervalMs', type: 'integer', default: 60_000, unit: 'ms', min: 100, doc: 'how often recovery points are written to disk' },
   { key: 'fileDeleteDelayMs', type: 'integer', default: 60_000, unit: 'ms', min: 0, doc: 'delay between marking a segment deleted and removing its files' },
-  { key: 'retentionCheckIntervalMs', type: 'integer', default: 300_000, unit: 'ms', min: 100, doc: 'how often the retention pass runs' },
+  { key: 'retentionCheckIntervalMs', type: 'integer', default: 300_000, unit: 'ms', min: 100, doc: 'how often the retention pass runs (the retention job lands in a later release)' },
   { key: 'maxFetchWaitMs', type: 'integer', default: 30_000, unit: 'ms', min: 0, doc: 'upper bound for a fetch request\'s maxWaitMs (long polling)' },
   { key: 'shutdownTimeoutMs', type: 'integer', default: 30_000, unit: 'ms', min: 0, doc: 'how long a graceful shutdown waits for in-flight requests' },
   { key: 'logLevel', type: 'enum', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], doc: 'pino log level; request lines are logged at debug' },

@@ -68,15 +68,20 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   const topics = new TopicManager(store, logs, defaults, logger.child({ component: 'topics' }));
   await topics.repair();
   const producers = new ProducerSessions(store, () => logs.all());
-  const replicas = new ReplicaManager(topics, producers, clock);
+  const replicas = new ReplicaManager(topics, producers, clock, logger.child({ component: 'replicas' }));
   metrics.watch(logs, replicas);
 
   const lifecycle = { closing: false };
   const services: Services = { config, clock, logs, store, topics, replicas, metrics, partitioner: new StickyPartitioner(), lifecycle };
-  const app = await buildApp(services, logger);
+  let app: FastifyInstance;
   let url: string | null = null;
-  if (options.listen !== false) {
-    url = await app.listen({ host: config.host, port: config.port });
+  try {
+    app = await buildApp(services, logger);
+    if (options.listen !== false) url = await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    // Leave the storage as cleanly as it was found (e.g. the port is taken): no recovery needed next time.
+    await logs.close().catch(() => undefined);
+    throw err;
   }
   logger.info(
     {

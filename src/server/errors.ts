@@ -29,6 +29,7 @@ export const ERROR_STATUS: Record<ErrorCode, number | readonly number[]> = {
   REQUEST_TIMED_OUT: 504,
   KAFKA_STORAGE_ERROR: [500, 507],
   NOT_FOUND: 404,
+  BROKER_NOT_AVAILABLE: 503,
 };
 
 /** The status of one error: where a code has two, the details decide (disk full is 507). */

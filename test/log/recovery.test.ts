@@ -213,3 +213,21 @@ describe('recovery: torn and repeated corruption', () => {
     await manager.close();
   });
 });
+
+describe('data directory lock', () => {
+  it('refuses a second owner of a data directory and takes over a dead owner\'s lock', async () => {
+    const dataDir = tempDir();
+    const manager = await LogManager.open({ dataDir });
+    await expect(LogManager.open({ dataDir })).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR', message: /already open/ });
+    const { spawnSync } = await import('node:child_process');
+    const other = spawnSync(process.execPath, ['--import', 'tsx', '-e', `import('${join(process.cwd(), 'src/log/log-manager.ts')}').then((m) => m.LogManager.open({ dataDir: '${dataDir}' })).catch((e) => { console.log(e.message); process.exit(3); })`], { encoding: 'utf8' });
+    expect(other.status).toBe(3);
+    expect(other.stdout).toMatch(new RegExp(`in use by process ${process.pid}`));
+    await manager.close();
+    writeFileSync(join(dataDir, '.lock'), '999999999\n');
+    const next = await LogManager.open({ dataDir });
+    expect(readFileSync(join(dataDir, '.lock'), 'utf8')).toBe(`${process.pid}\n`);
+    await next.close();
+    expect(existsSync(join(dataDir, '.lock'))).toBe(false);
+  });
+});
