@@ -163,10 +163,17 @@ export class TopicManager {
       const topic: TopicMetadata = { name, partitions, replicationFactor, config: overrides, state: 'creating', createdAt: Date.now() };
       await this.store.putTopic(topic);
       const logConfig = logConfigOf(this.configOf(topic));
-      for (let p = 0; p < partitions; p++) {
-        if (!this.logs.get({ topic: name, partition: p })) await this.logs.create({ topic: name, partition: p }, logConfig);
+      try {
+        for (let p = 0; p < partitions; p++) {
+          if (!this.logs.get({ topic: name, partition: p })) await this.logs.create({ topic: name, partition: p }, logConfig);
+        }
+        await this.store.putTopic({ ...topic, state: 'ready' });
+      } catch (err) {
+        // Undo the half-made topic (disk full, say), so the name is free again; what cannot be undone now is
+        // completed or removed at the next start (state 'creating').
+        await this.removeTopicData(topic).catch((undo) => this.events.error({ topic: name, err: undo }, 'could not undo a failed topic create'));
+        throw err;
       }
-      await this.store.putTopic({ ...topic, state: 'ready' });
       this.events.info({ topic: name, partitions }, 'topic created');
       return this.describe(name);
     });

@@ -84,3 +84,21 @@ describe('topic manager', () => {
     await t.logs.close();
   });
 });
+
+describe('topic manager: failures', () => {
+  it('a create that fails part-way is undone, and the name can be used again', async () => {
+    const dataDir = tempDir();
+    const { FaultyFileIO } = await import('../helpers/faulty-file-io.js');
+    const io = new FaultyFileIO();
+    const store = new LocalMetadataStore(io, dataDir);
+    await store.load();
+    const logs = await LogManager.open({ dataDir, io });
+    const topics = new TopicManager(store, logs, () => TOPIC_DEFAULTS, new CollectedEvents());
+    io.inject({ op: 'open', pathIncludes: 'half-2/', errno: 'ENOSPC', times: 1 });
+    await expect(topics.create({ name: 'half', partitions: 4 })).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
+    expect(store.getTopic('half')).toBeUndefined();
+    expect(logs.get({ topic: 'half', partition: 0 })).toBeUndefined();
+    expect((await topics.create({ name: 'half', partitions: 4 })).partitions).toHaveLength(4);
+    await logs.close();
+  });
+});
