@@ -4,13 +4,14 @@
  * Exit codes: 0 success, 1 a failed operation, 2 bad usage.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GENERATED, splice } from '../server/docs-tables.js';
 import { dumpFile } from './dump-log.js';
 import { CliFailure, EXIT_FAILURE, EXIT_USAGE } from './errors.js';
 import { addServeCommand } from './serve.js';
-import { VERSION } from '../server/version.js';
+import { VERSION, packageRoot } from '../server/version.js';
 
 export interface CliIO {
   stdout(line: string): void;
@@ -54,6 +55,21 @@ Examples:
       if (options.verify && (summary.invalidBatches > 0 || summary.torn)) {
         throw new CliFailure(`${file}: ${summary.invalidBatches} invalid batch(es)${summary.torn ? ', torn tail' : ''}`);
       }
+    });
+
+  program
+    .command('bench')
+    .description('run the benchmark harness (compiled; same as `npm run bench`): storage engine and HTTP suites')
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument('[args...]', 'passed to the harness: --quick, --suite NAME, --data-dir DIR, --help')
+    .action(async (args: string[]) => {
+      const harness = join(packageRoot(), 'dist', 'bench', 'run.js');
+      if (!existsSync(harness)) throw new CliFailure(`${harness} is missing: run \`npm run build\` first`);
+      const code = await new Promise<number>((resolve) => {
+        spawn(process.execPath, [harness, ...args], { stdio: 'inherit' }).on('exit', (c) => resolve(c ?? 1));
+      });
+      if (code !== 0) throw new CliFailure(`the benchmark harness exited with ${code}`, code);
     });
 
   program

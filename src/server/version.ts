@@ -11,6 +11,11 @@ function findPackageJson(from: string): string {
   }
 }
 
-export const VERSION: string = (
-  JSON.parse(readFileSync(findPackageJson(dirname(fileURLToPath(import.meta.url))), 'utf8')) as { version: string }
-).version;
+const PACKAGE_JSON = findPackageJson(dirname(fileURLToPath(import.meta.url)));
+
+export const VERSION: string = (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
+
+/** The directory holding package.json (the repository root, or the installed package). */
+export function packageRoot(): string {
+  return dirname(PACKAGE_JSON);
+}
