@@ -17,7 +17,7 @@ import type { BatchAppendInfo, PartitionLog, ReadResult } from '../log/partition
 import { batchSize, hasProducerId, readBatchHeader } from '../log/record-batch.js';
 import { checkRecords, decodeRecords, splitBatchFrames } from '../log/batch-decoder.js';
 import type { ProducerSessions, ProducerStamp } from './producer-sessions.js';
-import type { TopicManager } from './topic-manager.js';
+import { INTERNAL_TOPIC_PREFIX, type TopicManager } from './topic-manager.js';
 
 export type Acks = '0' | '1' | 'all';
 
@@ -34,6 +34,12 @@ export interface FetchOptions {
 export interface FetchResult extends ReadResult {
   highWatermark: number;
   logStartOffset: number;
+}
+
+function refuseInternal(topic: string): void {
+  if (topic.startsWith(INTERNAL_TOPIC_PREFIX)) {
+    throw new BrokerError('INVALID_REQUEST', `${topic} is an internal topic: the broker writes it, clients only read it`);
+  }
 }
 
 /** Size of the in-sync replica set of a partition (always 1 until replication arrives). */
@@ -77,6 +83,7 @@ export class ReplicaManager {
    * per-partition sequence rules; the producer id must have been issued here.
    */
   async produceBatches(topic: string, partition: number, data: Buffer, options: ProduceOptions): Promise<BatchAppendInfo[]> {
+    refuseInternal(topic);
     const log = this.topics.partitionLog(topic, partition);
     this.checkAcks(topic, options.acks);
     // Sizes, timestamps and producer ids first (from the headers), then the records: an oversized LZ4
@@ -119,6 +126,7 @@ export class ReplicaManager {
     options: ProduceOptions,
     producer: ProducerStamp | null,
   ): Promise<{ appended: { baseOffset: number; timestamps: number[] | null }[]; duplicate: boolean }> {
+    refuseInternal(topic);
     const logs = batches.map((b) => this.topics.partitionLog(topic, b.partition));
     this.checkAcks(topic, options.acks);
     const append = (i: number, checkSequences: boolean, track?: (append: Promise<unknown>) => void) =>

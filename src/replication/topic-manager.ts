@@ -138,8 +138,12 @@ export class TopicManager {
     return this.store.listTopics().filter((t) => t.state === 'ready');
   }
 
-  create(request: CreateTopicRequest): Promise<TopicDescription> {
+  /** Creates a topic; names starting with `__` are the broker's own (`internal`). */
+  create(request: CreateTopicRequest, internal = false): Promise<TopicDescription> {
     const name = validateTopicName(request.name);
+    if (name.startsWith(INTERNAL_TOPIC_PREFIX) && !internal) {
+      throw new BrokerError('INVALID_TOPIC_NAME', `topic names starting with ${INTERNAL_TOPIC_PREFIX} are reserved for the broker`);
+    }
     const partitions = request.partitions ?? 1;
     const replicationFactor = request.replicationFactor ?? 1;
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
@@ -180,6 +184,9 @@ export class TopicManager {
   }
 
   delete(name: string): Promise<void> {
+    if (name.startsWith(INTERNAL_TOPIC_PREFIX)) {
+      return Promise.reject(new BrokerError('INVALID_REQUEST', `${name} is an internal topic of the broker and cannot be deleted`));
+    }
     return this.serialized(async () => {
       const topic = this.topic(name);
       await this.store.putTopic({ ...topic, state: 'deleting' });

@@ -10,6 +10,7 @@ import { VERSION } from './version.js';
 import { ERROR_TABLE, errorHandler, sendError } from './errors.js';
 import { RECORD_BATCH_MEDIA_TYPE, type Services } from './routes/common.js';
 import { fetchRoutes } from './routes/fetch.js';
+import { groupRoutes } from './routes/groups.js';
 import { opsRoutes } from './routes/ops.js';
 import { produceRoutes } from './routes/produce.js';
 import { topicRoutes } from './routes/topics.js';
@@ -73,6 +74,7 @@ export async function buildApp(services: Services, logger: Logger): Promise<Fast
   topicRoutes(app, services);
   produceRoutes(app, services);
   fetchRoutes(app, services);
+  groupRoutes(app, services);
   opsRoutes(app, services);
   await app.ready();
   return app;

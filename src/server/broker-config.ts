@@ -19,6 +19,8 @@ export const BROKER_SETTINGS: readonly SettingSpec[] = [
   { key: 'recoveryPointCheckpointIntervalMs', type: 'integer', default: 60_000, unit: 'ms', min: 100, doc: 'how often recovery points are written to disk' },
   { key: 'fileDeleteDelayMs', type: 'integer', default: 60_000, unit: 'ms', min: 0, doc: 'delay between marking a segment deleted and removing its files' },
   { key: 'retentionCheckIntervalMs', type: 'integer', default: 300_000, unit: 'ms', min: 100, doc: 'how often the retention pass runs (the retention job lands in a later release)' },
+  { key: 'offsetsTopicPartitions', type: 'integer', default: 8, unit: 'count', min: 1, max: 1_000, doc: 'partitions of the internal __consumer_offsets topic (fixed once it exists)' },
+  { key: 'offsetsRetentionMs', type: 'integer', default: 604_800_000, unit: 'ms', min: 1_000, doc: 'committed offsets of a group that stayed empty this long expire' },
   { key: 'maxFetchWaitMs', type: 'integer', default: 30_000, unit: 'ms', min: 0, doc: 'upper bound for a fetch request\'s maxWaitMs (long polling)' },
   { key: 'shutdownTimeoutMs', type: 'integer', default: 30_000, unit: 'ms', min: 0, doc: 'how long a graceful shutdown waits for in-flight requests' },
   { key: 'logLevel', type: 'enum', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], doc: 'pino log level; request lines are logged at debug' },
@@ -38,6 +40,8 @@ export interface BrokerConfig extends TopicConfig {
   fileDeleteDelayMs: number;
   retentionCheckIntervalMs: number;
   maxFetchWaitMs: number;
+  offsetsTopicPartitions: number;
+  offsetsRetentionMs: number;
   shutdownTimeoutMs: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 }

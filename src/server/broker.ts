@@ -11,6 +11,7 @@ import { nodeFileIO, type FileIO } from '../log/file-io.js';
 import { LogManager } from '../log/log-manager.js';
 import { LocalMetadataStore } from '../replication/metadata-store.js';
 import { ProducerSessions } from '../replication/producer-sessions.js';
+import { GroupCoordinator } from '../replication/group-coordinator.js';
 import { ReplicaManager } from '../replication/replica-manager.js';
 import { logConfigOf } from '../replication/topic-config.js';
 import { TopicManager } from '../replication/topic-manager.js';
@@ -18,7 +19,7 @@ import { VERSION } from './version.js';
 import { buildApp } from './app.js';
 import { topicDefaultsOf, type BrokerConfig } from './broker-config.js';
 import { BrokerMetrics } from './metrics.js';
-import { StickyPartitioner } from './partitioner.js';
+import { StickyPartitioner, murmur2 } from './partitioner.js';
 import type { Services } from './routes/common.js';
 
 export interface StartOptions {
@@ -69,10 +70,15 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   await topics.repair();
   const producers = new ProducerSessions(store, () => logs.all());
   const replicas = new ReplicaManager(topics, producers, clock, logger.child({ component: 'replicas' }));
-  metrics.watch(logs, replicas);
+  const groups = await GroupCoordinator.open(topics, clock, logger.child({ component: 'groups' }), {
+    offsetsTopicPartitions: config.offsetsTopicPartitions,
+    offsetsRetentionMs: config.offsetsRetentionMs,
+    hash: murmur2,
+  });
+  metrics.watch(logs, replicas, groups);
 
   const lifecycle = { closing: false };
-  const services: Services = { config, clock, logs, store, topics, replicas, metrics, partitioner: new StickyPartitioner(), lifecycle };
+  const services: Services = { config, clock, logs, store, topics, replicas, groups, metrics, partitioner: new StickyPartitioner(), lifecycle };
   let app: FastifyInstance;
   let url: string | null = null;
   try {
@@ -80,6 +86,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     if (options.listen !== false) url = await app.listen({ host: config.host, port: config.port });
   } catch (err) {
     // Leave the storage as cleanly as it was found (e.g. the port is taken): no recovery needed next time.
+    groups.close();
     await logs.close().catch(() => undefined);
     throw err;
   }
@@ -102,6 +109,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
       logger.info('shutting down: finishing in-flight requests');
       lifecycle.closing = true;
       replicas.close();
+      groups.close();
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());
       const closed = await Promise.race([app.close().then(() => 'closed' as const), timeout]);
       if (closed === 'timeout') logger.warn({ shutdownTimeoutMs: config.shutdownTimeoutMs }, 'in-flight requests did not finish in time');

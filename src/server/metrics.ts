@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LogManager } from '../log/log-manager.js';
+import type { GroupCoordinator } from '../replication/group-coordinator.js';
 import type { ReplicaManager } from '../replication/replica-manager.js';
 
 export class BrokerMetrics {
@@ -31,7 +32,17 @@ export class BrokerMetrics {
   }
 
   /** Gauges read from the logs and the replica manager at scrape time. */
-  watch(logs: LogManager, replicas: ReplicaManager): void {
+  watch(logs: LogManager, replicas: ReplicaManager, groups: GroupCoordinator): void {
+    new Gauge({
+      name: 'sluice_consumer_group_lag',
+      help: 'records between a group\'s committed offset and the high watermark, per group and partition',
+      labelNames: ['group', 'topic', 'partition'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const l of groups.allLags()) this.set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.lag);
+      },
+    });
     const perPartition = (name: string, help: string, pick: (log: ReturnType<LogManager['all']>[number]) => number) =>
       new Gauge({
         name,

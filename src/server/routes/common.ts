@@ -3,6 +3,7 @@ import { BrokerError } from '../../log/errors.js';
 import type { Clock } from '../../log/clock.js';
 import type { LogManager } from '../../log/log-manager.js';
 import type { MetadataStore } from '../../replication/metadata-store.js';
+import type { GroupCoordinator } from '../../replication/group-coordinator.js';
 import type { ReplicaManager } from '../../replication/replica-manager.js';
 import { validateTopicName, type TopicManager } from '../../replication/topic-manager.js';
 import type { BrokerConfig } from '../broker-config.js';
@@ -16,6 +17,7 @@ export interface Services {
   store: MetadataStore;
   topics: TopicManager;
   replicas: ReplicaManager;
+  groups: GroupCoordinator;
   metrics: BrokerMetrics;
   partitioner: StickyPartitioner;
   /** set when a graceful shutdown starts: replies then close their connection */

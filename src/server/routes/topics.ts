@@ -1,5 +1,6 @@
 /** Topic administration: create, list, describe, alter config, delete. */
 import type { FastifyInstance } from 'fastify';
+import { INTERNAL_TOPIC_PREFIX } from '../../replication/topic-manager.js';
 import { topicParam, type Services } from './common.js';
 
 const topicParams = { type: 'object', properties: { topic: { type: 'string' } }, required: ['topic'] } as const;
@@ -31,9 +32,25 @@ export function topicRoutes(app: FastifyInstance, s: Services): void {
     },
   );
 
-  app.get('/topics', { schema: { summary: 'List topics', tags: ['topics'] } }, async () => ({
-    topics: s.topics.list().map((t) => ({ name: t.name, partitions: t.partitions, replicationFactor: t.replicationFactor })),
-  }));
+  app.get(
+    '/topics',
+    {
+      schema: {
+        summary: 'List topics (the broker\'s internal ones, such as __consumer_offsets, with ?internal=true)',
+        tags: ['topics'],
+        querystring: { type: 'object', properties: { internal: { type: 'string', enum: ['true', 'false'] } } },
+      },
+    },
+    async (request) => {
+      const internal = (request.query as { internal?: string }).internal === 'true';
+      return {
+        topics: s.topics
+          .list()
+          .filter((t) => internal || !t.name.startsWith(INTERNAL_TOPIC_PREFIX))
+          .map((t) => ({ name: t.name, partitions: t.partitions, replicationFactor: t.replicationFactor })),
+      };
+    },
+  );
 
   app.get('/topics/:topic', { schema: { summary: 'Describe a topic: effective config and partitions', tags: ['topics'], params: topicParams } }, async (request) =>
     s.topics.describe(topicParam(request.params)),

@@ -1,0 +1,176 @@
+/**
+ * Durable consumer-group state in the broker's own log: the internal topic `__consumer_offsets`, whose
+ * partition for a group is murmur2(group) mod its partition count, so the log's recovery (and, later,
+ * replication) covers commits like any other data.
+ *
+ * Records (keys and values are JSON, UTF-8):
+ *   key {"type":"offset","group":g,"topic":t,"partition":p}  value {"offset","metadata","commitTimestamp"} | null
+ *   key {"type":"group","group":g}                            value {"generation","emptySince"} | null
+ * A null value (tombstone) deletes the key. Replaying a partition from its start and keeping the last value
+ * per key gives the current state.
+ *
+ * Compaction in effect: when a partition has more than `maxSegments` segments, the store rolls it, writes
+ * every live key of the partition again at the end (a snapshot), and deletes the segments before the
+ * snapshot. A crash part-way leaves older records that the snapshot's values supersede, so the state is the
+ * same either way; the log holds at most about maxSegments segments plus one copy of the live state.
+ */
+import { decodeRecords } from '../log/batch-decoder.js';
+import { BrokerError } from '../log/errors.js';
+import type { PartitionLog } from '../log/partition-log.js';
+import { batchSize, encodeBatch, readBatchHeader, type RecordInput } from '../log/record-batch.js';
+import { Serial } from '../log/serial.js';
+
+export const OFFSETS_TOPIC = '__consumer_offsets';
+
+export interface CommittedOffset {
+  offset: number;
+  metadata: string;
+  commitTimestamp: number;
+}
+
+export interface GroupRecord {
+  generation: number;
+  /** when the group last became empty (null while it has members) */
+  emptySince: number | null;
+}
+
+export type OffsetsKey = { type: 'offset'; group: string; topic: string; partition: number } | { type: 'group'; group: string };
+
+export interface OffsetsEntry {
+  key: OffsetsKey;
+  value: CommittedOffset | GroupRecord | null;
+}
+
+/** Live state of the groups that map to one offsets partition. */
+interface PartitionState {
+  offsets: Map<string, Map<string, CommittedOffset>>;
+  groups: Map<string, GroupRecord>;
+  serial: Serial;
+}
+
+const MAX_RECORDS_PER_BATCH = 500;
+
+export class OffsetsStore {
+  private readonly partitions: PartitionState[];
+
+  constructor(
+    private readonly logs: PartitionLog[],
+    private readonly clock: { now(): number },
+    private readonly maxSegments = 8,
+  ) {
+    this.partitions = logs.map(() => ({ offsets: new Map(), groups: new Map(), serial: new Serial() }));
+  }
+
+  /** Index of the offsets partition that holds `group`. */
+  partitionOf(group: string, hash: (key: Uint8Array) => number): number {
+    return (hash(Buffer.from(group, 'utf8')) & 0x7fffffff) % this.logs.length;
+  }
+
+  /** Replays every offsets partition (start-up). */
+  async load(): Promise<void> {
+    for (let i = 0; i < this.logs.length; i++) {
+      const log = this.logs[i]!;
+      const state = this.partitions[i]!;
+      for (let offset = log.logStartOffset; offset < log.logEndOffset; ) {
+        const { bytes, nextOffset } = await log.read(offset, { maxBytes: 1 << 20, maxOffset: log.logEndOffset });
+        if (nextOffset === offset) break;
+        for (let at = 0; at < bytes.length; ) {
+          const header = readBatchHeader(bytes, at);
+          const size = batchSize(header);
+          for (const r of decodeRecords(bytes.subarray(at, at + size), header)) {
+            if (r.offset >= offset && r.key) apply(state, JSON.parse(r.key.toString('utf8')) as OffsetsKey, r.value === null ? null : JSON.parse(r.value.toString('utf8')));
+          }
+          at += size;
+        }
+        offset = nextOffset;
+      }
+    }
+  }
+
+  groupsOf(): string[] {
+    const all = new Set<string>();
+    for (const p of this.partitions) {
+      for (const g of p.offsets.keys()) all.add(g);
+      for (const g of p.groups.keys()) all.add(g);
+    }
+    return [...all].sort();
+  }
+
+  offsets(index: number, group: string): Map<string, CommittedOffset> {
+    return this.partitions[index]!.offsets.get(group) ?? new Map();
+  }
+
+  groupRecord(index: number, group: string): GroupRecord | undefined {
+    return this.partitions[index]!.groups.get(group);
+  }
+
+  /** Appends records (durable under the broker's fsync policy) and applies them; compacts when due. */
+  write(index: number, entries: OffsetsEntry[]): Promise<void> {
+    const state = this.partitions[index]!;
+    return state.serial.run(async () => {
+      await this.append(index, entries);
+      for (const { key, value } of entries) apply(state, key, value);
+      if (this.logs[index]!.segments.length > this.maxSegments) await this.compact(index);
+    });
+  }
+
+  private async append(index: number, entries: OffsetsEntry[]): Promise<void> {
+    const log = this.logs[index]!;
+    for (let from = 0; from < entries.length; from += MAX_RECORDS_PER_BATCH) {
+      const records: RecordInput[] = entries.slice(from, from + MAX_RECORDS_PER_BATCH).map(({ key, value }) => ({
+        key: Buffer.from(JSON.stringify(key)),
+        value: value === null ? null : Buffer.from(JSON.stringify(value)),
+        timestamp: this.clock.now(),
+      }));
+      const result = await log.append(encodeBatch({ records }), { trusted: true });
+      const end = Math.max(...result.batches.map((b) => b.lastOffset)) + 1;
+      if (end > log.highWatermark) log.setHighWatermark(end);
+    }
+  }
+
+  /** Rewrites the live state at the log end and drops the segments before it. */
+  private async compact(index: number): Promise<void> {
+    const log = this.logs[index]!;
+    const state = this.partitions[index]!;
+    await log.roll();
+    const start = log.logEndOffset;
+    const live: OffsetsEntry[] = [];
+    for (const [group, offsets] of state.offsets) {
+      for (const [tp, value] of offsets) {
+        const [topic, partition] = splitKey(tp);
+        live.push({ key: { type: 'offset', group, topic, partition }, value });
+      }
+    }
+    for (const [group, value] of state.groups) live.push({ key: { type: 'group', group }, value });
+    if (live.length > 0) await this.append(index, live);
+    await log.deleteSegmentsBefore(start);
+  }
+}
+
+export function tpKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+export function splitKey(key: string): [string, number] {
+  const at = key.lastIndexOf('\u0000');
+  return [key.slice(0, at), Number(key.slice(at + 1))];
+}
+
+function apply(state: PartitionState, key: OffsetsKey, value: unknown): void {
+  if (key.type === 'group') {
+    if (value === null) {
+      state.groups.delete(key.group);
+      state.offsets.delete(key.group);
+    } else state.groups.set(key.group, value as GroupRecord);
+    return;
+  }
+  if (key.type !== 'offset') throw new BrokerError('KAFKA_STORAGE_ERROR', `unknown record in ${OFFSETS_TOPIC}: ${JSON.stringify(key)}`);
+  let offsets = state.offsets.get(key.group);
+  if (value === null) {
+    offsets?.delete(tpKey(key.topic, key.partition));
+    if (offsets?.size === 0) state.offsets.delete(key.group);
+    return;
+  }
+  if (!offsets) state.offsets.set(key.group, (offsets = new Map()));
+  offsets.set(tpKey(key.topic, key.partition), value as CommittedOffset);
+}

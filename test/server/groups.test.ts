@@ -1,0 +1,172 @@
+/** Consumer groups over the HTTP API (app.inject), with a manual clock for sessions and offsets retention. */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunningBroker } from '../../src/server/broker.js';
+import { startTestBroker } from '../helpers/broker.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { useTempDirs } from '../helpers/temp-dir.js';
+
+const tempDir = useTempDirs();
+let broker: RunningBroker | null = null;
+afterEach(async () => {
+  await broker?.close();
+  broker = null;
+});
+
+function call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown) {
+  return broker!.app.inject({
+    method,
+    url,
+    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) }),
+  });
+}
+
+async function setup(options: { clock?: ManualClock; dataDir?: string } = {}) {
+  broker = await startTestBroker(options.dataDir ?? tempDir(), options.clock ? { clock: options.clock } : {});
+  if ((await call('GET', '/topics/orders')).statusCode === 404) {
+    await call('POST', '/topics', { name: 'orders', partitions: 12 });
+    for (let p = 0; p < 12; p++) await call('POST', '/topics/orders/records', { records: Array.from({ length: 10 }, (_, i) => ({ value: `${p}-${i}`, partition: p })) });
+  }
+}
+
+const join = async (group = 'billing', extra: Record<string, unknown> = {}) => {
+  const response = await call('POST', `/groups/${group}/members`, { topics: ['orders'], sessionTimeoutMs: 10_000, ...extra });
+  expect(response.statusCode).toBe(201);
+  return response.json() as { memberId: string; generation: number; assignments: { topic: string; partition: number }[] };
+};
+const heartbeat = async (memberId: string, group = 'billing') => call('POST', `/groups/${group}/members/${memberId}/heartbeat`);
+
+describe('consumer groups', () => {
+  it('three members share 12 partitions; leave and expiry reassign at once; generations fence late commits', async () => {
+    const clock = new ManualClock(Date.now());
+    await setup({ clock });
+    const a = await join();
+    const b = await join();
+    const c = await join();
+    const views = await Promise.all([a, b, c].map(async (m) => (await heartbeat(m.memberId)).json()));
+    expect(views.map((v) => v.assignments.length)).toEqual([4, 4, 4]);
+    expect(new Set(views.flatMap((v) => v.assignments.map((p: { partition: number }) => p.partition))).size).toBe(12);
+    const generation = views[0].generation;
+
+    expect((await call('DELETE', `/groups/billing/members/${c.memberId}`)).statusCode).toBe(204);
+    const afterLeave = (await heartbeat(a.memberId)).json();
+    expect(afterLeave.generation).toBe(generation + 1);
+    expect(afterLeave.assignments).toHaveLength(6);
+
+    // A commit from the old generation is fenced, from the current one accepted.
+    const stale = await call('POST', '/groups/billing/offsets', { memberId: a.memberId, generation, offsets: [{ topic: 'orders', partition: 0, offset: 3 }] });
+    expect(stale.statusCode).toBe(409);
+    expect(stale.json().error.code).toBe('ILLEGAL_GENERATION');
+    const ok = await call('POST', '/groups/billing/offsets', { memberId: a.memberId, generation: afterLeave.generation, offsets: [{ topic: 'orders', partition: 0, offset: 3, metadata: 'm' }] });
+    expect(ok.statusCode).toBe(200);
+
+    // b stops heartbeating: after its session it is gone and a owns everything.
+    clock.advance(6_000);
+    await heartbeat(a.memberId);
+    clock.advance(5_000);
+    await new Promise((r) => setTimeout(r, 30));
+    const alone = (await heartbeat(a.memberId)).json();
+    expect(alone.assignments).toHaveLength(12);
+    expect(alone.generation).toBe(afterLeave.generation + 1);
+    const expired = await heartbeat(b.memberId);
+    expect(expired.statusCode).toBe(404);
+    expect(expired.json().error.code).toBe('UNKNOWN_MEMBER_ID');
+    expect((await call('GET', '/groups/billing')).json()).toMatchObject({ group: 'billing', state: 'Stable', generation: alone.generation, members: [{ memberId: a.memberId }] });
+    expect((await call('GET', '/groups')).json()).toEqual({ groups: [{ group: 'billing', state: 'Stable', members: 1 }] });
+  });
+
+  it('reports committed offsets with lag, in metrics too, and keeps them across a restart', async () => {
+    const dataDir = tempDir();
+    await setup({ dataDir });
+    await call('POST', '/groups/reporting/offsets', { offsets: [{ topic: 'orders', partition: 1, offset: 4 }, { topic: 'orders', partition: 2, offset: 10 }] });
+    const expected = [
+      { topic: 'orders', partition: 1, offset: 4, metadata: '', highWatermark: 10, lag: 6 },
+      { topic: 'orders', partition: 2, offset: 10, metadata: '', highWatermark: 10, lag: 0 },
+    ];
+    expect((await call('GET', '/groups/reporting/offsets')).json()).toEqual({ offsets: expected });
+    expect((await call('GET', '/metrics')).body).toMatch(/sluice_consumer_group_lag\{group="reporting",topic="orders",partition="1"\} 6/);
+    await broker!.close();
+    await setup({ dataDir });
+    expect((await call('GET', '/groups/reporting/offsets')).json()).toEqual({ offsets: expected });
+    expect((await call('GET', '/topics')).json().topics.map((t: { name: string }) => t.name)).toEqual(['orders']);
+    expect((await call('GET', '/topics?internal=true')).json().topics.map((t: { name: string }) => t.name)).toEqual(['__consumer_offsets', 'orders']);
+  });
+
+  it('resets offsets (earliest, latest, offset, timestamp) and deletes groups, only when empty', async () => {
+    await setup();
+    await call('POST', '/groups/g/offsets', { offsets: [{ topic: 'orders', partition: 0, offset: 5 }] });
+    const reset = async (to: unknown) => (await call('POST', '/groups/g/offsets/reset', { topic: 'orders', to })).json();
+    expect((await reset('earliest')).offsets.every((o: { offset: number }) => o.offset === 0)).toBe(true);
+    expect((await reset('latest')).offsets.every((o: { offset: number }) => o.offset === 10)).toBe(true);
+    expect((await reset({ offset: 7 })).offsets[3]).toEqual({ topic: 'orders', partition: 3, offset: 7 });
+    expect((await reset({ timestamp: 0 })).offsets[0].offset).toBe(0);
+    const member = await join('g');
+    const busy = await call('POST', '/groups/g/offsets/reset', { topic: 'orders', to: 'earliest' });
+    expect(busy.json().error.code).toBe('GROUP_NOT_EMPTY');
+    expect((await call('DELETE', '/groups/g')).json().error.code).toBe('GROUP_NOT_EMPTY');
+    expect((await call('POST', '/groups/g/offsets', { offsets: [{ topic: 'orders', partition: 0, offset: 1 }] })).json().error.code).toBe('GROUP_NOT_EMPTY');
+    await call('DELETE', `/groups/g/members/${member.memberId}`);
+    expect((await call('DELETE', '/groups/g')).statusCode).toBe(204);
+    expect((await call('GET', '/groups/g/offsets')).json().error.code).toBe('UNKNOWN_GROUP');
+  });
+
+  it('refuses bad input with the contract errors and stores nothing', async () => {
+    await setup();
+    const code = async (method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) => {
+      const r = await call(method, url, body);
+      return [r.statusCode, r.json().error?.code];
+    };
+    expect(await code('GET', '/groups/nope')).toEqual([404, 'UNKNOWN_GROUP']);
+    expect(await code('GET', '/groups/nope/offsets')).toEqual([404, 'UNKNOWN_GROUP']);
+    expect(await code('DELETE', '/groups/nope')).toEqual([404, 'UNKNOWN_GROUP']);
+    expect(await code('POST', '/groups/nope/members/x/heartbeat')).toEqual([404, 'UNKNOWN_GROUP']);
+    await join('real');
+    expect(await code('POST', '/groups/real/members/ghost/heartbeat')).toEqual([404, 'UNKNOWN_MEMBER_ID']);
+    expect(await code('DELETE', '/groups/real/members/ghost')).toEqual([404, 'UNKNOWN_MEMBER_ID']);
+    expect(await code('POST', '/groups/real/members', { topics: ['missing'] })).toEqual([404, 'UNKNOWN_TOPIC']);
+    expect(await code('POST', '/groups/real/members', { topics: [] })).toEqual([400, 'INVALID_REQUEST']);
+    expect(await code('POST', '/groups/real/members', { topics: ['orders'], assignor: 'sticky' })).toEqual([400, 'INVALID_REQUEST']);
+    expect(await code('POST', '/groups/real/members', { topics: ['orders'], sessionTimeoutMs: 5 })).toEqual([400, 'INVALID_REQUEST']);
+    expect(await code('POST', '/groups/bad%20id/members', { topics: ['orders'] })).toEqual([400, 'INVALID_REQUEST']);
+    expect(await code('POST', '/groups/s/offsets', { offsets: [{ topic: 'missing', partition: 0, offset: 1 }] })).toEqual([404, 'UNKNOWN_TOPIC']);
+    expect(await code('POST', '/groups/s/offsets', { offsets: [{ topic: 'orders', partition: 99, offset: 1 }] })).toEqual([404, 'UNKNOWN_PARTITION']);
+    expect(await code('POST', '/groups/s/offsets', { offsets: [{ topic: 'orders', partition: 0, offset: 11 }] })).toEqual([416, 'OFFSET_OUT_OF_RANGE']);
+    expect(await code('POST', '/groups/s/offsets', { offsets: [{ topic: 'orders', partition: 0, offset: -1 }] })).toEqual([400, 'INVALID_REQUEST']);
+    expect(await code('POST', '/groups/s/offsets', { memberId: 'x', offsets: [{ topic: 'orders', partition: 0, offset: 1 }] })).toEqual([400, 'INVALID_REQUEST']);
+    expect(await code('POST', '/groups/s/offsets', { offsets: [] })).toEqual([400, 'INVALID_REQUEST']);
+    expect(await code('GET', '/groups/s/offsets')).toEqual([404, 'UNKNOWN_GROUP']);
+    expect(await code('POST', '/topics/__consumer_offsets/records', { records: [{ value: 'x' }] })).toEqual([400, 'INVALID_REQUEST']);
+    expect(await code('DELETE', '/topics/__consumer_offsets')).toEqual([400, 'INVALID_REQUEST']);
+    expect(await code('POST', '/topics', { name: '__mine' })).toEqual([400, 'INVALID_TOPIC_NAME']);
+  });
+
+  it('expires the offsets of a group empty for offsetsRetentionMs', async () => {
+    const clock = new ManualClock(Date.now());
+    broker = await startTestBroker(tempDir(), { clock, overrides: { offsetsRetentionMs: 60_000 } });
+    await call('POST', '/topics', { name: 'orders' });
+    await call('POST', '/topics/orders/records', { records: [{ value: 'x' }] });
+    await call('POST', '/groups/old/offsets', { offsets: [{ topic: 'orders', partition: 0, offset: 1 }] });
+    clock.advance(59_000);
+    await new Promise((r) => setTimeout(r, 30));
+    expect((await call('GET', '/groups/old/offsets')).statusCode).toBe(200);
+    clock.advance(2_000);
+    await new Promise((r) => setTimeout(r, 30));
+    expect((await call('GET', '/groups/old/offsets')).json().error.code).toBe('UNKNOWN_GROUP');
+  });
+
+  it('keeps the offsets log bounded: only the latest commit per partition needs to survive', async () => {
+    const dataDir = tempDir();
+    broker = await startTestBroker(dataDir, { overrides: { offsetsTopicPartitions: 1 } });
+    await call('PATCH', '/topics/__consumer_offsets/config', { segmentBytes: 1024 });
+    await call('POST', '/topics', { name: 'orders', partitions: 3 });
+    await call('POST', '/topics/orders/records', { records: Array.from({ length: 300 }, (_, i) => ({ value: `${i}`, partition: i % 3 })) });
+    for (let i = 1; i <= 100; i++) {
+      await call('POST', '/groups/busy/offsets', { offsets: [0, 1, 2].map((p) => ({ topic: 'orders', partition: p, offset: i })) });
+    }
+    const internal = (await call('GET', '/topics/__consumer_offsets')).json().partitions[0];
+    expect(internal.segments).toBeLessThanOrEqual(10);
+    expect(internal.logStartOffset).toBeGreaterThan(0);
+    await broker.close();
+    broker = await startTestBroker(dataDir, { overrides: { offsetsTopicPartitions: 1 } });
+    expect((await call('GET', '/groups/busy/offsets')).json().offsets.map((o: { offset: number }) => o.offset)).toEqual([100, 100, 100]);
+  });
+});
