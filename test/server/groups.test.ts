@@ -7,21 +7,27 @@ import { useTempDirs } from '../helpers/temp-dir.js';
 
 const tempDir = useTempDirs();
 let broker: RunningBroker | null = null;
+/** Requests go through app.inject(), or over real HTTP when the broker listens (`overHttp`). */
+let overHttp = false;
 afterEach(async () => {
   await broker?.close();
   broker = null;
+  overHttp = false;
 });
 
-function call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown) {
-  return broker!.app.inject({
-    method,
-    url,
-    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) }),
-  });
+
+async function call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<{ statusCode: number; body: string; json(): any }> {
+  const payload = body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+  if (overHttp) {
+    const response = await fetch(`${broker!.url}${url}`, { method, ...payload });
+    const text = await response.text();
+    return { statusCode: response.status, body: text, json: () => JSON.parse(text) };
+  }
+  return broker!.app.inject({ method, url, ...(body === undefined ? {} : { headers: payload.headers, payload: payload.body }) });
 }
 
 async function setup(options: { clock?: ManualClock; dataDir?: string } = {}) {
-  broker = await startTestBroker(options.dataDir ?? tempDir(), options.clock ? { clock: options.clock } : {});
+  broker = await startTestBroker(options.dataDir ?? tempDir(), { listen: overHttp, ...(options.clock ? { clock: options.clock } : {}) });
   if ((await call('GET', '/topics/orders')).statusCode === 404) {
     await call('POST', '/topics', { name: 'orders', partitions: 12 });
     for (let p = 0; p < 12; p++) await call('POST', '/topics/orders/records', { records: Array.from({ length: 10 }, (_, i) => ({ value: `${p}-${i}`, partition: p })) });
@@ -35,8 +41,9 @@ const join = async (group = 'billing', extra: Record<string, unknown> = {}) => {
 };
 const heartbeat = async (memberId: string, group = 'billing') => call('POST', `/groups/${group}/members/${memberId}/heartbeat`);
 
-describe('consumer groups', () => {
+describe.each([['app.inject', false], ['real HTTP', true]])('consumer groups over %s', (_name, http) => {
   it('three members share 12 partitions; leave and expiry reassign at once; generations fence late commits', async () => {
+    overHttp = http;
     const clock = new ManualClock(Date.now());
     await setup({ clock });
     const a = await join();
@@ -72,7 +79,11 @@ describe('consumer groups', () => {
     expect(expired.json().error.code).toBe('UNKNOWN_MEMBER_ID');
     expect((await call('GET', '/groups/billing')).json()).toMatchObject({ group: 'billing', state: 'Stable', generation: alone.generation, members: [{ memberId: a.memberId }] });
     expect((await call('GET', '/groups')).json()).toEqual({ groups: [{ group: 'billing', state: 'Stable', members: 1 }] });
+    overHttp = false;
   });
+});
+
+describe('consumer groups', () => {
 
   it('reports committed offsets with lag, in metrics too, and keeps them across a restart', async () => {
     const dataDir = tempDir();
