@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isBrokerError } from '../../src/log/errors.js';
+import { codeOf } from '../helpers/error-code.js';
 import { ProducerStateMap } from '../../src/log/producer-state.js';
 import type { RecordBatchHeader } from '../../src/log/record-batch.js';
 
@@ -10,14 +10,6 @@ function header(producerId: number, producerEpoch: number, baseSequence: number,
   };
 }
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isBrokerError(err) ? err.code : String(err);
-  }
-  return undefined;
-}
 
 describe('producer state', () => {
   it('accepts consecutive sequences and answers duplicates with the original offsets', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { codeOf } from '../helpers/error-code.js';
 import { ConsumerGroup } from '../../src/replication/consumer-group.js';
-import { isBrokerError } from '../../src/log/errors.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 
 function ids() {
@@ -8,14 +8,6 @@ function ids() {
   return () => `m${++n}`;
 }
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isBrokerError(err) ? err.code : String(err);
-  }
-  return undefined;
-}
 
 const counts = new Map([['orders', 12]]);
 
