@@ -138,6 +138,18 @@ export class ConsumerGroup {
     }
   }
 
+  /** A member commits only the partitions assigned to it in the current generation. */
+  checkOwnership(memberId: string, partitions: readonly { topic: string; partition: number }[]): void {
+    const owned = new Set((this.assignment.get(memberId) ?? []).map((p) => `${p.topic}\u0000${p.partition}`));
+    for (const p of partitions) {
+      if (!owned.has(`${p.topic}\u0000${p.partition}`)) {
+        throw new BrokerError('INVALID_REQUEST', `member ${memberId} commits ${p.topic}-${p.partition}, which is not assigned to it in generation ${this.generation}`, {
+          details: { group: this.groupId, memberId, topic: p.topic, partition: p.partition },
+        });
+      }
+    }
+  }
+
   /** Admin operations (delete, reset offsets) need a group without live members. */
   checkEmpty(what: string): void {
     if (this.members.size > 0) {

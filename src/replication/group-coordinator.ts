@@ -5,7 +5,10 @@
  *
  * After a restart the groups come back with their committed offsets and their generation (so a member from
  * before the restart stays fenced), but without members: a member's next heartbeat gets UNKNOWN_MEMBER_ID and
- * it joins again.
+ * it joins again. Groups are empty from that start on, for offsets retention.
+ *
+ * A group that is deleted or expires leaves the in-memory map before its tombstone is written, so a join
+ * arriving meanwhile starts a new group instead of joining one that is about to vanish.
  */
 import type { Clock } from '../log/clock.js';
 import { BrokerError } from '../log/errors.js';
@@ -18,7 +21,7 @@ import type { TopicManager } from './topic-manager.js';
 export interface CoordinatorOptions {
   offsetsTopicPartitions: number;
   offsetsRetentionMs: number;
-  /** how often sessions and offsets retention are checked */
+  /** how often sessions, topic changes and offsets retention are checked */
   sweepIntervalMs?: number;
   hash: (key: Uint8Array) => number;
 }
@@ -40,9 +43,12 @@ export interface OffsetWithLag {
 }
 
 const MAX_METADATA_LENGTH = 4096;
+const OFFSETS_TOPIC_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 
 export class GroupCoordinator {
   private readonly groups = new Map<string, ConsumerGroup>();
+  /** when each group without members became empty (offsets retention counts from here) */
+  private readonly emptySince = new Map<string, number>();
   private stopSweep: () => void = () => undefined;
   private closed = false;
 
@@ -55,31 +61,32 @@ export class GroupCoordinator {
   ) {}
 
   static async open(topics: TopicManager, clock: Clock, events: LogEvents, options: CoordinatorOptions): Promise<GroupCoordinator> {
-    const existing = topics.list().find((t) => t.name === OFFSETS_TOPIC);
-    if (!existing) {
-      await topics.create({ name: OFFSETS_TOPIC, partitions: options.offsetsTopicPartitions, config: { segmentBytes: 1_048_576 } }, true);
+    if (!topics.list().some((t) => t.name === OFFSETS_TOPIC)) {
+      await topics.create(
+        { name: OFFSETS_TOPIC, partitions: options.offsetsTopicPartitions, config: { segmentBytes: 1_048_576, maxMessageBytes: OFFSETS_TOPIC_MAX_MESSAGE_BYTES } },
+        true,
+      );
     }
     const count = topics.topic(OFFSETS_TOPIC).partitions;
     const logs = Array.from({ length: count }, (_, p) => topics.partitionLog(OFFSETS_TOPIC, p));
-    const store = new OffsetsStore(logs, clock);
+    const store = new OffsetsStore(logs, clock, events);
     await store.load();
     const coordinator = new GroupCoordinator(topics, store, clock, events, options);
+    const now = clock.now();
     for (const group of store.groupsOf()) {
-      const g = coordinator.groupFor(group);
-      g.generation = store.groupRecord(coordinator.indexOf(group), group)?.generation ?? 0;
+      const g = new ConsumerGroup(group);
+      const record = store.groupRecord(coordinator.indexOf(group), group);
+      g.generation = record?.generation ?? 0;
+      coordinator.groups.set(group, g);
+      coordinator.emptySince.set(group, record?.emptySince ?? now);
     }
+    await coordinator.forgetDeletedTopics();
     coordinator.scheduleSweep();
     return coordinator;
   }
 
   private indexOf(group: string): number {
     return this.store.partitionOf(group, this.options.hash);
-  }
-
-  private groupFor(group: string): ConsumerGroup {
-    let g = this.groups.get(group);
-    if (!g) this.groups.set(group, (g = new ConsumerGroup(group)));
-    return g;
   }
 
   /** The group if it exists (members, offsets or a stored generation); UNKNOWN_GROUP otherwise. */
@@ -89,47 +96,72 @@ export class GroupCoordinator {
     return g;
   }
 
+  /** For member-scoped calls: an unknown group means an unknown member. */
+  private ofMember(group: string, memberId: string): ConsumerGroup {
+    const g = this.groups.get(group);
+    if (!g) {
+      throw new BrokerError('UNKNOWN_MEMBER_ID', `member ${memberId} is not in group ${group} (expired or never joined)`, { details: { group, memberId } });
+    }
+    return g;
+  }
+
   private partitionCounts(): Map<string, number> {
     return new Map(this.topics.list().map((t) => [t.name, t.partitions]));
   }
 
-  private async persistGeneration(group: ConsumerGroup): Promise<void> {
-    const emptySince = group.state === 'Empty' ? this.clock.now() : null;
-    await this.store.write(this.indexOf(group.groupId), [{ key: { type: 'group', group: group.groupId }, value: { generation: group.generation, emptySince } }]);
+  private groupEntry(g: ConsumerGroup): OffsetsEntry {
+    return { key: { type: 'group', group: g.groupId }, value: { generation: g.generation, emptySince: g.state === 'Empty' ? this.emptySince.get(g.groupId) ?? null : null } };
+  }
+
+  /** Records emptiness and writes the group's generation after a membership change. */
+  private async membershipChanged(g: ConsumerGroup): Promise<void> {
+    if (g.state === 'Empty') {
+      if (!this.emptySince.has(g.groupId)) this.emptySince.set(g.groupId, this.clock.now());
+    } else {
+      this.emptySince.delete(g.groupId);
+    }
+    await this.store.write(this.indexOf(g.groupId), [this.groupEntry(g)]);
   }
 
   async join(group: string, request: { topics: string[]; sessionTimeoutMs?: number; assignor?: AssignorName }): Promise<MemberView> {
     for (const topic of request.topics) this.topics.topic(topic);
-    const g = this.groupFor(group);
+    const existing = this.groups.get(group);
+    const g = existing ?? new ConsumerGroup(group);
     const view = g.join(request, this.clock.now(), this.partitionCounts());
-    await this.persistGeneration(g);
+    if (!existing) this.groups.set(group, g);
+    await this.membershipChanged(g);
     this.events.info({ group, memberId: view.memberId, generation: view.generation }, 'member joined');
     return { ...view, generation: g.generation, assignments: g.heartbeat(view.memberId, this.clock.now()).assignments };
   }
 
   async heartbeat(group: string, memberId: string): Promise<{ generation: number; assignments: AssignedPartition[] }> {
-    const g = this.existing(group);
+    const g = this.ofMember(group, memberId);
     const before = g.generation;
-    // Sessions that ran out go first, so a heartbeat never reports an assignment that includes dead members.
-    g.expire(this.clock.now(), this.partitionCounts());
-    g.refresh(this.partitionCounts());
-    const view = g.heartbeat(memberId, this.clock.now());
-    if (g.generation !== before) await this.persistGeneration(g);
-    return { generation: view.generation, assignments: view.assignments };
+    try {
+      // Sessions that ran out go first, so a heartbeat never reports an assignment that includes dead members.
+      g.expire(this.clock.now(), this.partitionCounts());
+      g.refresh(this.partitionCounts());
+      const view = g.heartbeat(memberId, this.clock.now());
+      return { generation: view.generation, assignments: view.assignments };
+    } finally {
+      if (g.generation !== before) await this.membershipChanged(g);
+    }
   }
 
   async leave(group: string, memberId: string): Promise<void> {
-    const g = this.existing(group);
+    const g = this.ofMember(group, memberId);
     g.leave(memberId, this.partitionCounts());
-    await this.persistGeneration(g);
+    await this.membershipChanged(g);
     this.events.info({ group, memberId, generation: g.generation }, 'member left');
   }
 
   async commit(group: string, request: { memberId?: string; generation?: number; offsets: OffsetCommit[] }): Promise<void> {
+    const existing = this.groups.get(group);
     // A standalone commit may create the group, but only once it is stored.
-    const g = this.groups.get(group) ?? (request.memberId === undefined ? new ConsumerGroup(group) : this.existing(group));
+    const g = existing ?? (request.memberId === undefined ? new ConsumerGroup(group) : this.ofMember(group, request.memberId));
     g.checkCommit(request.memberId, request.generation);
     if (request.offsets.length === 0) throw new BrokerError('INVALID_REQUEST', 'offsets must not be empty');
+    if (request.memberId !== undefined) g.checkOwnership(request.memberId, request.offsets);
     const now = this.clock.now();
     const entries: OffsetsEntry[] = request.offsets.map((o) => {
       const log = this.topics.partitionLog(o.topic, o.partition);
@@ -142,9 +174,9 @@ export class GroupCoordinator {
       if (metadata.length > MAX_METADATA_LENGTH) throw new BrokerError('INVALID_REQUEST', `metadata is longer than ${MAX_METADATA_LENGTH} characters`);
       return { key: { type: 'offset', group, topic: o.topic, partition: o.partition }, value: { offset: o.offset, metadata, commitTimestamp: now } };
     });
-    if (!this.store.groupRecord(this.indexOf(group), group)) {
-      entries.push({ key: { type: 'group', group }, value: { generation: g.generation, emptySince: g.state === 'Empty' ? now : null } });
-    }
+    // A commit to a group without members is activity: offsets retention counts from the latest one.
+    if (g.state === 'Empty') this.emptySince.set(group, now);
+    entries.push(this.groupEntry(g));
     await this.store.write(this.indexOf(group), entries);
     if (!this.groups.has(group)) this.groups.set(group, g);
   }
@@ -158,7 +190,7 @@ export class GroupCoordinator {
       try {
         highWatermark = this.topics.partitionLog(topic, partition).highWatermark;
       } catch {
-        // the topic was deleted since the commit: report no lag
+        // the topic is gone (its offsets are being forgotten): report no lag
       }
       out.push({ topic, partition, offset: committed.offset, metadata: committed.metadata, highWatermark, lag: Math.max(0, highWatermark - committed.offset) });
     }
@@ -192,9 +224,40 @@ export class GroupCoordinator {
   async deleteGroup(group: string): Promise<void> {
     const g = this.existing(group);
     g.checkEmpty('delete the group');
-    await this.store.write(this.indexOf(group), [{ key: { type: 'group', group }, value: null }]);
-    this.groups.delete(group);
+    await this.forget(g);
     this.events.info({ group }, 'group deleted');
+  }
+
+  /** Drops the group from memory now, then writes its tombstone. */
+  private async forget(g: ConsumerGroup): Promise<void> {
+    this.groups.delete(g.groupId);
+    this.emptySince.delete(g.groupId);
+    await this.store.write(this.indexOf(g.groupId), [{ key: { type: 'group', group: g.groupId }, value: null }]);
+  }
+
+  /** Removes every group's offsets of a deleted topic (a new topic of that name starts fresh). */
+  async forgetTopic(topic: string): Promise<void> {
+    const byIndex = new Map<number, OffsetsEntry[]>();
+    for (const { index, group, partition } of this.store.offsetsOfTopic(topic)) {
+      const entries = byIndex.get(index) ?? [];
+      entries.push({ key: { type: 'offset', group, topic, partition }, value: null });
+      byIndex.set(index, entries);
+    }
+    for (const [index, entries] of byIndex) await this.store.write(index, entries);
+  }
+
+  private async forgetDeletedTopics(): Promise<void> {
+    const live = new Set(this.topics.list().map((t) => t.name));
+    const gone = new Set(
+      this.groupsWithOffsets()
+        .flatMap((group) => [...this.store.offsets(this.indexOf(group), group).keys()].map((k) => splitKey(k)[0]))
+        .filter((t) => !live.has(t)),
+    );
+    for (const topic of gone) await this.forgetTopic(topic);
+  }
+
+  private groupsWithOffsets(): string[] {
+    return [...this.groups.keys()];
   }
 
   /** Lag per group and partition (metrics). */
@@ -204,32 +267,45 @@ export class GroupCoordinator {
 
   private scheduleSweep(): void {
     const interval = this.options.sweepIntervalMs ?? 1_000;
+    // One sweep at a time; a tick that comes while one runs makes it run once more when it ends.
     let running = false;
-    const tick = () => {
-      if (!this.closed) this.stopSweep = this.clock.setTimer(interval, tick);
-      if (running) return;
+    let again = false;
+    const run = () => {
       running = true;
       void this.sweep()
         .catch((err) => this.events.error({ err }, 'group session sweep failed'))
-        .finally(() => (running = false));
+        .finally(() => {
+          running = false;
+          if (again && !this.closed) {
+            again = false;
+            run();
+          }
+        });
+    };
+    const tick = () => {
+      if (!this.closed) this.stopSweep = this.clock.setTimer(interval, tick);
+      if (running) again = true;
+      else run();
     };
     this.stopSweep = this.clock.setTimer(interval, tick);
   }
 
-  /** Expires members whose session ran out, and the offsets of groups empty for offsetsRetentionMs. */
+  /**
+   * Expires members whose session ran out, reassigns groups whose topics changed, and forgets groups that
+   * stayed empty for offsetsRetentionMs.
+   */
   async sweep(): Promise<void> {
     const now = this.clock.now();
     const counts = this.partitionCounts();
     for (const g of [...this.groups.values()]) {
+      const before = g.generation;
       const gone = g.expire(now, counts);
-      if (gone.length > 0) {
-        this.events.info({ group: g.groupId, members: gone, generation: g.generation }, 'member sessions expired');
-        await this.persistGeneration(g);
-      }
-      const record = this.store.groupRecord(this.indexOf(g.groupId), g.groupId);
-      if (g.state === 'Empty' && record?.emptySince != null && now - record.emptySince >= this.options.offsetsRetentionMs) {
-        await this.store.write(this.indexOf(g.groupId), [{ key: { type: 'group', group: g.groupId }, value: null }]);
-        this.groups.delete(g.groupId);
+      g.refresh(counts);
+      if (gone.length > 0) this.events.info({ group: g.groupId, members: gone, generation: g.generation }, 'member sessions expired');
+      if (g.generation !== before) await this.membershipChanged(g);
+      const since = this.emptySince.get(g.groupId);
+      if (g.state === 'Empty' && since !== undefined && now - since >= this.options.offsetsRetentionMs && this.groups.get(g.groupId) === g) {
+        await this.forget(g);
         this.events.info({ group: g.groupId }, 'offsets of an empty group expired');
       }
     }
@@ -240,4 +316,3 @@ export class GroupCoordinator {
     this.stopSweep();
   }
 }
-

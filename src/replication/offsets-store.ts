@@ -16,6 +16,7 @@
  */
 import { decodeRecords } from '../log/batch-decoder.js';
 import { BrokerError } from '../log/errors.js';
+import type { LogEvents } from '../log/log-config.js';
 import type { PartitionLog } from '../log/partition-log.js';
 import { batchSize, encodeBatch, readBatchHeader, type RecordInput } from '../log/record-batch.js';
 import { Serial } from '../log/serial.js';
@@ -48,7 +49,8 @@ interface PartitionState {
   serial: Serial;
 }
 
-const MAX_RECORDS_PER_BATCH = 500;
+/** Records are packed into batches of at most this many bytes (well under the topic's maxMessageBytes). */
+const MAX_BATCH_BYTES = 256 * 1024;
 
 export class OffsetsStore {
   private readonly partitions: PartitionState[];
@@ -56,6 +58,7 @@ export class OffsetsStore {
   constructor(
     private readonly logs: PartitionLog[],
     private readonly clock: { now(): number },
+    private readonly events: LogEvents,
     private readonly maxSegments = 8,
   ) {
     this.partitions = logs.map(() => ({ offsets: new Map(), groups: new Map(), serial: new Serial() }));
@@ -96,6 +99,20 @@ export class OffsetsStore {
     return [...all].sort();
   }
 
+  /** Every (index, group, topic, partition) with a committed offset for `topic`. */
+  offsetsOfTopic(topic: string): { index: number; group: string; partition: number }[] {
+    const out: { index: number; group: string; partition: number }[] = [];
+    this.partitions.forEach((state, index) => {
+      for (const [group, offsets] of state.offsets) {
+        for (const key of offsets.keys()) {
+          const [t, partition] = splitKey(key);
+          if (t === topic) out.push({ index, group, partition });
+        }
+      }
+    });
+    return out;
+  }
+
   offsets(index: number, group: string): Map<string, CommittedOffset> {
     return this.partitions[index]!.offsets.get(group) ?? new Map();
   }
@@ -104,28 +121,44 @@ export class OffsetsStore {
     return this.partitions[index]!.groups.get(group);
   }
 
-  /** Appends records (durable under the broker's fsync policy) and applies them; compacts when due. */
+  /**
+   * Appends the entries atomically (one append request, however many batches) durably under the broker's
+   * fsync policy, then applies them. Compaction, when due, runs afterwards; its failure is logged and retried
+   * at the next write, never reported as a failure of this write, which is stored already.
+   */
   write(index: number, entries: OffsetsEntry[]): Promise<void> {
     const state = this.partitions[index]!;
     return state.serial.run(async () => {
       await this.append(index, entries);
       for (const { key, value } of entries) apply(state, key, value);
-      if (this.logs[index]!.segments.length > this.maxSegments) await this.compact(index);
+      if (this.logs[index]!.segments.length > this.maxSegments) {
+        await this.compact(index).catch((err) => this.events.error({ partition: index, err }, `compacting ${OFFSETS_TOPIC} failed; will retry`));
+      }
     });
   }
 
   private async append(index: number, entries: OffsetsEntry[]): Promise<void> {
+    if (entries.length === 0) return;
     const log = this.logs[index]!;
-    for (let from = 0; from < entries.length; from += MAX_RECORDS_PER_BATCH) {
-      const records: RecordInput[] = entries.slice(from, from + MAX_RECORDS_PER_BATCH).map(({ key, value }) => ({
-        key: Buffer.from(JSON.stringify(key)),
-        value: value === null ? null : Buffer.from(JSON.stringify(value)),
-        timestamp: this.clock.now(),
-      }));
-      const result = await log.append(encodeBatch({ records }), { trusted: true });
-      const end = Math.max(...result.batches.map((b) => b.lastOffset)) + 1;
-      if (end > log.highWatermark) log.setHighWatermark(end);
+    const now = this.clock.now();
+    const batches: Buffer[] = [];
+    let records: RecordInput[] = [];
+    let bytes = 0;
+    for (const { key, value } of entries) {
+      const record = { key: Buffer.from(JSON.stringify(key)), value: value === null ? null : Buffer.from(JSON.stringify(value)), timestamp: now };
+      const size = record.key.length + (record.value?.length ?? 0) + 32;
+      if (records.length > 0 && bytes + size > MAX_BATCH_BYTES) {
+        batches.push(encodeBatch({ records }));
+        records = [];
+        bytes = 0;
+      }
+      records.push(record);
+      bytes += size;
     }
+    batches.push(encodeBatch({ records }));
+    const result = await log.append(Buffer.concat(batches), { trusted: true });
+    const end = Math.max(...result.batches.map((b) => b.lastOffset)) + 1;
+    if (end > log.highWatermark) log.setHighWatermark(end);
   }
 
   /** Rewrites the live state at the log end and drops the segments before it. */
@@ -142,7 +175,9 @@ export class OffsetsStore {
       }
     }
     for (const [group, value] of state.groups) live.push({ key: { type: 'group', group }, value });
-    if (live.length > 0) await this.append(index, live);
+    await this.append(index, live);
+    // The snapshot must be on disk before the records it replaces go, whatever the fsync policy.
+    await log.flush();
     await log.deleteSegmentsBefore(start);
   }
 }

@@ -129,7 +129,9 @@ describe('consumer groups', () => {
     expect(await code('GET', '/groups/nope')).toEqual([404, 'UNKNOWN_GROUP']);
     expect(await code('GET', '/groups/nope/offsets')).toEqual([404, 'UNKNOWN_GROUP']);
     expect(await code('DELETE', '/groups/nope')).toEqual([404, 'UNKNOWN_GROUP']);
-    expect(await code('POST', '/groups/nope/members/x/heartbeat')).toEqual([404, 'UNKNOWN_GROUP']);
+    expect(await code('POST', '/groups/nope/members/x/heartbeat')).toEqual([404, 'UNKNOWN_MEMBER_ID']);
+    expect(await code('DELETE', '/groups/nope/members/x')).toEqual([404, 'UNKNOWN_MEMBER_ID']);
+    expect(await code('POST', '/groups/nope/offsets', { memberId: 'x', generation: 1, offsets: [{ topic: 'orders', partition: 0, offset: 1 }] })).toEqual([404, 'UNKNOWN_MEMBER_ID']);
     await join('real');
     expect(await code('POST', '/groups/real/members/ghost/heartbeat')).toEqual([404, 'UNKNOWN_MEMBER_ID']);
     expect(await code('DELETE', '/groups/real/members/ghost')).toEqual([404, 'UNKNOWN_MEMBER_ID']);
@@ -179,5 +181,58 @@ describe('consumer groups', () => {
     await broker.close();
     broker = await startTestBroker(dataDir, { overrides: { offsetsTopicPartitions: 1 } });
     expect((await call('GET', '/groups/busy/offsets')).json().offsets.map((o: { offset: number }) => o.offset)).toEqual([100, 100, 100]);
+  });
+
+  it('review regressions: ownership, phantom groups, big commits, retention after restart and for active standalone consumers, deleted topics', async () => {
+    const clock = new ManualClock(Date.now());
+    const dataDir = tempDir();
+    broker = await startTestBroker(dataDir, { clock, overrides: { offsetsRetentionMs: 10_000 } });
+    await call('POST', '/topics', { name: 'orders', partitions: 2 });
+    await call('POST', '/topics/orders/records', { records: [{ value: 'a', partition: 0 }, { value: 'b', partition: 1 }] });
+    // A member commits only what it owns.
+    const a = await join('own');
+    const b = await join('own');
+    const aOwns = (await heartbeat(a.memberId, 'own')).json();
+    const other = aOwns.assignments[0].partition === 0 ? 1 : 0;
+    const steal = await call('POST', '/groups/own/offsets', { memberId: a.memberId, generation: aOwns.generation, offsets: [{ topic: 'orders', partition: other, offset: 1 }] });
+    expect(steal.json().error.code).toBe('INVALID_REQUEST');
+    void b;
+    // A refused join leaves no group behind.
+    expect((await call('POST', '/groups/phantom/members', { topics: ['orders'], sessionTimeoutMs: 1 })).statusCode).toBe(400);
+    expect((await call('GET', '/groups/phantom')).statusCode).toBe(404);
+    // A commit of many offsets with long metadata is stored whole.
+    const many = Array.from({ length: 600 }, (_, i) => ({ topic: 'orders', partition: i % 2, offset: 1, metadata: 'm'.repeat(4000) }));
+    expect((await call('POST', '/groups/big/offsets', { offsets: many })).statusCode).toBe(200);
+    // A standalone consumer that keeps committing keeps its offsets.
+    for (let i = 0; i < 4; i++) {
+      clock.advance(4_000);
+      expect((await call('POST', '/groups/steady/offsets', { offsets: [{ topic: 'orders', partition: 0, offset: 1 }] })).statusCode).toBe(200);
+    }
+    await new Promise((r) => setTimeout(r, 30));
+    expect((await call('GET', '/groups/steady/offsets')).statusCode).toBe(200);
+    // Deleting a topic forgets its offsets; a new topic of the same name starts fresh.
+    await call('POST', '/topics', { name: 'temp' });
+    await call('POST', '/topics/temp/records', { records: [{ value: 'x' }] });
+    await call('POST', '/groups/t/offsets', { offsets: [{ topic: 'temp', partition: 0, offset: 1 }] });
+    await call('DELETE', '/topics/temp');
+    expect((await call('GET', '/groups/t/offsets')).json().offsets).toEqual([]);
+    // A group that had members when the broker stopped expires after the restart.
+    await broker.close();
+    broker = await startTestBroker(dataDir, { clock, overrides: { offsetsRetentionMs: 10_000 } });
+    expect((await call('GET', '/groups/own')).json()).toMatchObject({ state: 'Empty' });
+    clock.advance(11_000);
+    await new Promise((r) => setTimeout(r, 30));
+    expect((await call('GET', '/groups/own')).statusCode).toBe(404);
+  });
+
+  it('a join racing a group delete ends with one consistent group', async () => {
+    await setup();
+    await call('POST', '/groups/race/offsets', { offsets: [{ topic: 'orders', partition: 0, offset: 1 }] });
+    const [deleted, joined] = await Promise.all([call('DELETE', '/groups/race'), call('POST', '/groups/race/members', { topics: ['orders'] })]);
+    expect(deleted.statusCode).toBe(204);
+    expect(joined.statusCode).toBe(201);
+    const member = joined.json();
+    expect((await heartbeat(member.memberId, 'race')).statusCode).toBe(200);
+    expect((await call('GET', '/groups/race')).json()).toMatchObject({ state: 'Stable', members: [{ memberId: member.memberId }] });
   });
 });

@@ -63,7 +63,9 @@ export function topicRoutes(app: FastifyInstance, s: Services): void {
   );
 
   app.delete('/topics/:topic', { schema: { summary: 'Delete a topic and its data', tags: ['topics'], params: topicParams } }, async (request, reply) => {
-    await s.topics.delete(topicParam(request.params));
+    const name = topicParam(request.params);
+    await s.topics.delete(name);
+    await s.groups.forgetTopic(name);
     return reply.code(204).send();
   });
 }
