@@ -50,6 +50,7 @@ function renderSuite(report: SuiteReport): string[] {
     `- fsync policy: ${env.fsyncPolicy}`,
     `- Data directory file system: ${env.fileSystem}`,
     `- Date: ${env.date} (commit ${env.gitCommit})`,
+    ...(env.loadAverage !== undefined ? [`- Load average at start: ${env.loadAverage.toFixed(2)} (1 min)`] : []),
     '',
     '| Case | Value | Baseline (same run) | Ratio | Target | Result |',
     '|---|--:|---|--:|---|---|',

@@ -7,18 +7,22 @@
  *   --quick          smoke run: smaller logs (1 GB becomes 100 MB), shorter and fewer rounds
  *   --data-dir DIR   where scratch data goes (env SLUICE_BENCH_DATA_DIR; default the OS temp dir). A fresh
  *                    `sluice-bench-*` directory is made inside it and removed afterwards, also on Ctrl-C.
- *   --suite NAME     run only this suite (repeatable); default all
+ *   --suite NAME     run only this suite (repeatable); default all: log (storage engine), http (the broker's
+ *                    HTTP API, against a real broker process)
  *
  * Prints the environment first, shows progress, prints each result next to its baseline, writes
  * `bench/results/<suite>.json` and regenerates docs/benchmarks.md from all results files. Adding a suite
- * (http, replication) means adding it to SUITES.
+ * (replication next) means adding it to SUITES. Server processes a suite starts (bench/lib/child-processes.ts)
+ * are killed on Ctrl-C before the scratch directory is removed.
  */
 import { mkdir, mkdtemp, rm, statfs } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
+import { httpSuite } from './http.bench.js';
 import { logSuite } from './log.bench.js';
+import { killAllChildren } from './lib/child-processes.js';
 import { collectEnvironment, describeEnvironment } from './lib/environment.js';
 import { projectRoot, resultsDir } from './lib/paths.js';
 import { Progress } from './lib/progress.js';
@@ -26,7 +30,7 @@ import { writeSuiteReport, type BenchResult, type SuiteReport } from './lib/resu
 import { resultLine, type Suite } from './lib/suite.js';
 import { writeBenchmarksDoc } from './report.js';
 
-const SUITES: Suite[] = [logSuite];
+const SUITES: Suite[] = [logSuite, httpSuite];
 const USAGE = 'usage: npm run bench [-- --quick] [-- --data-dir DIR] [-- --suite NAME]';
 
 /** A bad command line: reported as a message and the usage, without a stack trace. */
@@ -88,8 +92,9 @@ async function main(): Promise<void> {
   await mkdir(options.baseDir, { recursive: true });
   await checkFreeSpace(options.baseDir, Math.max(...options.suites.map((s) => s.diskBytes(options.quick))));
   const runDir = await mkdtemp(join(options.baseDir, 'sluice-bench-'));
-  const cleanUp = () => rmSync(runDir, { recursive: true, force: true });
+  const cleanUp = () => rmSync(runDir, { recursive: true, force: true, maxRetries: 5 });
   const onSignal = (signal: NodeJS.Signals) => {
+    killAllChildren();
     cleanUp();
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };

@@ -2,7 +2,8 @@
  * What a benchmark number depends on, collected once per run and stored with every suite's results: CPU,
  * cores, memory, Node, OS, the CRC-32C implementation that is live (the native one is ~15× the JS fallback
  * and falls back silently), the file system of the data directory (fdatasync cost differs by orders of
- * magnitude between tmpfs, ext4 and a network disk) and the fsync policies the suite used.
+ * magnitude between tmpfs, ext4 and a network disk), the fsync policies the suite used, and the load average
+ * at the start (a benchmark sharing the machine with other work measures that work too).
  */
 import { execFileSync } from 'node:child_process';
 import { statfs } from 'node:fs/promises';
@@ -22,6 +23,8 @@ export interface Environment {
   fsyncPolicy: string;
   gitCommit: string;
   date: string;
+  /** 1-minute load average when the suite started: well above 0 means something else was using the CPU */
+  loadAverage?: number;
 }
 
 /** statfs(2) f_type magic numbers of the file systems a benchmark is likely to meet. */
@@ -69,6 +72,7 @@ export async function collectEnvironment(dataDir: string, fsyncPolicy: string): 
     fsyncPolicy,
     gitCommit: gitCommit(),
     date: new Date().toISOString(),
+    loadAverage: os.loadavg()[0],
   };
 }
 
@@ -84,6 +88,7 @@ export function describeEnvironment(env: Environment): string[] {
     ['fsync policy', env.fsyncPolicy],
     ['Commit', env.gitCommit],
     ['Date', env.date],
+    ...(env.loadAverage !== undefined ? ([['Load average', `${env.loadAverage.toFixed(2)} (1 min, at start; other work on the machine skews every number)`]] as [string, string][]) : []),
   ];
   return rows.map(([label, value]) => `${`${label}:`.padEnd(14)}${value}`);
 }

@@ -34,7 +34,7 @@ export interface BenchResult {
   unit: Unit;
   better: 'higher' | 'lower';
   baseline: { name: string; value: number };
-  /** value / baseline.value */
+  /** value / baseline.value (NaN when the baseline is 0, written to JSON as null) */
   ratio: number;
   target: Target | null;
   pass: boolean | null;
@@ -105,8 +105,9 @@ export function formatValue(value: number, unit: Unit): string {
   return unit === '×' ? `${formatNumber(value)}×` : `${formatNumber(value)} ${unit}`;
 }
 
-export function formatRatio(ratio: number): string {
-  if (!Number.isFinite(ratio)) return String(ratio);
+/** A ratio for tables; a baseline of 0 has none (NaN in memory, null once written to JSON): shown as "n/a". */
+export function formatRatio(ratio: number | null): string {
+  if (ratio === null || !Number.isFinite(ratio)) return 'n/a';
   if (ratio >= 10) return `${ratio.toFixed(1)}×`;
   return `${ratio >= 0.1 ? ratio.toFixed(2) : ratio.toPrecision(2)}×`;
 }

@@ -16,7 +16,8 @@ import { decodeBatch } from '../../src/log/batch-decoder.js';
 import { microBench } from '../lib/measure.js';
 import { makeResult, type BenchResult } from '../lib/results.js';
 import type { SuiteContext } from '../lib/suite.js';
-import { RECORD_BYTES, records, seededRandom } from './fixtures.js';
+import { seededRandom } from '../lib/random.js';
+import { RECORD_BYTES, records } from './fixtures.js';
 import type { LogSuiteSettings } from './settings.js';
 
 const require = createRequire(import.meta.url);

@@ -9,22 +9,11 @@ import type { PartitionLog } from '../../src/log/partition-log.js';
 import { encodeBatch, type RecordInput } from '../../src/log/record-batch.js';
 import type { TopicPartition } from '../../src/log/segment-files.js';
 import type { StepProgress } from '../lib/progress.js';
+import { seededRandom } from '../lib/random.js';
 
 export const RECORD_BYTES = 1024;
 export const BENCH_PARTITION: TopicPartition = { topic: 'bench', partition: 0 };
 const TIMESTAMP = 1_700_000_000_000;
-
-/** mulberry32: a tiny seeded PRNG, good enough for picking offsets and filling values. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function records(count: number, seed = 1): RecordInput[] {
   const random = seededRandom(seed);

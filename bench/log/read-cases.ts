@@ -17,7 +17,8 @@ import { interleavedRounds, microBench, type MicroResult } from '../lib/measure.
 import { raw } from '../lib/raw-io.js';
 import { makeResult, valueTarget, type BenchResult } from '../lib/results.js';
 import type { SuiteContext } from '../lib/suite.js';
-import { RECORD_BYTES, batchOf, createLog, discardLog, fillLog, seededRandom, segmentFiles, type OpenedLog } from './fixtures.js';
+import { seededRandom } from '../lib/random.js';
+import { RECORD_BYTES, batchOf, createLog, discardLog, fillLog, segmentFiles, type OpenedLog } from './fixtures.js';
 import type { LogSuiteSettings } from './settings.js';
 
 const FLATNESS_TARGET = valueTarget('<=', 1.5, '×');
