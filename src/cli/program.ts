@@ -67,7 +67,16 @@ Examples:
       const harness = join(packageRoot(), 'dist', 'bench', 'run.js');
       if (!existsSync(harness)) throw new CliFailure(`${harness} is missing: run \`npm run build\` first`);
       const code = await new Promise<number>((resolve) => {
-        spawn(process.execPath, [harness, ...args], { stdio: 'inherit' }).on('exit', (c) => resolve(c ?? 1));
+        const child = spawn(process.execPath, [harness, ...args], { stdio: 'inherit' });
+        // Pass a termination on, so the harness can stop its brokers and remove its scratch data.
+        const forward = (signal: NodeJS.Signals) => child.kill(signal);
+        process.on('SIGTERM', forward);
+        process.on('SIGINT', forward);
+        child.on('exit', (c) => {
+          process.off('SIGTERM', forward);
+          process.off('SIGINT', forward);
+          resolve(c ?? 1);
+        });
       });
       if (code !== 0) throw new CliFailure(`the benchmark harness exited with ${code}`, code);
     });

@@ -29,6 +29,8 @@ export interface ProduceOptions {
 export interface FetchOptions {
   maxBytes: number;
   maxWaitMs: number;
+  /** aborted when the client goes away: a long poll stops waiting */
+  signal?: AbortSignal;
 }
 
 export interface FetchResult extends ReadResult {
@@ -200,7 +202,7 @@ export class ReplicaManager {
   async fetch(topic: string, partition: number, offset: number, options: FetchOptions): Promise<FetchResult> {
     let log = this.topics.partitionLog(topic, partition);
     if (offset === log.highWatermark && options.maxWaitMs > 0 && !this.closing) {
-      await this.waitForData(log, offset, options.maxWaitMs);
+      await this.waitForData(log, offset, options.maxWaitMs, options.signal);
       // The topic may have been deleted (or deleted and created again) while the fetch waited.
       log = this.topics.partitionLog(topic, partition);
     }
@@ -208,16 +210,22 @@ export class ReplicaManager {
     return { ...result, highWatermark: log.highWatermark, logStartOffset: log.logStartOffset };
   }
 
-  private waitForData(log: PartitionLog, offset: number, maxWaitMs: number): Promise<void> {
+  private waitForData(log: PartitionLog, offset: number, maxWaitMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
       this.waiting++;
+      let finished = false;
       const done = () => {
+        if (finished) return;
+        finished = true;
         unsubscribe();
         cancelTimer();
+        signal?.removeEventListener('abort', done);
         this.wakeOnClose.delete(done);
         this.waiting--;
         resolve();
       };
+      signal?.addEventListener('abort', done);
       const unsubscribe = log.onHighWatermarkChange(() => {
         if (log.highWatermark > offset || log.isClosed) done();
       });

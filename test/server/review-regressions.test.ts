@@ -143,4 +143,24 @@ describe('waiting and closing', () => {
     expect(response.json().error).toMatchObject({ code: 'BROKER_NOT_AVAILABLE', retriable: true });
     broker.services.lifecycle.closing = false;
   });
+
+  it('a long poll whose client disconnects stops waiting at once', async () => {
+    broker = await startTestBroker(tempDir(), { listen: true });
+    await call('POST', '/topics', { name: 'lp' });
+    const clients = Array.from({ length: 20 }, () => new AbortController());
+    const polls = clients.map((c) =>
+      fetch(`${broker!.url}/topics/lp/partitions/0/records?offset=0&maxWaitMs=20000`, { signal: c.signal }).catch(() => undefined),
+    );
+    for (let i = 0; i < 100 && broker.services.replicas.waitingFetches < 20; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(broker.services.replicas.waitingFetches).toBe(20);
+    for (const c of clients) c.abort();
+    await Promise.all(polls);
+    for (let i = 0; i < 100 && broker.services.replicas.waitingFetches > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(broker.services.replicas.waitingFetches).toBe(0);
+    // A poll that stays connected still waits and is woken by data.
+    const kept = fetch(`${broker.url}/topics/lp/partitions/0/records?offset=0&maxWaitMs=20000`);
+    await new Promise((r) => setTimeout(r, 50));
+    await call('POST', '/topics/lp/records', { records: [{ value: 'x' }] });
+    expect(((await (await kept).json()) as { records: unknown[] }).records).toHaveLength(1);
+  });
 });

@@ -40,7 +40,15 @@ export function fetchRoutes(app: FastifyInstance, s: Services): void {
       const maxWaitMs = intQuery(query, 'maxWaitMs', 0, 0, s.config.maxFetchWaitMs);
       const encoding = enumQuery(query, 'encoding', ['utf8', 'base64'] as const, 'utf8');
       const offset = requested === 'earliest' || requested === 'latest' ? (await s.replicas.listOffset(topic, partition, requested)).offset : requested;
-      const result = await s.replicas.fetch(topic, partition, offset, { maxBytes, maxWaitMs });
+      // A client that goes away ends its long poll at once (no waiter, no read for nobody).
+      const gone = new AbortController();
+      const onClose = () => {
+        if (!reply.raw.writableFinished) gone.abort();
+      };
+      reply.raw.once('close', onClose);
+      const result = await s.replicas.fetch(topic, partition, offset, { maxBytes, maxWaitMs, signal: gone.signal }).finally(() =>
+        reply.raw.off('close', onClose),
+      );
       s.metrics.bytesOut.inc({ topic }, result.bytes.length);
       if (wantsBatches(request.headers.accept)) {
         return reply
