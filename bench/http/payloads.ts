@@ -40,13 +40,9 @@ export function recordBatch(values: readonly string[]): Buffer {
   return encodeBatch({ records: values.map((value) => ({ key: null, value: Buffer.from(value, 'utf8'), timestamp: RECORD_TIMESTAMP })) });
 }
 
-export interface FetchedRecord {
-  offset: number;
-  timestamp: number;
-  key: string | null;
-  value: string | null;
-  headers: Record<string, string | null>;
-}
+import type { FetchedRecord } from '../../src/server/json-records.js';
+
+export type { FetchedRecord };
 
 export interface JsonFetchReply {
   records: FetchedRecord[];
