@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LogManager } from '../../src/log/log-manager.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { CollectedEvents } from '../helpers/collect-events.js';
 import { FaultyFileIO } from '../helpers/faulty-file-io.js';
 import { batchOf, readAll } from '../helpers/log-builder.js';
@@ -73,8 +74,7 @@ describe('fault injection', () => {
     io.inject({ op: 'datasync', pathIncludes: '.log', errno: 'EIO', times: 1 });
     io.inject({ op: 'truncate', errno: 'EIO' });
     await expect(log.append(batchOf(['x']))).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
-    await new Promise((r) => setTimeout(r, 20));
-    expect(log.offlineReason).not.toBeNull();
+    await waitFor(() => log.offlineReason !== null, 5_000, 'the partition to go offline');
     await expect(log.append(batchOf(['y']))).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
     expect(await readAll(log)).toEqual([[0, 'kept']]);
     io.clear();
@@ -112,8 +112,7 @@ describe('fault injection: regressions', () => {
     for (let i = 0; i < 5; i++) await log.append(batchOf([`acked-${i}`]));
     io.inject({ op: 'datasync', pathIncludes: '.log', errno: 'EIO', times: 1 });
     await expect(log.flush()).rejects.toBeDefined();
-    await new Promise((r) => setTimeout(r, 20));
-    expect(log.offlineReason).not.toBeNull();
+    await waitFor(() => log.offlineReason !== null, 5_000, 'the partition to go offline');
     expect(log.logEndOffset).toBe(5);
     await expect(log.append(batchOf(['x']))).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
     manager.abandon();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LogManager } from '../../src/log/log-manager.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { batchOf, readAll } from '../helpers/log-builder.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
@@ -243,8 +244,7 @@ describe('truncation and deletion', () => {
     expect((await reader.read(0, 100)).length).toBe(100);
     await expect(log.read(0, { maxBytes: 100 })).rejects.toMatchObject({ code: 'OFFSET_OUT_OF_RANGE', details: { logStartOffset: infos[2]!.baseOffset } });
     clock.advance(60_000);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(readdirSync(dir).filter((f) => f.endsWith('.deleted'))).toEqual([]);
+    await waitFor(() => readdirSync(dir).filter((f) => f.endsWith('.deleted')).length === 0, 5_000, 'deleted files to be removed');
     // Never the active segment, never past the high watermark.
     log.setHighWatermark(log.logStartOffset);
     expect((await log.deleteSegmentsBefore(Number.MAX_SAFE_INTEGER)).deletedSegments).toBe(0);
@@ -267,9 +267,8 @@ describe('fsync policies', () => {
     expect(io.calls.datasync ?? 0).toBe(syncsAtStart);
     expect(log.durableOffset).toBe(0);
     clock.advance(1000);
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => log.durableOffset === 2, 5_000, 'the interval flush');
     expect(io.calls.datasync ?? 0).toBeGreaterThan(syncsAtStart);
-    expect(log.durableOffset).toBe(2);
     await manager.close();
   });
 

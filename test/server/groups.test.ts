@@ -1,6 +1,7 @@
 /** Consumer groups over the HTTP API (app.inject), with a manual clock for sessions and offsets retention. */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../../src/server/broker.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
@@ -162,7 +163,7 @@ describe('consumer groups', () => {
     await new Promise((r) => setTimeout(r, 30));
     expect((await call('GET', '/groups/old/offsets')).statusCode).toBe(200);
     clock.advance(2_000);
-    await new Promise((r) => setTimeout(r, 30));
+    await waitFor(async () => (await call('GET', '/groups/old/offsets')).statusCode === 404, 5_000, 'the offsets to expire');
     expect((await call('GET', '/groups/old/offsets')).json().error.code).toBe('UNKNOWN_GROUP');
   });
 
@@ -221,8 +222,7 @@ describe('consumer groups', () => {
     broker = await startTestBroker(dataDir, { clock, overrides: { offsetsRetentionMs: 10_000 } });
     expect((await call('GET', '/groups/own')).json()).toMatchObject({ state: 'Empty' });
     clock.advance(11_000);
-    await new Promise((r) => setTimeout(r, 30));
-    expect((await call('GET', '/groups/own')).statusCode).toBe(404);
+    await waitFor(async () => (await call('GET', '/groups/own')).statusCode === 404, 5_000, 'the group to expire');
   });
 
   it('a join racing a group delete ends with one consistent group', async () => {

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../../src/server/broker.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { FaultyFileIO } from '../helpers/faulty-file-io.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
@@ -127,7 +128,7 @@ describe('waiting and closing', () => {
     await call('POST', '/topics', { name: 'gone' });
     const started = Date.now();
     const polling = call('GET', '/topics/gone/partitions/0/records?offset=0&maxWaitMs=10000');
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => broker!.services.replicas.waitingFetches === 1, 5_000, 'the fetch to wait');
     await call('DELETE', '/topics/gone');
     const response = await polling;
     expect(response.statusCode).toBe(404);
@@ -151,15 +152,13 @@ describe('waiting and closing', () => {
     const polls = clients.map((c) =>
       fetch(`${broker!.url}/topics/lp/partitions/0/records?offset=0&maxWaitMs=20000`, { signal: c.signal }).catch(() => undefined),
     );
-    for (let i = 0; i < 100 && broker.services.replicas.waitingFetches < 20; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(broker.services.replicas.waitingFetches).toBe(20);
+    await waitFor(() => broker!.services.replicas.waitingFetches === 20, 5_000, '20 waiting fetches');
     for (const c of clients) c.abort();
     await Promise.all(polls);
-    for (let i = 0; i < 100 && broker.services.replicas.waitingFetches > 0; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(broker.services.replicas.waitingFetches).toBe(0);
+    await waitFor(() => broker!.services.replicas.waitingFetches === 0, 5_000, 'the waiters to go');
     // A poll that stays connected still waits and is woken by data.
     const kept = fetch(`${broker.url}/topics/lp/partitions/0/records?offset=0&maxWaitMs=20000`);
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => broker!.services.replicas.waitingFetches === 1, 5_000, 'the kept fetch to wait');
     await call('POST', '/topics/lp/records', { records: [{ value: 'x' }] });
     expect(((await (await kept).json()) as { records: unknown[] }).records).toHaveLength(1);
   });
