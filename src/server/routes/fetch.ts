@@ -28,6 +28,31 @@ export function fetchRoutes(app: FastifyInstance, s: Services): void {
             encoding: { type: 'string' },
           },
         },
+        // Compiled serialization of the JSON reply (the binary reply is a Buffer and bypasses it).
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              records: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['offset', 'timestamp', 'key', 'value', 'headers'],
+                  properties: {
+                    offset: { type: 'integer' },
+                    timestamp: { type: 'integer' },
+                    key: { type: ['string', 'null'] },
+                    value: { type: ['string', 'null'] },
+                    headers: { type: 'object', additionalProperties: { type: ['string', 'null'] } },
+                  },
+                },
+              },
+              nextOffset: { type: 'integer' },
+              highWatermark: { type: 'integer' },
+              logStartOffset: { type: 'integer' },
+            },
+          },
+        },
       },
     },
     async (request, reply) => {

@@ -54,7 +54,28 @@ interface ProduceBody {
 export function produceRoutes(app: FastifyInstance, s: Services): void {
   app.post(
     '/topics/:topic/records',
-    { schema: { summary: 'Produce JSON records', tags: ['produce'], params: { type: 'object', properties: { topic: { type: 'string' } } }, body: produceBody } },
+    {
+      schema: {
+        summary: 'Produce JSON records',
+        tags: ['produce'],
+        params: { type: 'object', properties: { topic: { type: 'string' } } },
+        body: produceBody,
+        // A response schema lets fastify serialize the per-record offsets with a compiled serializer.
+        response: {
+          200: {
+            type: 'object',
+            required: ['offsets'],
+            properties: {
+              offsets: {
+                type: 'array',
+                items: { type: 'object', required: ['partition', 'offset', 'timestamp'], properties: { partition: { type: 'integer' }, offset: { type: 'integer' }, timestamp: { type: 'integer' } } },
+              },
+              duplicate: { type: 'boolean' },
+            },
+          },
+        },
+      },
+    },
     async (request) => {
       const topic = topicParam(request.params);
       const body = request.body as ProduceBody;
