@@ -348,12 +348,7 @@ export class LogSegment {
     const found = await this.findBatch(offset);
     if (found === null) return this.nextOffset;
     await this.truncateFileTo(found.position);
-    this.resetBookkeeping();
-    await this.forEachBatchHeader(0, (header, position) => {
-      this.indexBatch({ lastOffset: lastOffsetOf(header), maxTimestamp: header.maxTimestamp, size: batchSize(header) }, position);
-    });
-    await this.offsetIndex.rewrite();
-    await this.timeIndex.rewrite();
+    await this.rebuildIndexes();
     if (this.size === 0) this.rollingBaseTimestamp = null;
     return this.nextOffset;
   }

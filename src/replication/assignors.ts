@@ -38,7 +38,7 @@ export function assignPartitions(
   const subscribed = new Map(members.map((m) => [m.memberId, new Set(m.topics)]));
   const owners = new Map<string, string>();
   for (const [memberId, partitions] of previous) {
-    for (const p of partitions) owners.set(key(p.topic, p.partition), memberId);
+    for (const p of partitions) owners.set(partitionKey(p.topic, p.partition), memberId);
   }
   const result: Assignment = new Map(ids.map((id) => [id, []]));
   const topics = [...new Set(members.flatMap((m) => m.topics))].filter((t) => partitionCounts.has(t)).sort();
@@ -48,7 +48,7 @@ export function assignPartitions(
     const count = partitionCounts.get(topic)!;
     const owned = new Map<number, string>();
     for (let p = 0; p < count; p++) {
-      const owner = owners.get(key(topic, p));
+      const owner = owners.get(partitionKey(topic, p));
       if (owner !== undefined && subscribed.get(owner)?.has(topic)) owned.set(p, owner);
     }
     const placement =
@@ -60,7 +60,8 @@ export function assignPartitions(
   return result;
 }
 
-function key(topic: string, partition: number): string {
+/** A map key for a topic partition (topic names cannot contain NUL). */
+export function partitionKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
 

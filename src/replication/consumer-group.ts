@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BrokerError } from '../log/errors.js';
-import { assignPartitions, type AssignedPartition, type Assignment, type AssignorName } from './assignors.js';
+import { assignPartitions, partitionKey, type AssignedPartition, type Assignment, type AssignorName } from './assignors.js';
 
 export const DEFAULT_SESSION_TIMEOUT_MS = 45_000;
 export const MIN_SESSION_TIMEOUT_MS = 1_000;
@@ -112,6 +112,16 @@ export class ConsumerGroup {
     return next;
   }
 
+  /**
+   * Housekeeping before answering: expires members whose session ran out (which reassigns) or else picks up
+   * changed partition counts. Returns the expired members.
+   */
+  tick(now: number, partitionCounts: ReadonlyMap<string, number>): string[] {
+    const gone = this.expire(now, partitionCounts);
+    if (gone.length === 0) this.refresh(partitionCounts);
+    return gone;
+  }
+
   /** Topic partitions changed (created, deleted): reassign, and bump the generation if anything moved. */
   refresh(partitionCounts: ReadonlyMap<string, number>): void {
     this.rebalance(partitionCounts, false);
@@ -140,9 +150,9 @@ export class ConsumerGroup {
 
   /** A member commits only the partitions assigned to it in the current generation. */
   checkOwnership(memberId: string, partitions: readonly { topic: string; partition: number }[]): void {
-    const owned = new Set((this.assignment.get(memberId) ?? []).map((p) => `${p.topic}\u0000${p.partition}`));
+    const owned = new Set((this.assignment.get(memberId) ?? []).map((p) => partitionKey(p.topic, p.partition)));
     for (const p of partitions) {
-      if (!owned.has(`${p.topic}\u0000${p.partition}`)) {
+      if (!owned.has(partitionKey(p.topic, p.partition))) {
         throw new BrokerError('INVALID_REQUEST', `member ${memberId} commits ${p.topic}-${p.partition}, which is not assigned to it in generation ${this.generation}`, {
           details: { group: this.groupId, memberId, topic: p.topic, partition: p.partition },
         });

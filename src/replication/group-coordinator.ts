@@ -139,8 +139,7 @@ export class GroupCoordinator {
     const before = g.generation;
     try {
       // Sessions that ran out go first, so a heartbeat never reports an assignment that includes dead members.
-      g.expire(this.clock.now(), this.partitionCounts());
-      g.refresh(this.partitionCounts());
+      g.tick(this.clock.now(), this.partitionCounts());
       const view = g.heartbeat(memberId, this.clock.now());
       return { generation: view.generation, assignments: view.assignments };
     } finally {
@@ -249,15 +248,11 @@ export class GroupCoordinator {
   private async forgetDeletedTopics(): Promise<void> {
     const live = new Set(this.topics.list().map((t) => t.name));
     const gone = new Set(
-      this.groupsWithOffsets()
+      [...this.groups.keys()]
         .flatMap((group) => [...this.store.offsets(this.indexOf(group), group).keys()].map((k) => splitKey(k)[0]))
         .filter((t) => !live.has(t)),
     );
     for (const topic of gone) await this.forgetTopic(topic);
-  }
-
-  private groupsWithOffsets(): string[] {
-    return [...this.groups.keys()];
   }
 
   /** Lag per group and partition (metrics). */
@@ -299,8 +294,7 @@ export class GroupCoordinator {
     const counts = this.partitionCounts();
     for (const g of [...this.groups.values()]) {
       const before = g.generation;
-      const gone = g.expire(now, counts);
-      g.refresh(counts);
+      const gone = g.tick(now, counts);
       if (gone.length > 0) this.events.info({ group: g.groupId, members: gone, generation: g.generation }, 'member sessions expired');
       if (g.generation !== before) await this.membershipChanged(g);
       const since = this.emptySince.get(g.groupId);

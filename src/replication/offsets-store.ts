@@ -20,6 +20,7 @@ import type { LogEvents } from '../log/log-config.js';
 import type { PartitionLog } from '../log/partition-log.js';
 import { batchSize, encodeBatch, readBatchHeader, type RecordInput } from '../log/record-batch.js';
 import { Serial } from '../log/serial.js';
+import { partitionKey } from './assignors.js';
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
 
@@ -182,10 +183,8 @@ export class OffsetsStore {
   }
 }
 
-export function tpKey(topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`;
-}
 
+/** The inverse of partitionKey. */
 export function splitKey(key: string): [string, number] {
   const at = key.lastIndexOf('\u0000');
   return [key.slice(0, at), Number(key.slice(at + 1))];
@@ -202,10 +201,10 @@ function apply(state: PartitionState, key: OffsetsKey, value: unknown): void {
   if (key.type !== 'offset') throw new BrokerError('KAFKA_STORAGE_ERROR', `unknown record in ${OFFSETS_TOPIC}: ${JSON.stringify(key)}`);
   let offsets = state.offsets.get(key.group);
   if (value === null) {
-    offsets?.delete(tpKey(key.topic, key.partition));
+    offsets?.delete(partitionKey(key.topic, key.partition));
     if (offsets?.size === 0) state.offsets.delete(key.group);
     return;
   }
   if (!offsets) state.offsets.set(key.group, (offsets = new Map()));
-  offsets.set(tpKey(key.topic, key.partition), value as CommittedOffset);
+  offsets.set(partitionKey(key.topic, key.partition), value as CommittedOffset);
 }

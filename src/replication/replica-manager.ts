@@ -18,6 +18,7 @@ import { batchSize, hasProducerId, readBatchHeader } from '../log/record-batch.j
 import { checkRecords, decodeRecords, splitBatchFrames } from '../log/batch-decoder.js';
 import type { ProducerSessions, ProducerStamp } from './producer-sessions.js';
 import { INTERNAL_TOPIC_PREFIX, type TopicManager } from './topic-manager.js';
+import type { TopicConfig } from './topic-config.js';
 
 export type Acks = '0' | '1' | 'all';
 
@@ -70,9 +71,9 @@ export class ReplicaManager {
     this.producers.checkRegistered(producerId, producerEpoch);
   }
 
-  private checkAcks(topic: string, acks: Acks): void {
+  private checkAcks(topic: string, config: TopicConfig, acks: Acks): void {
     if (acks !== 'all') return;
-    const min = this.topics.configOf(this.topics.topic(topic)).minInsyncReplicas;
+    const min = config.minInsyncReplicas;
     if (LOCAL_ISR_SIZE < min) {
       throw new BrokerError('NOT_ENOUGH_REPLICAS', `topic ${topic} needs ${min} in-sync replicas for acks=all, has ${LOCAL_ISR_SIZE}`, {
         details: { minInsyncReplicas: min, isr: LOCAL_ISR_SIZE },
@@ -87,17 +88,17 @@ export class ReplicaManager {
   async produceBatches(topic: string, partition: number, data: Buffer, options: ProduceOptions): Promise<BatchAppendInfo[]> {
     refuseInternal(topic);
     const log = this.topics.partitionLog(topic, partition);
-    this.checkAcks(topic, options.acks);
+    const config = this.topics.configOf(this.topics.topic(topic));
+    this.checkAcks(topic, config, options.acks);
     // Sizes, timestamps and producer ids first (from the headers), then the records: an oversized LZ4
     // batch is refused before anything is decompressed.
     const batches = splitBatchFrames(data);
-    this.checkBatches(topic, batches);
+    this.checkBatches(config, batches);
     for (const { at, header } of batches) checkRecords(data.subarray(at, at + batchSize(header)), header);
     return this.appendAndAcknowledge(log, data, options, { checkSequences: true, trusted: true }, batches.length);
   }
 
-  private checkBatches(topic: string, batches: { at: number; header: ReturnType<typeof readBatchHeader> }[]): void {
-    const config = this.topics.configOf(this.topics.topic(topic));
+  private checkBatches(config: TopicConfig, batches: { at: number; header: ReturnType<typeof readBatchHeader> }[]): void {
     const latest = this.clock.now() + config.messageTimestampAfterMaxMs;
     for (const { header } of batches) {
       if (header.attributes & 0x30) {
@@ -130,7 +131,7 @@ export class ReplicaManager {
   ): Promise<{ appended: { baseOffset: number; timestamps: number[] | null }[]; duplicate: boolean }> {
     refuseInternal(topic);
     const logs = batches.map((b) => this.topics.partitionLog(topic, b.partition));
-    this.checkAcks(topic, options.acks);
+    this.checkAcks(topic, this.topics.configOf(this.topics.topic(topic)), options.acks);
     const append = (i: number, checkSequences: boolean, track?: (append: Promise<unknown>) => void) =>
       this.appendAndAcknowledge(logs[i]!, batches[i]!.data, options, { trusted: true, checkSequences }, 1, track).then((r) => ({
         baseOffset: r[0]?.baseOffset ?? NO_OFFSET,
