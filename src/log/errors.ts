@@ -29,7 +29,7 @@ export const ERROR_CODES = {
   REQUEST_TIMED_OUT: { retriable: true, meaning: 'acknowledgements not reached within timeoutMs' },
   KAFKA_STORAGE_ERROR: { retriable: true, meaning: 'disk error or disk full; nothing partial is visible' },
   NOT_FOUND: { retriable: false, meaning: 'no such route (path or method)' },
-  BROKER_NOT_AVAILABLE: { retriable: true, meaning: 'the broker is shutting down; retry after it is back' },
+  BROKER_NOT_AVAILABLE: { retriable: true, meaning: 'the broker is shutting down, or (in the client) cannot be reached; retry later' },
 } as const satisfies Record<string, { retriable: boolean; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

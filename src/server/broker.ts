@@ -19,7 +19,8 @@ import { VERSION } from './version.js';
 import { buildApp } from './app.js';
 import { topicDefaultsOf, type BrokerConfig } from './broker-config.js';
 import { BrokerMetrics } from './metrics.js';
-import { StickyPartitioner, murmur2 } from './partitioner.js';
+import { murmur2 } from '../log/murmur2.js';
+import { StickyPartitioner } from './partitioner.js';
 import type { Services } from './routes/common.js';
 
 export interface StartOptions {

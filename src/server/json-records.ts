@@ -8,7 +8,8 @@ import { BrokerError } from '../log/errors.js';
 import { batchSize, encodeBatch, isControlBatch, readBatchHeader, type RecordInput } from '../log/record-batch.js';
 import { decodeRecords } from '../log/batch-decoder.js';
 import type { TopicConfig } from '../replication/topic-config.js';
-import { partitionForKey, type StickyPartitioner } from './partitioner.js';
+import { partitionForKey } from '../log/murmur2.js';
+import type { StickyPartitioner } from './partitioner.js';
 
 export type Encoding = 'utf8' | 'base64';
 

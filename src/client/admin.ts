@@ -1,0 +1,118 @@
+/**
+ * Admin: topics, groups, offsets and retention over the broker's HTTP API. Reads are retried on retriable
+ * errors (a broker restart is invisible apart from latency, up to `retryTimeoutMs`); changes are sent once,
+ * because repeating a create or delete whose reply was lost would answer with a misleading error.
+ */
+import { HttpClient, segment } from './http.js';
+import { withRetries, type BackoffOptions } from './retry.js';
+import type {
+  CommittedOffset,
+  GroupDescription,
+  GroupSummary,
+  NewTopic,
+  ResetTarget,
+  RetentionResult,
+  TopicConfig,
+  TopicDescription,
+  TopicPartitionOffset,
+  TopicSummary,
+} from './types.js';
+
+export interface AdminOptions {
+  broker: string;
+  /** Per request (default 30,000). */
+  requestTimeoutMs?: number;
+  /** How long reads keep retrying retriable errors (default 10,000; 0 = no retries). */
+  retryTimeoutMs?: number;
+  retryBackoffMs?: number;
+  retryBackoffMaxMs?: number;
+}
+
+export class Admin {
+  private readonly http: HttpClient;
+  private readonly retryTimeoutMs: number;
+  private readonly backoff: BackoffOptions;
+
+  constructor(options: AdminOptions) {
+    this.http = new HttpClient(options.broker, { connections: 4, requestTimeoutMs: options.requestTimeoutMs ?? 30_000 });
+    this.retryTimeoutMs = options.retryTimeoutMs ?? 10_000;
+    this.backoff = { retryBackoffMs: options.retryBackoffMs ?? 100, retryBackoffMaxMs: options.retryBackoffMaxMs ?? 1_000 };
+  }
+
+  /** The broker URL this admin talks to. */
+  get broker(): string {
+    return this.http.baseUrl;
+  }
+
+  createTopic(topic: NewTopic): Promise<TopicDescription> {
+    return this.http.json('POST', '/topics', { json: topic });
+  }
+
+  async listTopics(options: { internal?: boolean } = {}): Promise<TopicSummary[]> {
+    const reply = await this.read<{ topics: TopicSummary[] }>('/topics', options.internal ? { internal: 'true' } : undefined);
+    return reply.topics;
+  }
+
+  describeTopic(name: string): Promise<TopicDescription> {
+    return this.read(`/topics/${segment(name)}`);
+  }
+
+  /** Sets config keys; `null` resets a key to the broker default. Returns the new effective config. */
+  alterTopicConfig(name: string, changes: TopicConfig): Promise<TopicConfig> {
+    return this.http.json('PATCH', `/topics/${segment(name)}/config`, { json: changes });
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    await this.http.json('DELETE', `/topics/${segment(name)}`);
+  }
+
+  /** The first offset whose timestamp is >= `at` (or the log start / high watermark). */
+  listOffset(topic: string, partition: number, at: 'earliest' | 'latest' | number): Promise<{ offset: number; timestamp: number | null }> {
+    return this.read(`/topics/${segment(topic)}/partitions/${partition}/offsets`, { timestamp: at });
+  }
+
+  async listGroups(): Promise<GroupSummary[]> {
+    return (await this.read<{ groups: GroupSummary[] }>('/groups')).groups;
+  }
+
+  /** State, generation and members of a group, with its committed offsets and their lag. */
+  async describeGroup(group: string): Promise<GroupDescription> {
+    const [description, offsets] = await Promise.all([
+      this.read<Omit<GroupDescription, 'offsets'>>(`/groups/${segment(group)}`),
+      this.groupOffsets(group),
+    ]);
+    return { ...description, offsets };
+  }
+
+  async groupOffsets(group: string): Promise<CommittedOffset[]> {
+    return (await this.read<{ offsets: CommittedOffset[] }>(`/groups/${segment(group)}/offsets`)).offsets;
+  }
+
+  /** Moves an empty group's offsets for every partition of `topic`; returns the new offsets. */
+  async resetGroupOffsets(group: string, topic: string, to: ResetTarget): Promise<TopicPartitionOffset[]> {
+    const reply = await this.http.json<{ offsets: TopicPartitionOffset[] }>('POST', `/groups/${segment(group)}/offsets/reset`, { json: { topic, to } });
+    return reply.offsets;
+  }
+
+  /** Commits offsets for a group without live members (standalone consumers). */
+  async commitOffsets(group: string, offsets: (TopicPartitionOffset & { metadata?: string })[]): Promise<void> {
+    await this.http.json('POST', `/groups/${segment(group)}/offsets`, { json: { offsets } });
+  }
+
+  async deleteGroup(group: string): Promise<void> {
+    await this.http.json('DELETE', `/groups/${segment(group)}`);
+  }
+
+  /** Runs the broker's retention pass now. */
+  runRetention(): Promise<RetentionResult> {
+    return this.http.json('POST', '/admin/retention/run');
+  }
+
+  async close(): Promise<void> {
+    await this.http.close();
+  }
+
+  private read<T>(path: string, query?: Record<string, string | number>): Promise<T> {
+    return withRetries(() => this.http.json<T>('GET', path, { query }), Date.now() + this.retryTimeoutMs, this.backoff);
+  }
+}

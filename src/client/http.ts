@@ -1,0 +1,128 @@
+/**
+ * The one HTTP client of sluice/client: an undici keep-alive pool for one broker URL, JSON and record-batch
+ * bodies, errors turned into BrokerError (from the response body, or a transport error naming the URL).
+ * No retries here: the producer, consumer and admin decide what may be retried.
+ */
+import { Pool } from 'undici';
+import { errorFromResponse, invalidOption, transportError } from './errors.js';
+
+export const RECORD_BATCH_MEDIA_TYPE = 'application/vnd.sluice.record-batch';
+
+export type QueryValue = string | number | boolean | undefined;
+
+export interface RequestOptions {
+  query?: Record<string, QueryValue>;
+  /** A JSON body (sent with Content-Type application/json). */
+  json?: unknown;
+  /** Raw record batches (sent with the record-batch media type). */
+  batches?: Buffer;
+  accept?: string;
+  signal?: AbortSignal;
+  /** Headers and body must arrive within this long (default: the client's requestTimeoutMs). */
+  timeoutMs?: number;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+export interface HttpClientOptions {
+  /** Most sockets to the broker at once (null: no limit, needed by consumers that long-poll many partitions). */
+  connections?: number | null;
+  requestTimeoutMs?: number;
+}
+
+export class HttpClient {
+  readonly baseUrl: string;
+  private readonly pool: Pool;
+  private readonly basePath: string;
+  private readonly requestTimeoutMs: number;
+  private closed = false;
+
+  constructor(broker: string, options: HttpClientOptions = {}) {
+    let url: URL;
+    try {
+      url = new URL(broker);
+    } catch {
+      throw invalidOption(`broker must be a URL such as http://127.0.0.1:8080, not ${JSON.stringify(broker)}`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalidOption(`broker URL must be http or https: ${broker}`);
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.baseUrl = url.origin + this.basePath;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.pool = new Pool(url.origin, { connections: options.connections ?? null, keepAliveTimeout: 30_000, pipelining: 1 });
+  }
+
+  /** Sends a request and returns the parsed JSON reply (undefined for 204); a non-2xx status throws. */
+  async json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const response = await this.request(method, path, { accept: 'application/json', ...options });
+    if (response.status === 204 || response.body.length === 0) return undefined as T;
+    return JSON.parse(response.body.toString('utf8')) as T;
+  }
+
+  /** Sends a request and returns status, headers and body; a non-2xx status throws its BrokerError. */
+  async request(method: string, path: string, options: RequestOptions = {}): Promise<RawResponse> {
+    const url = this.baseUrl + path + queryString(options.query);
+    const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+    const headers: Record<string, string> = {};
+    let body: Buffer | string | undefined;
+    if (options.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.json);
+    } else if (options.batches) {
+      headers['content-type'] = RECORD_BATCH_MEDIA_TYPE;
+      body = options.batches;
+    }
+    if (options.accept) headers.accept = options.accept;
+    let status: number;
+    let responseHeaders: RawResponse['headers'];
+    let responseBody: Buffer;
+    try {
+      const response = await this.pool.request({
+        method: method as 'GET',
+        path: this.basePath + path + queryString(options.query),
+        headers,
+        body,
+        signal: options.signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      status = response.statusCode;
+      responseHeaders = response.headers;
+      responseBody = Buffer.from(await response.body.arrayBuffer());
+    } catch (err) {
+      if (options.signal?.aborted) throw err;
+      throw transportError(err, url, timeoutMs);
+    }
+    if (status >= 200 && status < 300) return { status, headers: responseHeaders, body: responseBody };
+    let parsed: unknown = null;
+    try {
+      parsed = JSON.parse(responseBody.toString('utf8'));
+    } catch {
+      // not a sluice error body (a proxy's page, say): the status alone decides
+    }
+    throw errorFromResponse(status, parsed, url);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.close();
+  }
+}
+
+function queryString(query: Record<string, QueryValue> | undefined): string {
+  if (!query) return '';
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined) parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`);
+  }
+  return parts.length === 0 ? '' : `?${parts.join('&')}`;
+}
+
+/** One path segment (topic, group or member id). */
+export function segment(value: string | number): string {
+  return encodeURIComponent(String(value));
+}

@@ -1,0 +1,418 @@
+/**
+ * Producer: accumulates records per partition into RecordBatch v2 (the shared codec), sends them on the binary
+ * fast path, and retries retriable failures until `deliveryTimeoutMs` without duplicating anything.
+ *
+ * Idempotence (on by default): the producer takes an id from POST /producers and stamps every batch with it,
+ * its epoch and a per-partition sequence. A resent batch that the broker already appended is answered with its
+ * original offsets, so a retry after a lost reply, a reset connection or a broker restart appends nothing twice.
+ * One request per partition is in flight, so batches stay in send order across retries.
+ *
+ * When a batch's fate is unknown and it can no longer be retried (its delivery timeout passed), or the broker
+ * says the sequences diverged, the producer lets every request in flight settle and then takes a new producer
+ * id (a new epoch when the producer has a `name`), restarting sequences at 0: later records are not refused
+ * for a gap the producer cannot close. A fenced producer (INVALID_PRODUCER_EPOCH: another instance took the
+ * same name) fails every pending and later send.
+ */
+import { partitionForKey } from '../log/murmur2.js';
+import { encodeBatch } from '../log/record-batch.js';
+import { Accumulator, type Delivery, type PartitionQueue, type ProducerBatch } from './accumulator.js';
+import { ByteBudget } from './byte-budget.js';
+import { BrokerError, invalidArgument } from './errors.js';
+import { HttpClient, segment } from './http.js';
+import { boolOption, enumOption, intOption } from './options.js';
+import { prepareRecord, BATCH_OVERHEAD } from './records.js';
+import { backoffMs, sleep, type BackoffOptions } from './retry.js';
+import { TopicMetadata } from './topic-metadata.js';
+import type { Acks, Compression, ProducerRecord, RecordMetadata } from './types.js';
+
+export interface ProducerOptions {
+  broker: string;
+  /** "all" (default): durable (and, in a cluster, replicated to the ISR); "1"; "0": fire and forget. */
+  acks?: Acks;
+  /** How long a batch waits for more records before it is sent (default 5). */
+  lingerMs?: number;
+  /** Target size of a batch (default 524,288; capped by the topic's maxMessageBytes). */
+  batchBytes?: number;
+  /** Memory for records not yet acknowledged; `send` waits while it is full (default 33,554,432). */
+  bufferBytes?: number;
+  /** How long `send` may wait for buffer space or topic metadata (default 60,000). */
+  maxBlockMs?: number;
+  /** How long a record may take from `send` to acknowledgement, retries included (default 120,000). */
+  deliveryTimeoutMs?: number;
+  /** One produce request's timeout (default 30,000). */
+  requestTimeoutMs?: number;
+  retryBackoffMs?: number;
+  retryBackoffMaxMs?: number;
+  compression?: Compression;
+  /** Idempotent produce (default true). */
+  idempotent?: boolean;
+  /** A stable name: a new producer with the same name fences this one (its epoch is bumped). */
+  name?: string;
+  /** Batches per request (default 5, the number of recent batches the broker remembers per producer). */
+  maxBatchesPerRequest?: number;
+  /** Bytes per request (default 8,388,608; the broker's maxRequestBytes is 16 MiB by default). */
+  maxRequestBytes?: number;
+}
+
+interface ProducerIdentity {
+  producerId: number;
+  producerEpoch: number;
+}
+
+export class Producer {
+  private readonly http: HttpClient;
+  private readonly metadata: TopicMetadata;
+  private readonly accumulator: Accumulator;
+  private readonly budget: ByteBudget;
+  private readonly backoff: BackoffOptions;
+  private readonly acks: Acks;
+  private readonly lingerMs: number;
+  private readonly batchBytes: number;
+  private readonly maxBlockMs: number;
+  private readonly deliveryTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly compression: Compression;
+  private readonly idempotent: boolean;
+  private readonly name: string | undefined;
+  private readonly maxBatchesPerRequest: number;
+  private readonly maxRequestBytes: number;
+
+  private identity: ProducerIdentity | null = null;
+  /** A new producer id is needed before the next request (first use, or sequences that cannot continue). */
+  private needIdentity: boolean;
+  private acquiringIdentity = false;
+  private inFlightRequests = 0;
+  private fatal: BrokerError | null = null;
+  private closing = false;
+  private closed = false;
+  /** Sends that wait for metadata or buffer space; later sends queue behind them to keep their order. */
+  private admitting = 0;
+  private admissionChain: Promise<unknown> = Promise.resolve();
+  private wakeTimer: NodeJS.Timeout | null = null;
+  private wakeAt = Infinity;
+  private drainScheduled = false;
+  private readonly stopping = new AbortController();
+
+  constructor(options: ProducerOptions) {
+    if (!options || typeof options.broker !== 'string') throw invalidArgument('new Producer({ broker }) needs the broker URL');
+    this.acks = enumOption(options, 'acks', ['0', '1', 'all'] as const, 'all');
+    this.lingerMs = intOption(options, 'lingerMs', 5, 0, 60_000);
+    this.batchBytes = intOption(options, 'batchBytes', 524_288, 1_024, 1_073_741_824);
+    this.maxBlockMs = intOption(options, 'maxBlockMs', 60_000, 0);
+    this.deliveryTimeoutMs = intOption(options, 'deliveryTimeoutMs', 120_000, 1);
+    this.requestTimeoutMs = intOption(options, 'requestTimeoutMs', 30_000, 1, 300_000);
+    this.compression = enumOption(options, 'compression', ['none', 'lz4'] as const, 'none');
+    this.idempotent = boolOption(options, 'idempotent', true);
+    this.maxBatchesPerRequest = intOption(options, 'maxBatchesPerRequest', 5, 1, this.idempotent ? 5 : 1_000);
+    this.maxRequestBytes = intOption(options, 'maxRequestBytes', 8_388_608, 1_024);
+    this.backoff = { retryBackoffMs: intOption(options, 'retryBackoffMs', 100, 1), retryBackoffMaxMs: intOption(options, 'retryBackoffMaxMs', 1_000, 1) };
+    if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0)) throw invalidArgument('name must be a non-empty string');
+    this.name = options.name;
+    this.needIdentity = this.idempotent;
+    this.budget = new ByteBudget(intOption(options, 'bufferBytes', 33_554_432, 1_024));
+    this.http = new HttpClient(options.broker, { connections: null, requestTimeoutMs: this.requestTimeoutMs });
+    this.metadata = new TopicMetadata(this.http, this.backoff);
+    this.accumulator = new Accumulator({ batchBytes: this.batchBytes, lingerMs: this.lingerMs, deliveryTimeoutMs: this.deliveryTimeoutMs });
+  }
+
+  /** Bytes of records accepted but not yet acknowledged or failed (at most `bufferBytes`). */
+  get bufferedBytes(): number {
+    return this.budget.usedBytes;
+  }
+
+  /** Sends one record; resolves with its partition and offset once acknowledged. */
+  async send(record: ProducerRecord): Promise<RecordMetadata> {
+    return (await this.enqueue(record)).delivery;
+  }
+
+  /** Sends several records (in order); resolves when all are acknowledged. */
+  async sendAll(records: ProducerRecord[]): Promise<RecordMetadata[]> {
+    const deliveries: Promise<RecordMetadata>[] = [];
+    for (const record of records) deliveries.push((await this.enqueue(record)).delivery);
+    return Promise.all(deliveries);
+  }
+
+  /**
+   * Accepts a record into the buffer and resolves once it is accepted (waiting while `bufferBytes` is full),
+   * with `delivery` settling on acknowledgement. This is the streaming form: awaiting each enqueue bounds memory
+   * while many records are in flight.
+   */
+  enqueue(record: ProducerRecord): Promise<{ delivery: Promise<RecordMetadata> }> {
+    try {
+      this.checkOpen();
+      if (this.admitting === 0) {
+        const info = this.metadata.cached(record?.topic);
+        if (info) {
+          const prepared = this.prepare(record, info);
+          if (this.budget.tryAcquire(prepared.size)) return Promise.resolve({ delivery: this.accept(record, prepared, info.partitions) });
+        }
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.admitting++;
+    const admitted = this.admissionChain.then(() => this.admitSlowly(record)).finally(() => this.admitting--);
+    this.admissionChain = admitted.catch(() => undefined);
+    return admitted;
+  }
+
+  /** Sends everything buffered now (ignoring lingerMs) and resolves when all of it is settled. */
+  async flush(): Promise<void> {
+    await this.admissionChain;
+    const pending = this.accumulator.pendingBatches();
+    for (const batch of pending) batch.flushRequested = true;
+    this.drainSoon();
+    await Promise.all(pending.map((b) => b.settled));
+  }
+
+  /** Flushes, then releases the connections. Sends after close are refused. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closing = true;
+    await this.flush();
+    this.closed = true;
+    this.stopping.abort();
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    await this.http.close();
+  }
+
+  private checkOpen(): void {
+    if (this.fatal) throw this.fatal;
+    if (this.closing) throw invalidArgument('the producer is closed');
+  }
+
+  private prepare(record: ProducerRecord, info: { partitions: number; maxMessageBytes: number }) {
+    const prepared = prepareRecord(record, Date.now());
+    if (record.partition !== undefined && (!Number.isInteger(record.partition) || record.partition < 0 || record.partition >= info.partitions)) {
+      throw new BrokerError('UNKNOWN_PARTITION', `topic ${record.topic} has ${info.partitions} partitions, not partition ${record.partition}`, {
+        details: { topic: record.topic, partition: record.partition },
+      });
+    }
+    const limit = Math.min(info.maxMessageBytes, this.budget.limit);
+    if (prepared.size + BATCH_OVERHEAD > limit) {
+      throw new BrokerError('RECORD_TOO_LARGE', `a record of about ${prepared.size} bytes does not fit maxMessageBytes/bufferBytes (${limit})`);
+    }
+    return prepared;
+  }
+
+  private async admitSlowly(record: ProducerRecord): Promise<{ delivery: Promise<RecordMetadata> }> {
+    this.checkOpen();
+    const deadline = Date.now() + this.maxBlockMs;
+    if (typeof record?.topic !== 'string') throw invalidArgument('record.topic must be a topic name');
+    const info = await this.metadata.get(record.topic, deadline);
+    const prepared = this.prepare(record, info);
+    await this.budget.acquire(prepared.size, Math.max(0, deadline - Date.now()));
+    try {
+      this.checkOpen();
+    } catch (err) {
+      this.budget.release(prepared.size);
+      throw err;
+    }
+    return { delivery: this.accept(record, prepared, info.partitions) };
+  }
+
+  /** Puts an admitted record into its partition's batch (its budget bytes are already taken). */
+  private accept(record: ProducerRecord, prepared: ReturnType<typeof prepareRecord>, partitions: number): Promise<RecordMetadata> {
+    const keyless = record.partition === undefined && prepared.input.key === null;
+    const partition =
+      record.partition ?? (prepared.input.key !== null ? partitionForKey(prepared.input.key, partitions) : this.accumulator.stickyPartition(record.topic, partitions));
+    let delivery!: Delivery;
+    const promise = new Promise<RecordMetadata>((resolve, reject) => (delivery = { resolve, reject }));
+    promise.catch(() => undefined); // callers that only await enqueue() must not crash the process
+    const now = Date.now();
+    const { full, created } = this.accumulator.append(record.topic, partition, prepared, delivery, now, keyless);
+    if (full) this.drainSoon();
+    else if (created) this.wakeUpAt(now + this.lingerMs);
+    return promise;
+  }
+
+  private drainSoon(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      this.drain();
+    });
+  }
+
+  private wakeUpAt(at: number): void {
+    if (at >= this.wakeAt) return;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeAt = at;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null;
+      this.wakeAt = Infinity;
+      this.drain();
+    }, Math.max(0, at - Date.now()));
+  }
+
+  /**
+   * Expires old batches, retries requests whose backoff ended, and starts a request on every free partition
+   * whose head batch is ready. While a new producer id is needed no new request starts; it is taken once every
+   * request (retries included) has settled, so no batch of the old id is still on its way.
+   */
+  private drain(): void {
+    const now = Date.now();
+    let next = Infinity;
+    let unsettled = false;
+    for (const queue of this.accumulator.queuesWithWork()) {
+      this.expireQueued(queue, now);
+      const head = queue.batches[0];
+      if (queue.inFlight) {
+        unsettled = true;
+        if (queue.requesting) continue;
+        if (queue.retryAt > now) next = Math.min(next, queue.retryAt);
+        else this.startRequest(queue, queue.inFlight);
+      } else if (head && !this.needIdentity && this.accumulator.headReady(queue, now, this.closing)) {
+        this.startRequest(queue, this.takeRequest(queue));
+      } else if (head) {
+        next = Math.min(next, head.deadline, this.needIdentity ? Infinity : head.createdAt + this.lingerMs);
+      }
+    }
+    if (this.needIdentity && !unsettled && this.accumulator.pendingBatches().length > 0) void this.renewIdentity();
+    if (next < Infinity) this.wakeUpAt(next);
+  }
+
+  /** Batches still waiting to be sent whose delivery timeout passed fail; they hold no sequence yet. */
+  private expireQueued(queue: PartitionQueue, now: number): void {
+    while (queue.batches[0] && queue.batches[0].deadline <= now) {
+      const batch = queue.batches.shift()!;
+      this.settle(batch, this.deliveryTimeout(batch, null));
+    }
+  }
+
+  private takeRequest(queue: PartitionQueue): ProducerBatch[] {
+    const taken: ProducerBatch[] = [];
+    let bytes = 0;
+    while (queue.batches[0] && taken.length < this.maxBatchesPerRequest && (taken.length === 0 || bytes + queue.batches[0].bytes <= this.maxRequestBytes)) {
+      const batch = queue.batches.shift()!;
+      bytes += batch.bytes;
+      taken.push(batch);
+    }
+    this.accumulator.moveSticky(queue.topic, queue.partition);
+    queue.inFlight = taken;
+    queue.attempts = 0;
+    return taken;
+  }
+
+  private startRequest(queue: PartitionQueue, batches: ProducerBatch[]): void {
+    queue.requesting = true;
+    this.inFlightRequests++;
+    void this.sendRequest(queue, batches).finally(() => {
+      queue.requesting = false;
+      this.inFlightRequests--;
+      this.drainSoon();
+    });
+  }
+
+  private encode(queue: PartitionQueue, batch: ProducerBatch): Buffer {
+    if (batch.encoded) return batch.encoded;
+    const stamp = this.idempotent && this.identity ? { producerId: this.identity.producerId, producerEpoch: this.identity.producerEpoch, baseSequence: queue.nextSequence } : {};
+    if (this.idempotent) {
+      batch.baseSequence = queue.nextSequence;
+      queue.nextSequence = (queue.nextSequence + batch.records.length) % 0x80000000;
+    }
+    batch.encoded = encodeBatch({ records: batch.records, compression: this.compression, ...stamp });
+    return batch.encoded;
+  }
+
+  private async sendRequest(queue: PartitionQueue, batches: ProducerBatch[]): Promise<void> {
+    const encoded = batches.map((b) => this.encode(queue, b));
+    let reply: { batches: { baseOffset: number; lastOffset: number }[] };
+    try {
+      reply = await this.http.json('POST', `/topics/${segment(queue.topic)}/partitions/${queue.partition}/batches`, {
+        batches: encoded.length === 1 ? encoded[0]! : Buffer.concat(encoded),
+        query: { acks: this.acks, timeoutMs: this.requestTimeoutMs },
+        timeoutMs: this.requestTimeoutMs + 5_000,
+        signal: this.fatal ? AbortSignal.abort() : undefined,
+      });
+    } catch (err) {
+      this.requestFailed(queue, batches, err);
+      return;
+    }
+    queue.inFlight = null;
+    for (let i = 0; i < batches.length; i++) this.settle(batches[i]!, null, reply.batches[i]?.baseOffset ?? -1);
+  }
+
+  private requestFailed(queue: PartitionQueue, batches: ProducerBatch[], err: unknown): void {
+    const error = err instanceof BrokerError ? err : new BrokerError('BROKER_NOT_AVAILABLE', String(err), { cause: err });
+    const now = Date.now();
+    if (this.fatal) return this.failRequest(queue, batches, this.fatal);
+    if (error.retriable && !this.closed) {
+      if (batches.every((b) => b.deadline > now)) {
+        queue.retryAt = now + backoffMs(queue.attempts++, this.backoff);
+        return;
+      }
+      // Their fate is unknown and they cannot be retried any longer: the sequences may have a gap now.
+      this.failRequest(queue, batches, this.deliveryTimeout(batches[0]!, error));
+      if (this.idempotent) this.needIdentity = true;
+      return;
+    }
+    if (error.code === 'INVALID_PRODUCER_EPOCH') return this.fence(error);
+    if (error.code === 'UNKNOWN_TOPIC' || error.code === 'UNKNOWN_PARTITION') this.metadata.invalidate(queue.topic);
+    this.failRequest(queue, batches, error);
+    if (error.code === 'OUT_OF_ORDER_SEQUENCE' || error.code === 'UNKNOWN_PRODUCER_ID') {
+      if (this.idempotent) this.needIdentity = true;
+    } else if (this.idempotent && batches[0]!.baseSequence >= 0) {
+      // Refused whole (a 4xx): nothing was appended, so the sequences are free again.
+      queue.nextSequence = batches[0]!.baseSequence;
+    }
+  }
+
+  private failRequest(queue: PartitionQueue, batches: ProducerBatch[], err: BrokerError): void {
+    queue.inFlight = null;
+    for (const batch of batches) this.settle(batch, err);
+  }
+
+  private settle(batch: ProducerBatch, err: BrokerError | null, baseOffset = -1): void {
+    this.budget.release(batch.budgetBytes);
+    if (err) batch.fail(err);
+    else batch.complete(baseOffset);
+  }
+
+  private deliveryTimeout(batch: ProducerBatch, last: BrokerError | null): BrokerError {
+    const why = last ? `; last error: ${last.code}: ${last.message}` : '';
+    return new BrokerError('REQUEST_TIMED_OUT', `records for ${batch.topic}/${batch.partition} not acknowledged within deliveryTimeoutMs ${this.deliveryTimeoutMs}${why}`, {
+      cause: last ?? undefined,
+      details: { topic: batch.topic, partition: batch.partition },
+    });
+  }
+
+  /** Takes a (new) producer id once no request is in flight; sequences start again at 0 on every partition. */
+  private async renewIdentity(): Promise<void> {
+    if (this.acquiringIdentity) return;
+    this.acquiringIdentity = true;
+    try {
+      for (let attempt = 0; !this.closed && !this.fatal; attempt++) {
+        try {
+          this.identity = await this.http.json<ProducerIdentity>('POST', '/producers', { json: this.name ? { name: this.name } : {} });
+          for (const queue of this.accumulator.allQueues()) queue.nextSequence = 0;
+          this.needIdentity = false;
+          return;
+        } catch (err) {
+          if (!(err instanceof BrokerError) || !err.retriable) return this.fence(err instanceof BrokerError ? err : new BrokerError('BROKER_NOT_AVAILABLE', String(err)));
+          this.expireAll(); // fail what waited too long meanwhile
+          await sleep(backoffMs(attempt, this.backoff), this.stopping.signal);
+        }
+      }
+    } finally {
+      this.acquiringIdentity = false;
+      this.drainSoon();
+    }
+  }
+
+  private expireAll(): void {
+    const now = Date.now();
+    for (const queue of this.accumulator.queuesWithWork()) this.expireQueued(queue, now);
+  }
+
+  /** A fatal error: everything pending and every later send fails with it. */
+  private fence(err: BrokerError): void {
+    if (!this.fatal) this.fatal = err;
+    for (const queue of this.accumulator.queuesWithWork()) {
+      for (const batch of queue.batches.splice(0)) this.settle(batch, this.fatal);
+      if (queue.inFlight && !queue.requesting) this.failRequest(queue, queue.inFlight, this.fatal);
+    }
+    this.budget.rejectAll(this.fatal);
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The shapes sluice/client accepts and returns. Keys and values go out as strings (UTF-8) or bytes and come
+ * back as Buffers (a consumer cannot know how they were encoded); header values likewise.
+ */
+
+export type Acks = '0' | '1' | 'all';
+export type Compression = 'none' | 'lz4';
+export type Bytes = string | Uint8Array;
+
+export type HeadersInput = Record<string, Bytes | null> | { key: string; value: Bytes | null }[];
+
+/** A record to produce. */
+export interface ProducerRecord {
+  topic: string;
+  key?: Bytes | null;
+  value: Bytes | null;
+  headers?: HeadersInput;
+  /** An explicit partition; otherwise murmur2(key) mod partitions, or a sticky partition for keyless records. */
+  partition?: number;
+  /** CreateTime in ms since the epoch; default: the producer's clock when `send` is called. */
+  timestamp?: number;
+}
+
+/** Where a record landed. `offset` is -1 with acks "0". */
+export interface RecordMetadata {
+  topic: string;
+  partition: number;
+  offset: number;
+  timestamp: number;
+}
+
+export interface RecordHeader {
+  key: string;
+  value: Buffer | null;
+}
+
+/** A record as a consumer receives it. */
+export interface ConsumerRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeader[];
+}
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface TopicPartitionOffset extends TopicPartition {
+  offset: number;
+}
+
+export type TopicConfig = Record<string, string | number | null>;
+
+export interface TopicSummary {
+  name: string;
+  partitions: number;
+  replicationFactor: number;
+}
+
+export interface PartitionDescription {
+  partition: number;
+  leader: number;
+  replicas: number[];
+  isr: number[];
+  logStartOffset: number;
+  highWatermark: number;
+  logEndOffset: number;
+  sizeBytes: number;
+  segments: number;
+}
+
+export interface TopicDescription {
+  name: string;
+  config: TopicConfig;
+  partitions: PartitionDescription[];
+}
+
+export interface NewTopic {
+  name: string;
+  partitions?: number;
+  replicationFactor?: number;
+  config?: TopicConfig;
+}
+
+export interface GroupSummary {
+  group: string;
+  state: string;
+  members: number;
+}
+
+export interface GroupMember {
+  memberId: string;
+  topics: string[];
+  assignments: TopicPartition[];
+  lastHeartbeat: number;
+}
+
+export interface CommittedOffset extends TopicPartitionOffset {
+  metadata: string | null;
+  highWatermark: number;
+  lag: number;
+}
+
+export interface GroupDescription {
+  group: string;
+  state: string;
+  generation: number;
+  assignor: string;
+  members: GroupMember[];
+  /** Committed offsets with the partition's high watermark and the lag. */
+  offsets: CommittedOffset[];
+}
+
+export type ResetTarget = 'earliest' | 'latest' | { offset: number } | { timestamp: number };
+
+export interface RetentionResult {
+  deletedSegments: number;
+  freedBytes: number;
+}
