@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Memory-bound tests measure retained memory after a forced collection.
+    execArgv: ['--expose-gc'],
     reporters: ['default'],
   },
 });

@@ -116,6 +116,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   async next(): Promise<IteratorResult<ConsumerRecord, undefined>> {
     this.fetcher.markProcessed();
     for (;;) {
+      if (this.closing) return { value: undefined, done: true }; // nothing is handed out after the final commit
       const record = this.fetcher.take(1)[0];
       if (record) return { value: record, done: false };
       await this.ready();
@@ -134,6 +135,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     const deadline = Date.now() + intOption(options, 'timeoutMs', 1_000, 0);
     this.fetcher.markProcessed();
     for (;;) {
+      if (this.closing) return [];
       const records = this.fetcher.take(maxRecords);
       if (records.length > 0) return records;
       await this.ready();
