@@ -8,7 +8,8 @@
  *   --data-dir DIR   where scratch data goes (env SLUICE_BENCH_DATA_DIR; default the OS temp dir). A fresh
  *                    `sluice-bench-*` directory is made inside it and removed afterwards, also on Ctrl-C.
  *   --suite NAME     run only this suite (repeatable); default all: log (storage engine), http (the broker's
- *                    HTTP API, against a real broker process)
+ *                    HTTP API, against a real broker process), client (sluice/client's producer and
+ *                    consumer against a real broker process, binary vs JSON path)
  *
  * Prints the environment first, shows progress, prints each result next to its baseline, writes
  * `bench/results/<suite>.json` and regenerates docs/benchmarks.md from all results files. Adding a suite
@@ -20,6 +21,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
+import { clientSuite } from './client.bench.js';
 import { httpSuite } from './http.bench.js';
 import { logSuite } from './log.bench.js';
 import { killAllChildren } from './lib/child-processes.js';
@@ -30,7 +32,7 @@ import { writeSuiteReport, type BenchResult, type SuiteReport } from './lib/resu
 import { resultLine, type Suite } from './lib/suite.js';
 import { writeBenchmarksDoc } from './report.js';
 
-const SUITES: Suite[] = [logSuite, httpSuite];
+const SUITES: Suite[] = [logSuite, httpSuite, clientSuite];
 const USAGE = 'usage: npm run bench [-- --quick] [-- --data-dir DIR] [-- --suite NAME]';
 
 /** A bad command line: reported as a message and the usage, without a stack trace. */

@@ -12,9 +12,12 @@ import { BATCH_OVERHEAD, type PreparedRecord } from './records.js';
 import type { RecordMetadata } from './types.js';
 
 export interface Delivery {
+  promise: Promise<RecordMetadata>;
   resolve: (metadata: RecordMetadata) => void;
   reject: (err: Error) => void;
 }
+
+const ignore = () => undefined;
 
 export class ProducerBatch {
   readonly records: PreparedRecord['input'][] = [];
@@ -58,7 +61,12 @@ export class ProducerBatch {
   }
 
   fail(err: Error): void {
-    for (const delivery of this.deliveries) delivery.reject(err);
+    for (const delivery of this.deliveries) {
+      // A caller that only awaited enqueue() and dropped the delivery must not crash the process with an
+      // unhandled rejection; one that awaits the delivery still gets the error.
+      delivery.promise.catch(ignore);
+      delivery.reject(err);
+    }
     this.settle();
   }
 }

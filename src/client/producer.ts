@@ -121,8 +121,14 @@ export class Producer {
   }
 
   /** Sends one record; resolves with its partition and offset once acknowledged. */
-  async send(record: ProducerRecord): Promise<RecordMetadata> {
-    return (await this.enqueue(record)).delivery;
+  send(record: ProducerRecord): Promise<RecordMetadata> {
+    try {
+      const delivery = this.admitNow(record);
+      if (delivery) return delivery;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.enqueue(record).then((accepted) => accepted.delivery);
   }
 
   /** Sends several records (in order); resolves when all are acknowledged. */
@@ -139,14 +145,8 @@ export class Producer {
    */
   enqueue(record: ProducerRecord): Promise<{ delivery: Promise<RecordMetadata> }> {
     try {
-      this.checkOpen();
-      if (this.admitting === 0) {
-        const info = this.metadata.cached(record?.topic);
-        if (info) {
-          const prepared = this.prepare(record, info);
-          if (this.budget.tryAcquire(prepared.size)) return Promise.resolve({ delivery: this.accept(record, prepared, info.partitions) });
-        }
-      }
+      const delivery = this.admitNow(record);
+      if (delivery) return Promise.resolve({ delivery });
     } catch (err) {
       return Promise.reject(err);
     }
@@ -154,6 +154,19 @@ export class Producer {
     const admitted = this.admissionChain.then(() => this.admitSlowly(record)).finally(() => this.admitting--);
     this.admissionChain = admitted.catch(() => undefined);
     return admitted;
+  }
+
+  /**
+   * The fast path: admits the record at once when nothing waits before it, the topic's metadata is known and
+   * the buffer has room; returns its delivery, or null to take the slow path. Throws for a bad record.
+   */
+  private admitNow(record: ProducerRecord): Promise<RecordMetadata> | null {
+    this.checkOpen();
+    if (this.admitting > 0) return null;
+    const info = this.metadata.cached(record?.topic);
+    if (!info) return null;
+    const prepared = this.prepare(record, info);
+    return this.budget.tryAcquire(prepared.size) ? this.accept(record, prepared, info.partitions) : null;
   }
 
   /** Sends everything buffered now (ignoring lingerMs) and resolves when all of it is settled. */
@@ -216,9 +229,13 @@ export class Producer {
     const keyless = record.partition === undefined && prepared.input.key === null;
     const partition =
       record.partition ?? (prepared.input.key !== null ? partitionForKey(prepared.input.key, partitions) : this.accumulator.stickyPartition(record.topic, partitions));
-    let delivery!: Delivery;
-    const promise = new Promise<RecordMetadata>((resolve, reject) => (delivery = { resolve, reject }));
-    promise.catch(() => undefined); // callers that only await enqueue() must not crash the process
+    let resolve!: Delivery['resolve'];
+    let reject!: Delivery['reject'];
+    const promise = new Promise<RecordMetadata>((ok, fail) => {
+      resolve = ok;
+      reject = fail;
+    });
+    const delivery: Delivery = { promise, resolve, reject };
     const now = Date.now();
     const { full, created } = this.accumulator.append(record.topic, partition, prepared, delivery, now, keyless);
     if (full) this.drainSoon();

@@ -20,16 +20,25 @@ function toBytes(value: Bytes | null | undefined, what: string): Buffer | null {
   throw invalidArgument(`${what} must be a string, a Uint8Array or null`);
 }
 
-function headerList(headers: HeadersInput | undefined): { key: string; value: Buffer | null }[] {
+function textOrBytes(value: Bytes | null | undefined, what: string): string | Buffer | null {
+  return typeof value === 'string' ? value : toBytes(value, what);
+}
+
+function byteLength(value: string | Uint8Array | null): number {
+  return value === null ? 0 : typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
+}
+
+function headerList(headers: HeadersInput | undefined): { key: string; value: string | Buffer | null }[] {
   if (headers === undefined) return [];
   const entries = Array.isArray(headers) ? headers.map((h) => [h?.key, h?.value] as const) : Object.entries(headers);
   return entries.map(([key, value]) => {
     if (typeof key !== 'string') throw invalidArgument('a header key must be a string');
-    return { key, value: toBytes(value, `header ${key}`) };
+    return { key, value: textOrBytes(value, `header ${key}`) };
   });
 }
 
 export interface PreparedRecord {
+  /** Keys are bytes (the partitioner hashes them); values and header values stay strings when given so. */
   input: RecordInput & { key: Buffer | null; timestamp: number };
   /** Upper bound of the record's encoded size (uncompressed). */
   size: number;
@@ -43,10 +52,10 @@ export function prepareRecord(record: ProducerRecord, now: number): PreparedReco
   const timestamp = record.timestamp ?? now;
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw invalidArgument(`record.timestamp must be ms since the epoch, not ${record.timestamp}`);
   const key = toBytes(record.key, 'record.key');
-  const value = toBytes(record.value, 'record.value');
+  const value = textOrBytes(record.value, 'record.value');
   const headers = headerList(record.headers);
-  let size = RECORD_OVERHEAD + (key?.length ?? 0) + (value?.length ?? 0);
-  for (const h of headers) size += HEADER_OVERHEAD + Buffer.byteLength(h.key) + (h.value?.length ?? 0);
+  let size = RECORD_OVERHEAD + (key?.length ?? 0) + byteLength(value);
+  for (const h of headers) size += HEADER_OVERHEAD + Buffer.byteLength(h.key) + byteLength(h.value);
   return { input: { key, value, headers, timestamp }, size };
 }
 

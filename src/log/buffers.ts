@@ -1,10 +1,10 @@
 /**
- * Reader and Writer: the two cursors every binary format in sluice goes through.
+ * Reader, and the in-place writers: the cursors every binary format in sluice goes through.
  *
  * Reader walks one Buffer and throws a RangeError as soon as a read would pass its end, so a truncated
- * structure is always detected, never read as garbage. Writer builds output as a chain of chunks: small
- * fields go into a scratch chunk, large byte strings are linked in without a copy, and `toBuffer()`
- * concatenates once at the end.
+ * structure is always detected, never read as garbage. Writing goes the other way round: the encoder
+ * measures a structure exactly first (`sizeOfVarint`), allocates once, and writes in place (`writeVarint`,
+ * `writeInt64`), so every byte string is copied once.
  *
  * i64 fields are read as JavaScript numbers, not bigints: offsets, timestamps and producer ids in a
  * partition stay far below 2^53 in practice (2^53 offsets is 285 years at a million records a second), and a
@@ -24,6 +24,17 @@ export function sizeOfVarint(value: number): number {
     size++;
   }
   return size;
+}
+
+/** Writes `value` as a zigzag varint at `at`; returns the position after it. */
+export function writeVarint(buffer: Buffer, at: number, value: number): number {
+  let zz = value >= 0 ? value * 2 : -value * 2 - 1;
+  while (zz >= 0x80) {
+    buffer[at++] = (zz % 128) | 0x80;
+    zz = Math.floor(zz / 128);
+  }
+  buffer[at++] = zz;
+  return at;
 }
 
 export class Reader {
@@ -116,101 +127,4 @@ export function writeInt64(buffer: Buffer, at: number, value: number): void {
   const high = Math.floor(value / TWO_32);
   buffer.writeInt32BE(high, at);
   buffer.writeUInt32BE(value - high * TWO_32, at + 4);
-}
-
-const CHUNK_SIZE = 16 * 1024;
-/** Byte strings at least this large are linked into the chain instead of copied. */
-const LINK_THRESHOLD = 512;
-
-export class Writer {
-  private readonly chunks: Buffer[] = [];
-  private scratch: Buffer = Buffer.allocUnsafe(CHUNK_SIZE);
-  private start = 0;
-  private at = 0;
-  private total = 0;
-
-  get length(): number {
-    return this.total;
-  }
-
-  private room(bytes: number): Buffer {
-    if (this.at + bytes > this.scratch.length) {
-      this.seal();
-      this.scratch = Buffer.allocUnsafe(Math.max(CHUNK_SIZE, bytes));
-      this.start = 0;
-      this.at = 0;
-    }
-    this.total += bytes;
-    return this.scratch;
-  }
-
-  private seal(): void {
-    if (this.at > this.start) this.chunks.push(this.scratch.subarray(this.start, this.at));
-    this.start = this.at;
-  }
-
-  int8(value: number): this {
-    this.room(1).writeInt8(value, this.at);
-    this.at += 1;
-    return this;
-  }
-
-  int16(value: number): this {
-    this.room(2).writeInt16BE(value, this.at);
-    this.at += 2;
-    return this;
-  }
-
-  int32(value: number): this {
-    this.room(4).writeInt32BE(value, this.at);
-    this.at += 4;
-    return this;
-  }
-
-  uint32(value: number): this {
-    this.room(4).writeUInt32BE(value, this.at);
-    this.at += 4;
-    return this;
-  }
-
-  int64(value: number): this {
-    writeInt64(this.room(8), this.at, value);
-    this.at += 8;
-    return this;
-  }
-
-  varint(value: number): this {
-    let zz = value >= 0 ? value * 2 : -value * 2 - 1;
-    const buffer = this.room(sizeOfVarint(value));
-    while (zz >= 0x80) {
-      buffer[this.at++] = (zz % 128) | 0x80;
-      zz = Math.floor(zz / 128);
-    }
-    buffer[this.at++] = zz;
-    return this;
-  }
-
-  bytes(data: Uint8Array): this {
-    if (data.length >= LINK_THRESHOLD) {
-      this.seal();
-      this.chunks.push(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length));
-      this.total += data.length;
-    } else {
-      this.room(data.length).set(data, this.at);
-      this.at += data.length;
-    }
-    return this;
-  }
-
-  /** A varint length then the bytes; null is written as length -1. */
-  nullableBytes(data: Uint8Array | null): this {
-    if (data === null) return this.varint(-1);
-    return this.varint(data.length).bytes(data);
-  }
-
-  /** Concatenates the chain once. The Writer must not be used afterwards. */
-  toBuffer(): Buffer {
-    this.seal();
-    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.total);
-  }
 }

@@ -31,7 +31,7 @@
  *
  * This module writes batches and reads headers; batch-decoder.ts validates and decodes them.
  */
-import { Writer, readInt64, sizeOfVarint, writeInt64 } from './buffers.js';
+import { readInt64, sizeOfVarint, writeInt64, writeVarint } from './buffers.js';
 import { CODEC_IDS, codecFromId, compress, type CompressionCodec } from './compression.js';
 import { crc32c } from './crc32c.js';
 
@@ -102,11 +102,14 @@ export interface DecodedBatch {
   records: StoredRecord[];
 }
 
-/** A record to encode; timestamp defaults to the batch's base timestamp. */
+/**
+ * A record to encode; timestamp defaults to the batch's base timestamp. Keys, values and header values may be
+ * strings: they are written as UTF-8 straight into the batch, without an intermediate Buffer.
+ */
 export interface RecordInput {
-  key?: Uint8Array | null;
-  value: Uint8Array | null;
-  headers?: { key: string; value: Uint8Array | null }[];
+  key?: Uint8Array | string | null;
+  value: Uint8Array | string | null;
+  headers?: { key: string; value: Uint8Array | string | null }[];
   timestamp?: number;
 }
 
@@ -185,24 +188,58 @@ export function assignOffsetAndEpoch(buffer: Buffer, at: number, baseOffset: num
   buffer.writeInt32BE(leaderEpoch, at + BATCH.partitionLeaderEpoch);
 }
 
-/** Encodes a batch. Offsets and leader epoch default to 0 / -1: the leader assigns them at append. */
+/**
+ * Encodes a batch. Offsets and leader epoch default to 0 / -1: the leader assigns them at append.
+ *
+ * Two passes: the first measures every record exactly, the second writes the records straight into the one
+ * buffer of the batch (or of the payload to compress), so each key and value is copied once.
+ */
 export function encodeBatch(input: BatchInput): Buffer {
   const records = input.records;
-  if (records.length === 0) throw new RangeError('a record batch needs at least one record');
+  const count = records.length;
+  if (count === 0) throw new RangeError('a record batch needs at least one record');
   const baseTimestamp = input.baseTimestamp ?? records[0]!.timestamp ?? Date.now();
   let maxTimestamp = -1;
-  const body = new Writer();
-  for (let i = 0; i < records.length; i++) {
+  const keyLengths = new Int32Array(count);
+  const valueLengths = new Int32Array(count);
+  const bodySizes = new Int32Array(count);
+  /** UTF-8 lengths of header keys and values, in order, for the records that have headers */
+  const headerLengths: number[] = [];
+  let payloadSize = 0;
+  for (let i = 0; i < count; i++) {
     const record = records[i]!;
     const timestamp = record.timestamp ?? baseTimestamp;
     if (timestamp > maxTimestamp) maxTimestamp = timestamp;
-    writeRecord(body, record, timestamp - baseTimestamp, i);
+    const keyLength = fieldLength(record.key);
+    const valueLength = fieldLength(record.value);
+    keyLengths[i] = keyLength;
+    valueLengths[i] = valueLength;
+    const headers = record.headers ?? EMPTY;
+    let size = 1 + sizeOfVarint(timestamp - baseTimestamp) + sizeOfVarint(i) + sizeOfField(keyLength) + sizeOfField(valueLength) + sizeOfVarint(headers.length);
+    for (const header of headers) {
+      const k = Buffer.byteLength(header.key, 'utf8');
+      const v = fieldLength(header.value);
+      headerLengths.push(k, v);
+      size += sizeOfField(k) + sizeOfField(v);
+    }
+    bodySizes[i] = size;
+    payloadSize += sizeOfVarint(size) + size;
   }
-  const codec = input.compression ?? 'none';
-  const payload = compress(codec, body.toBuffer());
 
-  const size = BATCH_HEADER_SIZE + payload.length;
-  const batch = Buffer.allocUnsafe(size);
+  const codec = input.compression ?? 'none';
+  let batch: Buffer;
+  if (codec === 'none') {
+    batch = Buffer.allocUnsafe(BATCH_HEADER_SIZE + payloadSize);
+    writeRecords(batch, BATCH_HEADER_SIZE, input, baseTimestamp, keyLengths, valueLengths, bodySizes, headerLengths);
+  } else {
+    const payload = Buffer.allocUnsafe(payloadSize);
+    writeRecords(payload, 0, input, baseTimestamp, keyLengths, valueLengths, bodySizes, headerLengths);
+    const compressed = compress(codec, payload);
+    batch = Buffer.allocUnsafe(BATCH_HEADER_SIZE + compressed.length);
+    compressed.copy(batch, BATCH_HEADER_SIZE);
+  }
+
+  const size = batch.length;
   let attributes = CODEC_IDS[codec];
   if (input.timestampType === 'log-append') attributes |= TIMESTAMP_TYPE_BIT;
   if (input.transactional) attributes |= TRANSACTIONAL_BIT;
@@ -211,38 +248,64 @@ export function encodeBatch(input: BatchInput): Buffer {
   batch.writeInt32BE(input.partitionLeaderEpoch ?? NO_PARTITION_LEADER_EPOCH, BATCH.partitionLeaderEpoch);
   batch.writeInt8(MAGIC_V2, BATCH.magic);
   batch.writeInt16BE(attributes, BATCH.attributes);
-  batch.writeInt32BE(records.length - 1, BATCH.lastOffsetDelta);
+  batch.writeInt32BE(count - 1, BATCH.lastOffsetDelta);
   writeInt64(batch, BATCH.baseTimestamp, baseTimestamp);
   writeInt64(batch, BATCH.maxTimestamp, maxTimestamp);
   writeInt64(batch, BATCH.producerId, input.producerId ?? NO_PRODUCER_ID);
   batch.writeInt16BE(input.producerEpoch ?? NO_PRODUCER_EPOCH, BATCH.producerEpoch);
   batch.writeInt32BE(input.baseSequence ?? NO_SEQUENCE, BATCH.baseSequence);
-  batch.writeInt32BE(records.length, BATCH.recordCount);
-  payload.copy(batch, BATCH_HEADER_SIZE);
+  batch.writeInt32BE(count, BATCH.recordCount);
   batch.writeUInt32BE(computeBatchCrc(batch, 0, size), BATCH.crc);
   return batch;
 }
 
 const EMPTY: never[] = [];
 
-function writeRecord(writer: Writer, record: RecordInput, timestampDelta: number, offsetDelta: number): void {
-  const key = record.key ?? null;
-  const value = record.value;
-  const headers = record.headers ?? EMPTY;
-  const headerKeys = headers.map((h) => Buffer.from(h.key, 'utf8'));
-  let bodySize =
-    1 + sizeOfVarint(timestampDelta) + sizeOfVarint(offsetDelta) + sizeOfBytesField(key) + sizeOfBytesField(value);
-  bodySize += sizeOfVarint(headers.length);
-  for (let h = 0; h < headers.length; h++) {
-    bodySize += sizeOfBytesField(headerKeys[h]!) + sizeOfBytesField(headers[h]!.value);
-  }
-  writer.varint(bodySize).int8(0).varint(timestampDelta).varint(offsetDelta);
-  writer.nullableBytes(key).nullableBytes(value).varint(headers.length);
-  for (let h = 0; h < headers.length; h++) {
-    writer.nullableBytes(headerKeys[h]!).nullableBytes(headers[h]!.value);
-  }
+type Field = Uint8Array | string | null | undefined;
+
+/** Encoded length of a key, value or header value; -1 for null. */
+function fieldLength(field: Field): number {
+  if (field === null || field === undefined) return -1;
+  return typeof field === 'string' ? Buffer.byteLength(field, 'utf8') : field.length;
 }
 
-function sizeOfBytesField(data: Uint8Array | null): number {
-  return data === null ? 1 : sizeOfVarint(data.length) + data.length;
+function sizeOfField(length: number): number {
+  return length < 0 ? 1 : sizeOfVarint(length) + length;
+}
+
+function writeField(buffer: Buffer, at: number, field: Field, length: number): number {
+  at = writeVarint(buffer, at, length);
+  if (length <= 0) return at;
+  if (typeof field === 'string') buffer.write(field, at, length, 'utf8');
+  else buffer.set(field!, at);
+  return at + length;
+}
+
+/** The second pass of encodeBatch: the records, back to back, from `at`. */
+function writeRecords(
+  buffer: Buffer,
+  at: number,
+  input: BatchInput,
+  baseTimestamp: number,
+  keyLengths: Int32Array,
+  valueLengths: Int32Array,
+  bodySizes: Int32Array,
+  headerLengths: number[],
+): void {
+  let h = 0;
+  for (let i = 0; i < input.records.length; i++) {
+    const record = input.records[i]!;
+    at = writeVarint(buffer, at, bodySizes[i]!);
+    buffer[at++] = 0; // attributes: unused in v2
+    at = writeVarint(buffer, at, (record.timestamp ?? baseTimestamp) - baseTimestamp);
+    at = writeVarint(buffer, at, i);
+    at = writeField(buffer, at, record.key, keyLengths[i]!);
+    at = writeField(buffer, at, record.value, valueLengths[i]!);
+    const headers = record.headers ?? EMPTY;
+    at = writeVarint(buffer, at, headers.length);
+    for (const header of headers) {
+      at = writeField(buffer, at, header.key, headerLengths[h++]!);
+      at = writeField(buffer, at, header.value, headerLengths[h++]!);
+    }
+  }
 }

@@ -24,7 +24,7 @@ export async function buildApp(services: Services, logger: Logger): Promise<Fast
     // Requests arriving during a graceful shutdown get the contract's error body (onRequest hook below).
     return503OnClosing: false,
     // Topic names may be 249 characters long; fastify's default limit for a path parameter is 100.
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
     // Errors fastify raises before routing (a malformed URL, a bad header) get the contract's body too.
     frameworkErrors: (error, _request, reply) => {
       void sendError(reply, new BrokerError('INVALID_REQUEST', error.message));

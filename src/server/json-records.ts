@@ -57,7 +57,8 @@ export function planBatches(
   let sticky: number | null = null;
   records.forEach((record, index) => {
     const key = record.key === undefined || record.key === null ? null : decodeText(record.key, encoding, 'key', index);
-    const value = record.value === null ? null : decodeText(record.value, encoding, 'value', index);
+    // UTF-8 values stay strings: the encoder writes them straight into the batch
+    const value = record.value === null ? null : encoding === 'utf8' ? record.value : decodeText(record.value, encoding, 'value', index);
     let partition: number;
     if (record.partition !== undefined) {
       if (record.partition < 0 || record.partition >= partitions) {
@@ -78,7 +79,7 @@ export function planBatches(
         details: { record: index, timestamp, messageTimestampAfterMaxMs: config.messageTimestampAfterMaxMs },
       });
     }
-    const headers = Object.entries(record.headers ?? {}).map(([k, v]) => ({ key: k, value: v === null ? null : Buffer.from(v, 'utf8') }));
+    const headers = Object.entries(record.headers ?? {}).map(([k, v]) => ({ key: k, value: v }));
     let group = byPartition.get(partition);
     if (!group) byPartition.set(partition, (group = { inputs: [], indexes: [], timestamps: [] }));
     group.inputs.push({ key, value, headers, timestamp });
