@@ -35,6 +35,7 @@ import {
 } from './append-planner.js';
 import { BackgroundWork } from './background-work.js';
 import { GroupSync } from './group-sync.js';
+import { planRetention, type RetentionPolicy } from './retention.js';
 import { Serial } from './serial.js';
 import type { TopicPartition } from './segment-files.js';
 
@@ -420,19 +421,45 @@ export class PartitionLog {
   deleteSegmentsBefore(offset: number): Promise<{ deletedSegments: number; freedBytes: number }> {
     return this.serial.run(async () => {
       const limit = Math.min(offset, this.highWatermark);
-      let deletedSegments = 0;
-      let freedBytes = 0;
-      while (this.segments.length > 1 && this.segments[0]!.nextOffset <= limit && this.segments[1]!.baseOffset <= limit) {
-        const segment = this.segments.shift()!;
-        freedBytes += segment.size;
-        deletedSegments++;
-        await this.background.deleteSegment(segment, this.config.fileDeleteDelayMs);
-      }
-      if (deletedSegments > 0) {
-        this.deps.events.info({ partition: this.name, deletedSegments, freedBytes, logStartOffset: this.logStartOffset }, 'deleted old segments');
-      }
-      return { deletedSegments, freedBytes };
+      let count = 0;
+      while (count < this.segments.length - 1 && this.segments[count]!.nextOffset <= limit && this.segments[count + 1]!.baseOffset <= limit) count++;
+      return this.deleteOldest(count, 'before offset');
     });
+  }
+
+  /**
+   * Retention: deletes the oldest segments that `policy` expires at `now` (see retention.ts), rolling first
+   * when the active segment expired too. The log start offset moves to the first segment kept; it is the base
+   * offset of the first segment file, so it persists by itself.
+   */
+  applyRetention(policy: RetentionPolicy, now: number): Promise<{ deletedSegments: number; freedBytes: number }> {
+    return this.serial.run(async () => {
+      if (this.closed || this.offlineReason) return { deletedSegments: 0, freedBytes: 0 };
+      const plan = await planRetention(this.segments, policy, now, this.highWatermark);
+      if (plan.deleteCount === 0) return { deletedSegments: 0, freedBytes: 0 };
+      if (plan.rollFirst) {
+        await this.roll();
+        await this.background.idle(); // the rolled segment is finished (flushed, indexes trimmed) before it goes
+      }
+      return this.deleteOldest(Math.min(plan.deleteCount, this.segments.length - 1), plan.reason ?? 'retention');
+    });
+  }
+
+  /** Deletes the `count` oldest segments (never the active one). Runs inside the serial section. */
+  private async deleteOldest(count: number, reason: string): Promise<{ deletedSegments: number; freedBytes: number }> {
+    let deletedSegments = 0;
+    let freedBytes = 0;
+    while (deletedSegments < count && this.segments.length > 1) {
+      const segment = this.segments.shift()!;
+      this.dirty.delete(segment);
+      freedBytes += segment.size;
+      deletedSegments++;
+      await this.background.deleteSegment(segment, this.config.fileDeleteDelayMs);
+    }
+    if (deletedSegments > 0) {
+      this.deps.events.info({ partition: this.name, deletedSegments, freedBytes, logStartOffset: this.logStartOffset, reason }, 'deleted old segments');
+    }
+    return { deletedSegments, freedBytes };
   }
 
   // ---------------------------------------------------------------- close

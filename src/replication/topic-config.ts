@@ -11,8 +11,8 @@ import { coerce, defaultsOf, type SettingSpec, type SettingValue } from '../log/
 const INT32_MAX = 2_147_483_647;
 
 export const TOPIC_SETTINGS: readonly SettingSpec[] = [
-  { key: 'retentionMs', type: 'integer', default: 1_209_600_000, nullable: true, unit: 'ms', min: 1, doc: 'delete a segment once its newest record is older than this (null: keep forever); enforced once the retention job lands' },
-  { key: 'retentionBytes', type: 'integer', default: null, nullable: true, unit: 'bytes', min: 1, doc: 'delete the oldest segments while a partition is larger than this (null: no limit); enforced once the retention job lands' },
+  { key: 'retentionMs', type: 'integer', default: 1_209_600_000, nullable: true, unit: 'ms', min: 1, doc: 'delete a segment once its newest record is older than this (null: keep forever); checked every retentionCheckIntervalMs' },
+  { key: 'retentionBytes', type: 'integer', default: null, nullable: true, unit: 'bytes', min: 1, doc: 'delete the oldest segments while a partition is larger than this (null: no limit); whole segments only' },
   { key: 'segmentBytes', type: 'integer', default: 134_217_728, unit: 'bytes', min: MIN_SEGMENT_BYTES, max: INT32_MAX, doc: 'roll to a new segment file when the active one would pass this size' },
   { key: 'segmentMs', type: 'integer', default: 604_800_000, unit: 'ms', min: 1, doc: 'roll to a new segment when the active one is older than this' },
   { key: 'indexIntervalBytes', type: 'integer', default: 4_096, unit: 'bytes', min: 1, max: INT32_MAX, doc: 'bytes of log between two sparse index entries' },

@@ -21,6 +21,7 @@ import { topicDefaultsOf, type BrokerConfig } from './broker-config.js';
 import { BrokerMetrics } from './metrics.js';
 import { murmur2 } from '../log/murmur2.js';
 import { StickyPartitioner } from './partitioner.js';
+import { RetentionJob } from '../replication/retention-job.js';
 import type { Services } from './routes/common.js';
 
 export interface StartOptions {
@@ -77,9 +78,17 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     hash: murmur2,
   });
   metrics.watch(logs, replicas, groups);
+  const retention = new RetentionJob(topics, clock, logger.child({ component: 'retention' }), {
+    intervalMs: config.retentionCheckIntervalMs,
+    onDeleted: (topic, _partition, result) => {
+      metrics.retentionSegments.inc({ topic }, result.deletedSegments);
+      metrics.retentionBytes.inc({ topic }, result.freedBytes);
+    },
+    onPass: (atMs) => metrics.retentionLastPass.set(atMs / 1000),
+  });
 
   const lifecycle = { closing: false };
-  const services: Services = { config, clock, logs, store, topics, replicas, groups, metrics, partitioner: new StickyPartitioner(), lifecycle };
+  const services: Services = { config, clock, logs, store, topics, replicas, groups, retention, metrics, partitioner: new StickyPartitioner(), lifecycle };
   let app: FastifyInstance;
   let url: string | null = null;
   try {
@@ -91,6 +100,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     await logs.close().catch(() => undefined);
     throw err;
   }
+  retention.start();
   logger.info(
     {
       version: VERSION,
@@ -111,6 +121,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
       lifecycle.closing = true;
       replicas.close();
       groups.close();
+      retention.close();
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());
       const closed = await Promise.race([app.close().then(() => 'closed' as const), timeout]);
       if (closed === 'timeout') logger.warn({ shutdownTimeoutMs: config.shutdownTimeoutMs }, 'in-flight requests did not finish in time');

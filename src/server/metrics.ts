@@ -27,6 +27,10 @@ export class BrokerMetrics {
     registers: [this.registry],
   });
 
+  readonly retentionSegments = new Counter({ name: 'sluice_retention_deleted_segments_total', help: 'segments deleted by retention, by topic', labelNames: ['topic'], registers: [this.registry] });
+  readonly retentionBytes = new Counter({ name: 'sluice_retention_deleted_bytes_total', help: 'bytes of segments deleted by retention, by topic', labelNames: ['topic'], registers: [this.registry] });
+  readonly retentionLastPass = new Gauge({ name: 'sluice_retention_last_pass_timestamp_seconds', help: 'when the last retention pass ended (Unix time)', registers: [this.registry] });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'sluice_' });
   }

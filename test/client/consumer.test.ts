@@ -163,6 +163,7 @@ describe('Admin', () => {
     await admin.deleteGroup('ops');
     await expect(admin.describeGroup('ops')).rejects.toMatchObject({ code: 'UNKNOWN_GROUP', retriable: false });
     await expect(admin.createTopic({ name: 'adm' })).rejects.toMatchObject({ code: 'TOPIC_ALREADY_EXISTS' });
+    expect(await admin.runRetention()).toEqual({ deletedSegments: 0, freedBytes: 0 });
     await admin.deleteTopic('adm');
     await expect(admin.describeTopic('adm')).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC', details: { status: 404 } });
   });

@@ -5,6 +5,7 @@ import type { LogManager } from '../../log/log-manager.js';
 import type { MetadataStore } from '../../replication/metadata-store.js';
 import type { GroupCoordinator } from '../../replication/group-coordinator.js';
 import type { ReplicaManager } from '../../replication/replica-manager.js';
+import type { RetentionJob } from '../../replication/retention-job.js';
 import { validateTopicName, type TopicManager } from '../../replication/topic-manager.js';
 import type { BrokerConfig } from '../broker-config.js';
 import type { BrokerMetrics } from '../metrics.js';
@@ -18,6 +19,7 @@ export interface Services {
   topics: TopicManager;
   replicas: ReplicaManager;
   groups: GroupCoordinator;
+  retention: RetentionJob;
   metrics: BrokerMetrics;
   partitioner: StickyPartitioner;
   /** set when a graceful shutdown starts: replies then close their connection */

@@ -1,4 +1,4 @@
-/** Operations: health, Prometheus metrics, the OpenAPI document. */
+/** Operations: health, Prometheus metrics, the retention pass on demand, the OpenAPI document. */
 import type { FastifyInstance } from 'fastify';
 import type { Services } from './common.js';
 
@@ -12,6 +12,12 @@ export function opsRoutes(app: FastifyInstance, s: Services): void {
     const text = await s.metrics.registry.metrics();
     return reply.type(s.metrics.registry.contentType).send(text);
   });
+
+  app.post(
+    '/admin/retention/run',
+    { schema: { summary: 'Run the retention pass now; reports what it deleted', tags: ['operations'], body: { type: ['object', 'null'] } } },
+    async () => s.retention.runPass(),
+  );
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }
