@@ -58,7 +58,7 @@ export class GroupMember {
           json: { topics: this.options.topics, sessionTimeoutMs: this.options.sessionTimeoutMs, ...(this.options.assignor ? { assignor: this.options.assignor } : {}) },
         });
         this.memberId = reply.memberId;
-        await this.apply(reply);
+        await this.apply(reply, true);
         return;
       } catch (err) {
         if (!(err instanceof BrokerError) || !err.retriable) throw err;
@@ -103,7 +103,10 @@ export class GroupMember {
     }
   }
 
-  private async apply(assignment: Assignment): Promise<void> {
+  private async apply(assignment: Assignment, joined = false): Promise<void> {
+    // Two heartbeats can be under way at once (the loop's, and one after a refused commit): an older reply
+    // must not undo a newer assignment.
+    if (!joined && assignment.generation < this.generation) return;
     const key = `${assignment.generation}:${assignment.assignments.map((a) => `${a.topic}/${a.partition}`).join(',')}`;
     this.generation = assignment.generation;
     if (key === this.current) return;
