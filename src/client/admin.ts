@@ -4,7 +4,7 @@
  * because repeating a create or delete whose reply was lost would answer with a misleading error.
  */
 import { HttpClient, segment } from './http.js';
-import { withRetries, type BackoffOptions } from './retry.js';
+import type { BackoffOptions } from './retry.js';
 import type {
   CommittedOffset,
   GroupDescription,
@@ -113,6 +113,6 @@ export class Admin {
   }
 
   private read<T>(path: string, query?: Record<string, string | number>): Promise<T> {
-    return withRetries(() => this.http.json<T>('GET', path, { query }), Date.now() + this.retryTimeoutMs, this.backoff);
+    return this.http.getWithRetries(path, Date.now() + this.retryTimeoutMs, this.backoff, query);
   }
 }

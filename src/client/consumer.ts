@@ -10,12 +10,12 @@
  * leaves the group. A partition the consumer gains starts at the group's committed offset, or where
  * `autoOffsetReset` says when there is none.
  */
-import { BrokerError, invalidArgument, invalidOption } from './errors.js';
+import { BrokerError, asBrokerError, invalidArgument, invalidOption } from './errors.js';
 import { Fetcher, PartitionState } from './fetcher.js';
 import { GroupMember, type Assignment } from './group-member.js';
 import { HttpClient, segment } from './http.js';
 import { boolOption, enumOption, intOption } from './options.js';
-import { withRetries, type BackoffOptions } from './retry.js';
+import type { BackoffOptions } from './retry.js';
 import type { CommittedOffset, ConsumerRecord, TopicDescription, TopicPartition, TopicPartitionOffset } from './types.js';
 
 export type OffsetReset = 'earliest' | 'latest' | 'none';
@@ -186,8 +186,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   async commit(offsets?: TopicPartitionOffset[]): Promise<void> {
     if (!this.group) throw invalidArgument('commit needs a consumer with a group');
     await this.ready();
-    const list = offsets ?? [...this.states.values()].filter((s) => s.consumed !== null && s.consumed !== s.committed).map((s) => ({ topic: s.topic, partition: s.partition, offset: s.consumed! }));
-    await this.sendCommit(list);
+    await this.sendCommit(offsets ?? this.uncommitted('consumed'));
   }
 
   /** The group's committed offsets (with lag), as the broker has them. */
@@ -243,7 +242,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
         this.fetcher.start(state);
       }
     } catch (err) {
-      this.fail(err instanceof BrokerError ? err : new BrokerError('BROKER_NOT_AVAILABLE', String(err), { cause: err }));
+      this.fail(asBrokerError(err));
     }
   }
 
@@ -307,12 +306,19 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   private commitProcessed(): Promise<void> {
     if (!this.autoCommit || !this.member || this.closed) return Promise.resolve();
     this.committing = this.committing.then(async () => {
-      const list = [...this.states.values()]
-        .filter((s) => s.processed !== null && s.processed !== s.committed)
-        .map((s) => ({ topic: s.topic, partition: s.partition, offset: s.processed! }));
-      await this.sendCommit(list).catch(() => undefined); // retried at the next interval; a lost partition is not ours to commit
+      await this.sendCommit(this.uncommitted('processed')).catch(() => undefined); // retried at the next interval; a lost partition is not ours to commit
     });
     return this.committing;
+  }
+
+  /** Owned partitions whose `consumed` (handed out) or `processed` position is ahead of the last commit. */
+  private uncommitted(position: 'consumed' | 'processed'): TopicPartitionOffset[] {
+    const out: TopicPartitionOffset[] = [];
+    for (const s of this.states.values()) {
+      const offset = s[position];
+      if (offset !== null && offset !== s.committed) out.push({ topic: s.topic, partition: s.partition, offset });
+    }
+    return out;
   }
 
   private async sendCommit(list: TopicPartitionOffset[]): Promise<void> {
@@ -341,7 +347,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   }
 
   private read<T>(path: string, query?: Record<string, string | number>): Promise<T> {
-    return withRetries(() => this.http.json<T>('GET', path, { query }), Date.now() + 60_000, this.backoff);
+    return this.http.getWithRetries(path, Date.now() + 60_000, this.backoff, query);
   }
 
   private fail(err: BrokerError): void {

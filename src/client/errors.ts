@@ -41,6 +41,11 @@ export function transportError(err: unknown, url: string, timeoutMs: number): Br
   });
 }
 
+/** Anything thrown below the client's own code, as a BrokerError (an unexpected one is treated as retriable). */
+export function asBrokerError(err: unknown): BrokerError {
+  return err instanceof BrokerError ? err : new BrokerError('BROKER_NOT_AVAILABLE', String(err), { cause: err });
+}
+
 /** Errors in the caller's own arguments or options, thrown before anything is sent. */
 export function invalidArgument(message: string): BrokerError {
   return new BrokerError('INVALID_REQUEST', message);

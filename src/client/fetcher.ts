@@ -8,7 +8,7 @@
  * record handed out; `processed` what `consumed` was when the application asked for more (so those records
  * are done); `committed` what the group last stored.
  */
-import { BrokerError } from './errors.js';
+import { BrokerError, asBrokerError } from './errors.js';
 import { HttpClient, RECORD_BATCH_MEDIA_TYPE, segment } from './http.js';
 import { recordsFromBatches } from './records.js';
 import { backoffMs, sleep, type BackoffOptions } from './retry.js';
@@ -192,7 +192,7 @@ export class Fetcher {
         }
       } catch (err) {
         if (!this.current(state, session)) return;
-        const error = err instanceof BrokerError ? err : new BrokerError('BROKER_NOT_AVAILABLE', String(err), { cause: err });
+        const error = asBrokerError(err);
         if (error.code === 'OFFSET_OUT_OF_RANGE') {
           const to = await this.options.resetTo(state, error).catch((e: unknown) => {
             this.options.onError(e instanceof BrokerError ? e : error);

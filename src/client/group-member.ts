@@ -4,7 +4,7 @@
  * class hands each change to the consumer (in order, one at a time). A member the broker no longer knows
  * (session expired, broker restarted) joins again; retriable failures are retried on the next beat.
  */
-import { BrokerError } from './errors.js';
+import { BrokerError, asBrokerError } from './errors.js';
 import { HttpClient, segment } from './http.js';
 import { backoffMs, sleep, type BackoffOptions } from './retry.js';
 import type { TopicPartition } from './types.js';
@@ -77,7 +77,7 @@ export class GroupMember {
         await this.beat();
         failures = 0;
       } catch (err) {
-        const error = err instanceof BrokerError ? err : new BrokerError('BROKER_NOT_AVAILABLE', String(err), { cause: err });
+        const error = asBrokerError(err);
         if (error.retriable) failures++;
         else {
           failures = 0;

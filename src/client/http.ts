@@ -5,6 +5,7 @@
  */
 import { Pool } from 'undici';
 import { errorFromResponse, invalidOption, transportError } from './errors.js';
+import { withRetries, type BackoffOptions } from './retry.js';
 
 export const RECORD_BATCH_MEDIA_TYPE = 'application/vnd.sluice.record-batch';
 
@@ -62,9 +63,15 @@ export class HttpClient {
     return JSON.parse(response.body.toString('utf8')) as T;
   }
 
+  /** A GET of JSON, retried on retriable errors until `deadlineMs` (reads are safe to repeat). */
+  getWithRetries<T>(path: string, deadlineMs: number, backoff: BackoffOptions, query?: Record<string, QueryValue>): Promise<T> {
+    return withRetries(() => this.json<T>('GET', path, { query }), deadlineMs, backoff);
+  }
+
   /** Sends a request and returns status, headers and body; a non-2xx status throws its BrokerError. */
   async request(method: string, path: string, options: RequestOptions = {}): Promise<RawResponse> {
-    const url = this.baseUrl + path + queryString(options.query);
+    const target = path + queryString(options.query);
+    const url = this.baseUrl + target;
     const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
     const headers: Record<string, string> = {};
     let body: Buffer | string | undefined;
@@ -82,7 +89,7 @@ export class HttpClient {
     try {
       const response = await this.pool.request({
         method: method as 'GET',
-        path: this.basePath + path + queryString(options.query),
+        path: this.basePath + target,
         headers,
         body,
         signal: options.signal,

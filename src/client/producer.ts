@@ -17,7 +17,7 @@ import { partitionForKey } from '../log/murmur2.js';
 import { encodeBatch } from '../log/record-batch.js';
 import { Accumulator, type Delivery, type PartitionQueue, type ProducerBatch } from './accumulator.js';
 import { ByteBudget } from './byte-budget.js';
-import { BrokerError, invalidArgument } from './errors.js';
+import { BrokerError, asBrokerError, invalidArgument } from './errors.js';
 import { HttpClient, segment } from './http.js';
 import { boolOption, enumOption, intOption } from './options.js';
 import { prepareRecord, BATCH_OVERHEAD } from './records.js';
@@ -81,7 +81,6 @@ export class Producer {
   /** A new producer id is needed before the next request (first use, or sequences that cannot continue). */
   private needIdentity: boolean;
   private acquiringIdentity = false;
-  private inFlightRequests = 0;
   private fatal: BrokerError | null = null;
   private closing = false;
   private closed = false;
@@ -272,9 +271,11 @@ export class Producer {
     const now = Date.now();
     let next = Infinity;
     let unsettled = false;
+    let queued = false;
     for (const queue of this.accumulator.queuesWithWork()) {
       this.expireQueued(queue, now);
       const head = queue.batches[0];
+      if (head) queued = true;
       if (queue.inFlight) {
         unsettled = true;
         if (queue.requesting) continue;
@@ -286,7 +287,7 @@ export class Producer {
         next = Math.min(next, head.deadline, this.needIdentity ? Infinity : head.createdAt + this.lingerMs);
       }
     }
-    if (this.needIdentity && !unsettled && this.accumulator.pendingBatches().length > 0) void this.renewIdentity();
+    if (this.needIdentity && !unsettled && queued) void this.renewIdentity();
     if (next < Infinity) this.wakeUpAt(next);
   }
 
@@ -314,10 +315,8 @@ export class Producer {
 
   private startRequest(queue: PartitionQueue, batches: ProducerBatch[]): void {
     queue.requesting = true;
-    this.inFlightRequests++;
     void this.sendRequest(queue, batches).finally(() => {
       queue.requesting = false;
-      this.inFlightRequests--;
       this.drainSoon();
     });
   }
@@ -352,7 +351,7 @@ export class Producer {
   }
 
   private requestFailed(queue: PartitionQueue, batches: ProducerBatch[], err: unknown): void {
-    const error = err instanceof BrokerError ? err : new BrokerError('BROKER_NOT_AVAILABLE', String(err), { cause: err });
+    const error = asBrokerError(err);
     const now = Date.now();
     if (this.fatal) return this.failRequest(queue, batches, this.fatal);
     if (error.retriable && !this.closed) {
@@ -407,7 +406,7 @@ export class Producer {
           this.needIdentity = false;
           return;
         } catch (err) {
-          if (!(err instanceof BrokerError) || !err.retriable) return this.fence(err instanceof BrokerError ? err : new BrokerError('BROKER_NOT_AVAILABLE', String(err)));
+          if (!(err instanceof BrokerError) || !err.retriable) return this.fence(asBrokerError(err));
           this.expireAll(); // fail what waited too long meanwhile
           await sleep(backoffMs(attempt, this.backoff), this.stopping.signal);
         }

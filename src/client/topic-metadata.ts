@@ -3,7 +3,7 @@
  * GET /topics/:topic and kept for `maxAgeMs`. Concurrent lookups of one topic share one request.
  */
 import { HttpClient, segment } from './http.js';
-import { withRetries, type BackoffOptions } from './retry.js';
+import type { BackoffOptions } from './retry.js';
 import type { TopicDescription } from './types.js';
 
 export interface TopicInfo {
@@ -34,7 +34,8 @@ export class TopicMetadata {
     if (fresh) return Promise.resolve(fresh);
     let load = this.loading.get(topic);
     if (!load) {
-      load = withRetries(() => this.http.json<TopicDescription>('GET', `/topics/${segment(topic)}`), deadlineMs, this.backoff)
+      load = this.http
+        .getWithRetries<TopicDescription>(`/topics/${segment(topic)}`, deadlineMs, this.backoff)
         .then((description) => {
           const info = {
             partitions: description.partitions.length,

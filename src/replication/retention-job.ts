@@ -63,13 +63,13 @@ export class RetentionJob {
     const total: RetentionResult = { deletedSegments: 0, freedBytes: 0 };
     for (const topic of this.topics.list()) {
       if (topic.name.startsWith(INTERNAL_TOPIC_PREFIX)) continue;
+      const { retentionMs, retentionBytes } = this.topics.configOf(topic);
       for (let partition = 0; partition < topic.partitions && !this.closed; partition++) {
         let result: RetentionResult;
         try {
-          // configOf is read per partition: a topic deleted meanwhile throws UNKNOWN_TOPIC and is skipped
-          const config = this.topics.configOf(this.topics.topic(topic.name));
+          // a topic deleted during the pass throws UNKNOWN_TOPIC here and is skipped
           const log = this.topics.partitionLog(topic.name, partition);
-          result = await log.applyRetention({ retentionMs: config.retentionMs, retentionBytes: config.retentionBytes }, this.clock.now());
+          result = await log.applyRetention({ retentionMs, retentionBytes }, this.clock.now());
         } catch (err) {
           this.events.warn({ topic: topic.name, partition, err }, 'retention skipped a partition');
           continue;
