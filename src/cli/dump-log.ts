@@ -12,6 +12,7 @@ import { readInt64 } from '../log/buffers.js';
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, codecOf, isControlBatch, isTransactionalBatch, lastOffsetOf, readBatchHeader, timestampTypeOf, type RecordBatchHeader, type StoredRecord } from '../log/record-batch.js';
 import { decodeRecords, probeBatch } from '../log/batch-decoder.js';
 import { isBrokerError } from '../log/errors.js';
+import { bytesText } from './output.js';
 
 export interface DumpOptions {
   json: boolean;
@@ -91,10 +92,6 @@ function readAt(fd: number, position: number, length: number): Buffer {
   return buffer.subarray(0, done);
 }
 
-function text(value: Buffer | null, encoding: DumpOptions['encoding']): string | null {
-  return value === null ? null : value.toString(encoding);
-}
-
 function printBatch(out: Out, options: DumpOptions, h: RecordBatchHeader, position: number, size: number, valid: boolean, problem: string | null): void {
   let codec: string;
   try {
@@ -140,9 +137,9 @@ function printBatch(out: Out, options: DumpOptions, h: RecordBatchHeader, positi
 }
 
 function printRecord(out: Out, options: DumpOptions, r: StoredRecord, h: RecordBatchHeader): void {
-  const headers = Object.fromEntries(r.headers.map((x) => [x.key, text(x.value, options.encoding)]));
-  const key = text(r.key, options.encoding);
-  const value = text(r.value, options.encoding);
+  const headers = Object.fromEntries(r.headers.map((x) => [x.key, bytesText(x.value, options.encoding)]));
+  const key = bytesText(r.key, options.encoding);
+  const value = bytesText(r.value, options.encoding);
   if (options.json) {
     out(JSON.stringify({ offset: r.offset, timestamp: r.timestamp, key, value, headers }));
     return;

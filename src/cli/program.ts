@@ -1,21 +1,33 @@
 /**
- * The `sluice` command line (commander): `serve` runs the broker; `dump-log` reads segment files offline.
+ * The `sluice` command line (commander): `serve` runs the broker; `topics`, `groups`, `retention`, `produce`
+ * and `consume` talk to a broker through sluice/client; `dump-log` reads segment files offline.
  *
- * Exit codes: 0 success, 1 a failed operation, 2 bad usage.
+ * Exit codes: 0 success, 1 a failed operation (a broker error prints its code and message; an unreachable
+ * broker, the URL tried), 2 bad usage, 130 interrupted.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GENERATED, splice } from '../server/docs-tables.js';
+import type { Readable } from 'node:stream';
+import { isBrokerError } from '../client/errors.js';
+import { addConsumeCommand } from './consume.js';
 import { dumpFile } from './dump-log.js';
 import { CliFailure, EXIT_FAILURE, EXIT_USAGE } from './errors.js';
+import { addGroupsCommand } from './groups.js';
+import { addProduceCommand } from './produce.js';
+import { addRetentionCommand } from './retention.js';
 import { addServeCommand } from './serve.js';
+import { addTopicsCommand } from './topics.js';
 import { VERSION, packageRoot } from '../server/version.js';
 
 export interface CliIO {
   stdout(line: string): void;
   stderr(line: string): void;
+  /** Writes text to stdout, waiting while it is full; false once its reader has gone (EPIPE). */
+  write(text: string): Promise<boolean>;
+  stdin: Readable;
+  stdinIsTTY: boolean;
 }
 
 export function buildProgram(io: CliIO): Command {
@@ -26,7 +38,26 @@ export function buildProgram(io: CliIO): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s.replace(/\n$/, '')), writeErr: (s) => io.stderr(s.replace(/\n$/, '')) });
 
+  program.addHelpText(
+    'after',
+    `
+Commands that talk to a broker take --broker URL (env SLUICE_BROKER, default http://127.0.0.1:8080).
+Exit codes: 0 success, 1 failed operation, 2 bad usage, 130 interrupted.
+
+Examples:
+  $ sluice serve --data-dir ./data
+  $ sluice topics create orders --partitions 6
+  $ seq 1000 | sluice produce orders
+  $ sluice consume orders --group audit --follow
+  $ sluice groups describe audit`,
+  );
+
   addServeCommand(program);
+  addTopicsCommand(program, io);
+  addGroupsCommand(program, io);
+  addRetentionCommand(program, io);
+  addProduceCommand(program, io);
+  addConsumeCommand(program, io);
 
   program
     .command('dump-log')
@@ -85,8 +116,8 @@ Examples:
     .command('generate-docs', { hidden: true })
     .description('rewrite the generated tables in docs/ (error codes, config keys) from the code')
     .option('--check', 'exit 1 if a doc is out of date instead of writing it', false)
-    .action((options: { check: boolean }) => {
-      const stale = generateDocs(process.cwd(), options.check);
+    .action(async (options: { check: boolean }) => {
+      const stale = await generateDocs(process.cwd(), options.check);
       if (options.check && stale.length > 0) throw new CliFailure(`out of date: ${stale.join(', ')} (run sluice generate-docs)`);
       for (const file of stale) io.stdout(`updated ${file}`);
     });
@@ -94,7 +125,8 @@ Examples:
   return program;
 }
 
-function generateDocs(root: string, checkOnly: boolean): string[] {
+async function generateDocs(root: string, checkOnly: boolean): Promise<string[]> {
+  const { GENERATED, splice } = await import('../server/docs-tables.js'); // loads the server's tables: only here
   const stale = new Set<string>();
   const texts = new Map<string, string>();
   for (const [name, { file, render }] of Object.entries(GENERATED)) {
@@ -121,6 +153,10 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     if (err instanceof CliFailure) {
       io.stderr(`sluice: ${err.message}`);
       return err.exitCode;
+    }
+    if (isBrokerError(err)) {
+      io.stderr(`sluice: ${err.code}: ${err.message}`);
+      return EXIT_FAILURE;
     }
     io.stderr(`sluice: ${(err as Error).stack ?? String(err)}`);
     return EXIT_FAILURE;

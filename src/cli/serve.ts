@@ -3,13 +3,13 @@
  * finish, logs are flushed, the clean-shutdown marker is written) and exits 0.
  */
 import type { Command } from 'commander';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { BROKER_SETTINGS, ConfigError, loadBrokerConfig, type BrokerConfig } from '../server/broker-config.js';
-import { startBroker } from '../server/broker.js';
 import { flagOf } from '../log/settings.js';
 import { CliFailure, EXIT_USAGE } from './errors.js';
 
-function createLogger(config: BrokerConfig): Logger {
+async function createLogger(config: BrokerConfig): Promise<Logger> {
+  const { pino } = await import('pino');
   const pretty = process.stdout.isTTY === true;
   return pino({
     level: config.logLevel,
@@ -47,9 +47,11 @@ Examples:
       if (err instanceof ConfigError) throw new CliFailure(err.message, EXIT_USAGE);
       throw err;
     }
-    const logger = createLogger(config);
+    const logger = await createLogger(config);
     let broker;
     try {
+      // Loaded here, so the other commands start without the server's modules.
+      const { startBroker } = await import('../server/broker.js');
       broker = await startBroker(config, { logger });
     } catch (err) {
       logger.fatal({ err }, 'sluice failed to start');

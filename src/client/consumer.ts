@@ -160,9 +160,14 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   seek(partition: TopicPartition, offset: number): void {
     if (!Number.isSafeInteger(offset) || offset < 0) throw invalidArgument(`seek needs an offset >= 0, not ${offset}`);
     const state = this.stateOf(partition);
-    state.position = offset;
+    state.startAt(offset);
     state.consumed = state.processed = offset;
     this.fetcher.start(state);
+  }
+
+  /** The offset of the next record this consumer will hand out for an owned partition (Kafka's position()). */
+  position(partition: TopicPartition): number {
+    return this.stateOf(partition).nextOffset;
   }
 
   /** Stops handing out and fetching records of these partitions until resume(). */
@@ -237,8 +242,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       const partitions: (TopicPartition & { offset?: number })[] = this.options.partitions ?? (await this.allPartitions(this.options.topics ?? []));
       for (const p of partitions) {
         const state = new PartitionState(p.topic, p.partition);
+        state.startAt(p.offset ?? (await this.startOffset(state)));
         this.states.set(state.key, state);
-        state.position = p.offset ?? (await this.startOffset(state));
         this.fetcher.start(state);
       }
     } catch (err) {
@@ -275,7 +280,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       for (const p of gained) {
         const state = new PartitionState(p.topic, p.partition);
         state.committed = byKey.get(state.key) ?? null;
-        state.position = state.committed ?? (await this.startOffset(state));
+        state.startAt(state.committed ?? (await this.startOffset(state)));
         this.states.set(state.key, state);
         this.fetcher.start(state);
       }
@@ -311,12 +316,16 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     return this.committing;
   }
 
-  /** Owned partitions whose `consumed` (handed out) or `processed` position is ahead of the last commit. */
+  /**
+   * Owned partitions whose `consumed` (handed out) or `processed` position differs from the last commit. A
+   * partition with nothing handed out yet commits where it started, as Kafka's consumer commits its position:
+   * a group that began at "latest" or past deleted records does not go back there next time.
+   */
   private uncommitted(position: 'consumed' | 'processed'): TopicPartitionOffset[] {
     const out: TopicPartitionOffset[] = [];
     for (const s of this.states.values()) {
-      const offset = s[position];
-      if (offset !== null && offset !== s.committed) out.push({ topic: s.topic, partition: s.partition, offset });
+      const offset = s[position] ?? s.start;
+      if (offset !== s.committed) out.push({ topic: s.topic, partition: s.partition, offset });
     }
     return out;
   }

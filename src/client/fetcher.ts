@@ -15,7 +15,11 @@ import { backoffMs, sleep, type BackoffOptions } from './retry.js';
 import type { ConsumerRecord } from './types.js';
 
 export class PartitionState {
+  /** The next offset to fetch. */
   position = 0;
+  /** Where the consumer started (or was reset to) before handing anything out since. */
+  start = 0;
+  /** One past the last offset handed out to the application (null: nothing yet). */
   consumed: number | null = null;
   processed: number | null = null;
   committed: number | null = null;
@@ -33,6 +37,16 @@ export class PartitionState {
 
   get key(): string {
     return `${this.topic}/${this.partition}`;
+  }
+
+  /** Fetches from `offset` next; nothing fetched before it will be handed out as the next record. */
+  startAt(offset: number): void {
+    this.position = this.start = offset;
+  }
+
+  /** The offset of the next record the application will get (Kafka's position). */
+  get nextOffset(): number {
+    return this.consumed ?? this.start;
   }
 }
 
@@ -199,7 +213,11 @@ export class Fetcher {
             return null;
           });
           if (to === null) return;
-          if (this.current(state, session)) state.position = to;
+          if (this.current(state, session)) {
+            // With nothing buffered ahead of the application, its next record is now at `to`.
+            if (state.consumed === state.position) state.consumed = to;
+            state.startAt(to);
+          }
           continue;
         }
         if (!error.retriable) {

@@ -1,0 +1,76 @@
+/**
+ * What every command that talks to a broker shares: `--broker URL` (env SLUICE_BROKER, default
+ * http://127.0.0.1:8080), `--timeout MS` (how long to keep retrying a broker that is unreachable or busy), and
+ * an Admin from sluice/client that is closed when the command ends. The CLI has no HTTP code of its own.
+ */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Admin } from '../client/admin.js';
+import { isBrokerError } from '../client/errors.js';
+import { CliFailure, EXIT_USAGE } from './errors.js';
+
+export const DEFAULT_BROKER = 'http://127.0.0.1:8080';
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+export interface BrokerFlags {
+  broker: string;
+  timeout: number;
+}
+
+/** Adds --broker and --timeout to a command. */
+export function withBrokerOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--broker <url>', 'broker to talk to').env('SLUICE_BROKER').default(DEFAULT_BROKER))
+    .addOption(
+      new Option('--timeout <ms>', 'give up on an unreachable or unavailable broker after this long').default(DEFAULT_TIMEOUT_MS).argParser(integerArg(0)),
+    );
+}
+
+/** Checks the URL before anything is sent, so a typo is a usage error (exit 2) rather than a network one. */
+export function brokerUrl(flags: BrokerFlags): string {
+  let url: URL;
+  try {
+    url = new URL(flags.broker);
+  } catch {
+    throw new CliFailure(`--broker must be a URL such as ${DEFAULT_BROKER}, not ${JSON.stringify(flags.broker)}`, EXIT_USAGE);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliFailure(`--broker must be an http or https URL, not ${flags.broker}`, EXIT_USAGE);
+  return flags.broker;
+}
+
+/** Runs `work` with an Admin for the broker and closes it afterwards. */
+export async function withAdmin<T>(flags: BrokerFlags, work: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = new Admin({ broker: brokerUrl(flags), retryTimeoutMs: flags.timeout });
+  try {
+    return await work(admin);
+  } finally {
+    await admin.close();
+  }
+}
+
+/** A commander argument parser for integers in [min, max]; anything else is a usage error. */
+export function integerArg(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value) => {
+    const n = /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `expected an integer >= ${min}` : `expected an integer from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+/** A commander argument parser for a point in time: ms since the epoch, or ISO 8601 text. */
+export function timeArg(value: string): number {
+  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (!Number.isSafeInteger(ms) || ms < 0) throw new InvalidArgumentError('expected ms since the epoch or an ISO 8601 time such as 2026-11-23T08:00:00Z');
+  return ms;
+}
+
+/** Collects a repeatable option's values (`--config a=1 --config b=2`). */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** True when `err` is the broker's answer with this code (e.g. UNKNOWN_TOPIC_OR_PARTITION). */
+export function hasCode(err: unknown, code: string): boolean {
+  return isBrokerError(err) && err.code === code;
+}

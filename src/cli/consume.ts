@@ -1,0 +1,157 @@
+/**
+ * `sluice consume TOPIC`: the console consumer, over sluice/client's Consumer (binary fetches, long polling).
+ * Prints each record's value on a line, or with `--json` one JSON object per record.
+ *
+ * Without `--follow` it stops once it has printed everything below each partition's high watermark as it was
+ * when the command started; with `--follow` it waits for new records until Ctrl-C (or `--max`).
+ *
+ * With `--group` it joins the group (heartbeats in the background) and commits after printing each batch of
+ * records, so a record is committed only once it is on stdout; on exit, Ctrl-C included, it leaves the group.
+ * `--from` then applies only to partitions without a committed offset.
+ */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Consumer } from '../client/consumer.js';
+import type { ConsumerRecord, PartitionDescription } from '../client/types.js';
+import { brokerUrl, integerArg, withAdmin, withBrokerOptions, type BrokerFlags } from './broker-command.js';
+import { CliFailure, EXIT_INTERRUPTED, EXIT_USAGE } from './errors.js';
+import { bytesText, examples } from './output.js';
+import type { CliIO } from './program.js';
+
+type From = 'earliest' | 'latest' | number;
+
+interface ConsumeFlags extends BrokerFlags {
+  group?: string;
+  partition?: number;
+  from: From;
+  max?: number;
+  follow?: boolean;
+  json?: boolean;
+  printKey?: boolean;
+  keySeparator: string;
+  encoding: 'utf8' | 'base64';
+}
+
+const POLL_RECORDS = 500;
+
+export function addConsumeCommand(program: Command, io: CliIO): void {
+  withBrokerOptions(program.command('consume'))
+    .description('print the records of a topic, one value per line (--json: whole records)')
+    .argument('<topic>', 'topic to read')
+    .option('--group <group>', 'consume as a member of this group: the broker assigns partitions; offsets are committed after printing')
+    .option('--partition <n>', 'read only this partition (not with --group)', integerArg(0))
+    .addOption(new Option('--from <where>', 'start at earliest, latest or an offset (with --group: only where nothing is committed)').default('earliest').argParser(fromArg))
+    .option('--max <n>', 'stop after this many records', integerArg(1))
+    .option('-f, --follow', 'keep waiting for new records (long polling) until Ctrl-C')
+    .option('--json', 'one JSON object per record: topic, partition, offset, timestamp, key, value, headers')
+    .option('--print-key', 'print the key before the value')
+    .option('--key-separator <sep>', 'between key and value with --print-key', '\t')
+    .addOption(new Option('--encoding <encoding>', 'how keys, values and header values are printed').choices(['utf8', 'base64']).default('utf8'))
+    .addHelpText(
+      'after',
+      examples(
+        'sluice consume orders --max 10',
+        'sluice consume orders --partition 2 --from 1500 --json',
+        'sluice consume orders --group audit --follow',
+      ),
+    )
+    .action((topic: string, flags: ConsumeFlags) => consume(topic, flags, io));
+}
+
+function fromArg(value: string): From {
+  if (value === 'earliest' || value === 'latest') return value;
+  if (/^\d+$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
+  throw new InvalidArgumentError('expected earliest, latest or an offset >= 0');
+}
+
+async function consume(topic: string, flags: ConsumeFlags, io: CliIO): Promise<void> {
+  if (flags.group !== undefined && flags.partition !== undefined) throw new CliFailure('--partition cannot be used with --group (the group assigns partitions)', EXIT_USAGE);
+  if (flags.group !== undefined && typeof flags.from === 'number') {
+    throw new CliFailure('--from OFFSET cannot be used with --group; move the group with `sluice groups reset-offsets --to-offset`', EXIT_USAGE);
+  }
+  const broker = brokerUrl(flags);
+  // Also fails fast, within --timeout, when the broker or the topic is not there.
+  const partitions = await withAdmin(flags, async (admin) => (await admin.describeTopic(topic)).partitions);
+  const chosen = flags.partition === undefined ? partitions : partitions.filter((p) => p.partition === flags.partition);
+  if (chosen.length === 0) throw new CliFailure(`topic ${topic} has ${partitions.length} partition(s); there is no partition ${flags.partition}`);
+  if (typeof flags.from === 'number') checkOffset(topic, chosen, flags.from);
+  const end = new Map(partitions.map((p) => [p.partition, p.highWatermark]));
+
+  const consumer = new Consumer({
+    broker,
+    topics: [topic],
+    ...(flags.group !== undefined
+      ? { group: flags.group, autoCommit: false }
+      : { partitions: chosen.map((p) => ({ topic, partition: p.partition, ...(typeof flags.from === 'number' ? { offset: flags.from } : {}) })) }),
+    autoOffsetReset: typeof flags.from === 'number' ? 'earliest' : flags.from,
+  });
+  let printed = 0;
+  let stopping = false;
+  let interrupts = 0;
+  const interrupt = () => {
+    stopping = true; // the loop ends within one poll; Ctrl-C is the normal way to end --follow (exit 0)
+    if (++interrupts > 1) process.exit(EXIT_INTERRUPTED); // a second Ctrl-C: leave at once
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  try {
+    // The first poll only starts the consumer (joins the group, finds start positions) without waiting, so an
+    // empty topic ends at once.
+    for (let timeoutMs = 0; !stopping; timeoutMs = 500) {
+      const want = flags.max === undefined ? POLL_RECORDS : Math.min(POLL_RECORDS, flags.max - printed);
+      const records = await consumer.poll({ maxRecords: want, timeoutMs });
+      if (records.length > 0) {
+        if (!(await io.write(formatRecords(records, flags)))) break; // the reader went away (EPIPE)
+        printed += records.length;
+        if (flags.group !== undefined) await commitPrinted(consumer, io);
+      }
+      if (flags.max !== undefined && printed >= flags.max) break;
+      if (!flags.follow && caughtUp(consumer, end)) break;
+    }
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    await consumer.close(); // leaves the group; with autoCommit off it commits nothing more
+  }
+  io.stderr(`consumed ${printed} record(s)`);
+}
+
+/** A numeric --from must lie in every chosen partition's [log start, high watermark]. */
+function checkOffset(topic: string, partitions: PartitionDescription[], offset: number): void {
+  for (const p of partitions) {
+    if (offset < p.logStartOffset || offset > p.highWatermark) {
+      throw new CliFailure(`offset ${offset} is out of range for ${topic}/${p.partition}: give ${p.logStartOffset} (its log start) to ${p.highWatermark} (its high watermark)`);
+    }
+  }
+}
+
+/**
+ * Every owned partition has handed out everything below the high watermark seen at start-up. Called after a
+ * poll, so a group member has joined: a member the group gave no partitions is caught up at once.
+ */
+function caughtUp(consumer: Consumer, end: Map<number, number>): boolean {
+  return consumer.assignment().every((tp) => consumer.position(tp) >= (end.get(tp.partition) ?? 0));
+}
+
+async function commitPrinted(consumer: Consumer, io: CliIO): Promise<void> {
+  try {
+    await consumer.commit();
+  } catch (err) {
+    // A rebalance moved a partition away: its new owner starts from the last commit, so some records repeat.
+    io.stderr(`sluice: warning: commit refused (${(err as Error).message}); the group's next owner may print some records again`);
+  }
+}
+
+function formatRecords(records: ConsumerRecord[], flags: ConsumeFlags): string {
+  let out = '';
+  for (const r of records) {
+    if (flags.json) {
+      const headers = Object.fromEntries(r.headers.map((h) => [h.key, bytesText(h.value, flags.encoding)]));
+      out += JSON.stringify({ topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp, key: bytesText(r.key, flags.encoding), value: bytesText(r.value, flags.encoding), headers }) + '\n';
+    } else {
+      const value = bytesText(r.value, flags.encoding) ?? 'null';
+      out += flags.printKey ? `${bytesText(r.key, flags.encoding) ?? 'null'}${flags.keySeparator}${value}\n` : `${value}\n`;
+    }
+  }
+  return out;
+}
+

@@ -1,0 +1,131 @@
+/**
+ * `sluice groups list | describe | delete | reset-offsets`: consumer group administration through the Admin
+ * client. `describe` joins the group's members and assignments with its committed offsets, so every assigned
+ * or committed partition shows its owner, committed offset, high watermark and lag.
+ */
+import { Option, type Command } from 'commander';
+import type { Admin } from '../client/admin.js';
+import type { GroupDescription, ResetTarget } from '../client/types.js';
+import { integerArg, timeArg, withAdmin, withBrokerOptions, type BrokerFlags } from './broker-command.js';
+import { CliFailure, EXIT_USAGE } from './errors.js';
+import type { CliIO } from './program.js';
+import { examples, printJson, renderFields, renderTable, type Cell } from './output.js';
+
+type Json = { json?: boolean };
+
+interface ResetFlags extends BrokerFlags, Json {
+  topic: string;
+  toEarliest?: boolean;
+  toLatest?: boolean;
+  toOffset?: number;
+  toDatetime?: number;
+}
+
+export function addGroupsCommand(program: Command, io: CliIO): void {
+  const groups = program.command('groups').description('list, describe (members, assignments, offsets, lag), delete consumer groups and reset their offsets');
+
+  withBrokerOptions(groups.command('list'))
+    .description('list consumer groups with their state and member count')
+    .option('--json', 'print one JSON document')
+    .addHelpText('after', examples('sluice groups list'))
+    .action((flags: BrokerFlags & Json) =>
+      withAdmin(flags, async (admin) => {
+        const list = await admin.listGroups();
+        if (flags.json) return printJson(io.stdout, list);
+        if (list.length === 0) return io.stderr('no groups');
+        for (const line of renderTable(['group', 'state', 'members'], list.map((g) => [g.group, g.state, g.members]))) io.stdout(line);
+      }),
+    );
+
+  withBrokerOptions(groups.command('describe'))
+    .description('show a group\'s state, members and, per partition, owner, committed offset, high watermark and lag')
+    .argument('<group>', 'group id')
+    .option('--json', 'print one JSON document')
+    .addHelpText('after', examples('sluice groups describe billing', 'sluice groups describe billing --json | jq "[.offsets[].lag] | add"'))
+    .action((group: string, flags: BrokerFlags & Json) =>
+      withAdmin(flags, async (admin) => {
+        const description = await admin.describeGroup(group);
+        if (flags.json) return printJson(io.stdout, description);
+        for (const line of await describeLines(admin, description)) io.stdout(line);
+      }),
+    );
+
+  withBrokerOptions(groups.command('delete'))
+    .description('delete a group without live members, and its committed offsets')
+    .argument('<group>', 'group id')
+    .addHelpText('after', examples('sluice groups delete billing'))
+    .action((group: string, flags: BrokerFlags) =>
+      withAdmin(flags, async (admin) => {
+        await admin.deleteGroup(group);
+        io.stdout(`deleted group ${group}`);
+      }),
+    );
+
+  withBrokerOptions(groups.command('reset-offsets'))
+    .description('move the committed offsets of a group without live members, for every partition of a topic')
+    .argument('<group>', 'group id')
+    .requiredOption('--topic <topic>', 'the topic whose offsets move')
+    .addOption(new Option('--to-earliest', 'to each partition\'s log start offset'))
+    .addOption(new Option('--to-latest', 'to each partition\'s high watermark (skip everything there is)'))
+    .addOption(new Option('--to-offset <offset>', 'to this offset (clamped to each partition\'s log start and high watermark)').argParser(integerArg(0)))
+    .addOption(new Option('--to-datetime <time>', 'to the first record at or after this time: ISO 8601 (2026-11-23T08:00:00Z) or ms since the epoch').argParser(timeArg))
+    .option('--json', 'print the new offsets as JSON')
+    .addHelpText('after', examples('sluice groups reset-offsets billing --topic orders --to-earliest', 'sluice groups reset-offsets billing --topic orders --to-datetime 2026-11-23T08:00:00Z'))
+    .action((group: string, flags: ResetFlags) =>
+      withAdmin(flags, async (admin) => {
+        const offsets = await admin.resetGroupOffsets(group, flags.topic, resetTarget(flags));
+        if (flags.json) return printJson(io.stdout, offsets);
+        io.stdout(`reset the offsets of group ${group} on topic ${flags.topic}`);
+        for (const line of renderTable(['topic', 'partition', 'new-offset'], offsets.map((o) => [o.topic, o.partition, o.offset]))) io.stdout(line);
+      }),
+    );
+}
+
+/** Exactly one of the --to-* options, as the reset target. */
+function resetTarget(flags: ResetFlags): ResetTarget {
+  const given: ResetTarget[] = [];
+  if (flags.toEarliest) given.push('earliest');
+  if (flags.toLatest) given.push('latest');
+  if (flags.toOffset !== undefined) given.push({ offset: flags.toOffset });
+  if (flags.toDatetime !== undefined) given.push({ timestamp: flags.toDatetime });
+  if (given.length !== 1) throw new CliFailure('give exactly one of --to-earliest, --to-latest, --to-offset N, --to-datetime ISO', EXIT_USAGE);
+  return given[0]!;
+}
+
+async function describeLines(admin: Admin, d: GroupDescription): Promise<string[]> {
+  const owner = new Map<string, string>();
+  for (const m of d.members) for (const a of m.assignments) owner.set(`${a.topic}/${a.partition}`, m.memberId);
+  const rows = new Map<string, Cell[]>();
+  for (const o of d.offsets) rows.set(`${o.topic}/${o.partition}`, [o.topic, o.partition, o.offset, o.highWatermark, o.lag, owner.get(`${o.topic}/${o.partition}`)]);
+  // Assigned partitions without a committed offset: their high watermark comes from the topic.
+  const uncommitted = [...owner.keys()].filter((key) => !rows.has(key));
+  const watermarks = new Map<string, number>();
+  for (const topic of new Set(uncommitted.map((key) => key.slice(0, key.lastIndexOf('/'))))) {
+    for (const p of (await admin.describeTopic(topic)).partitions) watermarks.set(`${topic}/${p.partition}`, p.highWatermark);
+  }
+  for (const key of uncommitted) {
+    const at = key.lastIndexOf('/');
+    rows.set(key, [key.slice(0, at), Number(key.slice(at + 1)), null, watermarks.get(key), null, owner.get(key)]);
+  }
+  const sorted = [...rows.values()].sort((a, b) => (a[0] === b[0] ? (a[1] as number) - (b[1] as number) : String(a[0]) < String(b[0]) ? -1 : 1));
+  return [
+    ...renderFields([
+      ['Group', d.group],
+      ['State', d.state],
+      ['Generation', d.generation],
+      ['Assignor', d.assignor],
+      ['Members', d.members.length],
+      ['Total lag', d.offsets.reduce((sum, o) => sum + o.lag, 0)],
+    ]),
+    ...(d.members.length > 0
+      ? [
+          '',
+          ...renderTable(
+            ['member-id', 'topics', 'partitions', 'last-heartbeat'],
+            d.members.map((m) => [m.memberId, m.topics.join(','), m.assignments.length, new Date(m.lastHeartbeat).toISOString()]),
+          ),
+        ]
+      : []),
+    ...(sorted.length > 0 ? ['', ...renderTable(['topic', 'partition', 'committed', 'high-watermark', 'lag', 'member-id'], sorted)] : []),
+  ];
+}

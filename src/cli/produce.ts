@@ -1,0 +1,150 @@
+/**
+ * `sluice produce TOPIC`: the console producer. Every line of stdin becomes one record (its bytes as they are,
+ * without the line ending), sent through sluice/client's idempotent Producer in batches. Reading follows
+ * delivery: `enqueue` waits while the producer's buffer is full, and stdin is not read meanwhile, so piping a
+ * file of any size uses bounded memory.
+ *
+ * Ends at end of input after every record is acknowledged. The first failed delivery stops reading; the exit
+ * code is 1 if any record failed. Ctrl-C stops reading, delivers what was read and exits 130.
+ */
+import { Option, type Command } from 'commander';
+import { Producer } from '../client/producer.js';
+import type { ProducerRecord } from '../client/types.js';
+import { brokerUrl, collect, integerArg, timeArg, withAdmin, withBrokerOptions, type BrokerFlags } from './broker-command.js';
+import { CliFailure, EXIT_INTERRUPTED, EXIT_USAGE } from './errors.js';
+import { examples } from './output.js';
+import type { CliIO } from './program.js';
+
+interface ProduceFlags extends BrokerFlags {
+  key?: string;
+  keySeparator?: string;
+  partition?: number;
+  header?: string[];
+  timestamp?: number;
+  acks: '0' | '1' | 'all';
+  compression: 'none' | 'lz4';
+}
+
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+
+export function addProduceCommand(program: Command, io: CliIO): void {
+  withBrokerOptions(program.command('produce'))
+    .description('send stdin to a topic, one record per line')
+    .argument('<topic>', 'topic to write to')
+    .option('--key <key>', 'the key of every record')
+    .option('--key-separator <sep>', 'split each line at the first <sep> into key and value (a line without it is an error)')
+    .option('--partition <n>', 'write every record to this partition (default: by key, or sticky batches)', integerArg(0))
+    .option('--header <key=value>', 'a header on every record (repeatable)', collect)
+    .option('--timestamp <time>', 'CreateTime of every record, in ms since the epoch or ISO 8601 (default: now)', timeArg)
+    .addOption(new Option('--acks <acks>', 'acknowledgement to wait for').choices(['0', '1', 'all']).default('all'))
+    .addOption(new Option('--compression <codec>', 'batch compression').choices(['none', 'lz4']).default('none'))
+    .addHelpText(
+      'after',
+      examples(
+        'seq 1000 | sluice produce numbers',
+        'sluice produce orders --key-separator : < orders.txt     # lines like customer-7:{"total":12}',
+        'tail -F app.log | sluice produce logs --header source=web-1',
+      ),
+    )
+    .action((topic: string, flags: ProduceFlags) => produce(topic, flags, io));
+}
+
+async function produce(topic: string, flags: ProduceFlags, io: CliIO): Promise<void> {
+  if (flags.key !== undefined && flags.keySeparator !== undefined) throw new CliFailure('give --key or --key-separator, not both', EXIT_USAGE);
+  if (flags.keySeparator === '') throw new CliFailure('--key-separator must not be empty', EXIT_USAGE);
+  const headers = parseHeaders(flags.header ?? []);
+  const broker = brokerUrl(flags);
+  // Fail fast, within --timeout, when the topic or the broker is not there.
+  const partitions = await withAdmin(flags, async (admin) => (await admin.describeTopic(topic)).partitions.length);
+  if (flags.partition !== undefined && flags.partition >= partitions) throw new CliFailure(`topic ${topic} has ${partitions} partition(s); there is no partition ${flags.partition}`);
+
+  const producer = new Producer({ broker, acks: flags.acks, compression: flags.compression, maxBlockMs: Math.max(flags.timeout, 1_000), bufferBytes: 16_777_216 });
+  const separator = flags.keySeparator === undefined ? null : Buffer.from(flags.keySeparator);
+  let read = 0;
+  let delivered = 0;
+  let failed = 0;
+  let firstFailure: unknown = null;
+  let interrupted = false;
+  const interrupt = () => {
+    interrupted = true;
+    io.stdin.destroy(); // ends the read loop below
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  if (io.stdinIsTTY) io.stderr(`type records for ${topic}, one per line; Ctrl-D to finish`);
+  try {
+    for await (const line of lines(io.stdin)) {
+      if (interrupted || firstFailure !== null) break;
+      read++;
+      const record: ProducerRecord = { topic, value: line, ...(headers ? { headers } : {}), ...(flags.partition !== undefined ? { partition: flags.partition } : {}) };
+      if (flags.timestamp !== undefined) record.timestamp = flags.timestamp;
+      if (flags.key !== undefined) record.key = flags.key;
+      if (separator) {
+        const at = line.indexOf(separator);
+        if (at < 0) {
+          firstFailure = new CliFailure(`line ${read} has no key separator ${JSON.stringify(flags.keySeparator)}`);
+          break;
+        }
+        record.key = line.subarray(0, at);
+        record.value = line.subarray(at + separator.length);
+      }
+      const { delivery } = await producer.enqueue(record);
+      delivery.then(
+        () => void delivered++,
+        (err: unknown) => {
+          failed++;
+          firstFailure ??= err;
+        },
+      );
+    }
+  } catch (err) {
+    if (!interrupted) throw err; // a destroyed stdin ends its iterator with a premature-close error
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    await producer.close(); // delivers everything enqueued, then closes
+    await new Promise((resolve) => setImmediate(resolve)); // let the last delivery callbacks count
+  }
+  io.stderr(`produced ${delivered} record(s) to ${topic}${failed > 0 ? `, ${failed} failed` : ''}`);
+  if (firstFailure !== null) throw firstFailure;
+  if (interrupted) throw new CliFailure('interrupted', EXIT_INTERRUPTED);
+}
+
+function parseHeaders(pairs: string[]): Record<string, string> | null {
+  if (pairs.length === 0) return null;
+  const headers: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new CliFailure(`--header must be key=value, not ${JSON.stringify(pair)}`, EXIT_USAGE);
+    headers[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return headers;
+}
+
+/**
+ * The lines of a byte stream, without "\n" or "\r\n"; a last line without a newline counts, an empty input
+ * has no lines. Each line is a view of the chunk it came in (copied only when it spans two chunks).
+ */
+export async function* lines(input: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
+  let rest: Buffer | null = null;
+  for await (const data of input) {
+    const chunk = typeof data === 'string' ? Buffer.from(data) : data;
+    let from = 0;
+    for (let at = chunk.indexOf(NEWLINE); at >= 0; at = chunk.indexOf(NEWLINE, from)) {
+      let line = chunk.subarray(from, at);
+      if (rest) {
+        line = Buffer.concat([rest, line]);
+        rest = null;
+      }
+      yield withoutCarriageReturn(line);
+      from = at + 1;
+    }
+    if (from < chunk.length) rest = rest ? Buffer.concat([rest, chunk.subarray(from)]) : chunk.subarray(from);
+  }
+  if (rest && rest.length > 0) yield withoutCarriageReturn(rest);
+}
+
+function withoutCarriageReturn(line: Buffer): Buffer {
+  return line.length > 0 && line[line.length - 1] === CARRIAGE_RETURN ? line.subarray(0, line.length - 1) : line;
+}

@@ -1,0 +1,50 @@
+/** Every command of the `sluice` program has --help with a description and examples (in-process). */
+import type { Command } from 'commander';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { buildProgram, runCli, type CliIO } from '../../src/cli/program.js';
+
+function capture(): CliIO & { out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    stdout: (line) => out.push(line),
+    stderr: (line) => err.push(line),
+    write: async (text) => (out.push(text), true),
+    stdin: new PassThrough(),
+    stdinIsTTY: false,
+  };
+}
+
+/** The command paths of every runnable command (leaves of the tree), e.g. ["topics", "create"]. */
+function leaves(command: Command, path: string[] = []): string[][] {
+  const visible = command.commands.filter((c) => !(c as unknown as { _hidden: boolean })._hidden && c.name() !== 'help');
+  if (visible.length === 0) return [path];
+  return visible.flatMap((c) => leaves(c, [...path, c.name()]));
+}
+
+describe('sluice --help', () => {
+  const paths = leaves(buildProgram(capture()));
+
+  it('covers the commands of the CLI contract', () => {
+    expect(paths.map((p) => p.join(' '))).toEqual(
+      expect.arrayContaining(['serve', 'topics list', 'topics create', 'topics describe', 'topics delete', 'topics alter-config', 'groups list', 'groups describe', 'groups delete', 'groups reset-offsets', 'retention run', 'produce', 'consume', 'dump-log', 'bench']),
+    );
+  });
+
+  it.each(paths.filter((p) => p[0] !== 'bench').map((p) => [p.join(' ')]))('%s --help shows usage and examples, exit 0', async (name) => {
+    const io = capture();
+    expect(await runCli([...name.split(' '), '--help'], io)).toBe(0);
+    const help = io.out.join('\n');
+    expect(help).toMatch(new RegExp(`^Usage: sluice ${name}`));
+    expect(help).toMatch(new RegExp(`Examples:\\n  \\$ .*sluice ${name}`));
+  });
+
+  it('broker commands take --broker with SLUICE_BROKER and the default URL', async () => {
+    const io = capture();
+    await runCli(['groups', 'describe', '--help'], io);
+    expect(io.out.join('\n')).toMatch(/--broker <url> +broker to talk to \(default: "http:\/\/127\.0\.0\.1:8080",\s+env:\s+SLUICE_BROKER\)/);
+  });
+});
