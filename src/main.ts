@@ -2,7 +2,6 @@
  * Composition root of the `sluice` command: reads the command line and runs it. Everything that wires
  * parts together (config, logger, storage, server) starts here and nowhere else.
  */
-import { once } from 'node:events';
 import { runCli } from './cli/program.js';
 
 // A reader that stops early (`sluice dump-log ... | head`) is not an error. A command that streams through
@@ -21,10 +20,22 @@ const code = await runCli(process.argv.slice(2), {
   async write(text) {
     streaming = true;
     if (stdoutGone) return false;
-    if (!process.stdout.write(text)) await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'error')]).catch(() => undefined);
+    if (!process.stdout.write(text)) await drainedOrClosed(process.stdout);
     return !stdoutGone;
   },
   stdin: process.stdin,
   stdinIsTTY: process.stdin.isTTY === true,
 });
 process.exitCode = code;
+
+function drainedOrClosed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('error', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('error', done);
+  });
+}

@@ -24,7 +24,8 @@ function extraNodeOptions(): string[] {
   return raw ? raw.split(/\s+/) : [];
 }
 
-export async function startBroker(dataDir: string): Promise<ServiceProcess> {
+/** `extraArgs` are more `serve` flags (e.g. `--file-delete-delay-ms 0`); the defaults stay otherwise. */
+export async function startBroker(dataDir: string, extraArgs: string[] = []): Promise<ServiceProcess> {
   const port = await freePort();
   const env = { ...process.env };
   // the flags below are the broker's whole config: no SLUICE_* variable of the caller's shell may change it
@@ -43,6 +44,7 @@ export async function startBroker(dataDir: string): Promise<ServiceProcess> {
       'warn',
       '--fsync',
       'always',
+      ...extraArgs,
     ],
     port,
     readyPath: '/health',
@@ -60,7 +62,7 @@ export async function startPlainServer(recordBytes: number, recordsPerRequest: n
   });
 }
 
-async function call(service: ServiceProcess, method: string, path: string, body?: unknown): Promise<unknown> {
+export async function call(service: ServiceProcess, method: string, path: string, body?: unknown): Promise<unknown> {
   service.checkAlive();
   const response = await fetch(`${service.url}${path}`, {
     method,
@@ -71,8 +73,8 @@ async function call(service: ServiceProcess, method: string, path: string, body?
   return text === '' ? null : JSON.parse(text);
 }
 
-export async function createTopic(broker: ServiceProcess, name: string, partitions: number): Promise<void> {
-  await call(broker, 'POST', '/topics', { name, partitions });
+export async function createTopic(broker: ServiceProcess, name: string, partitions: number, config?: Record<string, number | string | null>): Promise<void> {
+  await call(broker, 'POST', '/topics', { name, partitions, ...(config ? { config } : {}) });
 }
 
 export async function deleteTopic(broker: ServiceProcess, name: string): Promise<void> {

@@ -59,7 +59,7 @@ async function produce(topic: string, flags: ProduceFlags, io: CliIO): Promise<v
   const partitions = await withAdmin(flags, async (admin) => (await admin.describeTopic(topic)).partitions.length);
   if (flags.partition !== undefined && flags.partition >= partitions) throw new CliFailure(`topic ${topic} has ${partitions} partition(s); there is no partition ${flags.partition}`);
 
-  const producer = new Producer({ broker, acks: flags.acks, compression: flags.compression, maxBlockMs: Math.max(flags.timeout, 1_000), bufferBytes: 16_777_216 });
+  const producer = new Producer({ broker, acks: flags.acks, compression: flags.compression, maxBlockMs: Math.max(flags.timeout, 1_000), bufferBytes: 4_194_304 });
   const separator = flags.keySeparator === undefined ? null : Buffer.from(flags.keySeparator);
   let read = 0;
   let delivered = 0;

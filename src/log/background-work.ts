@@ -31,24 +31,32 @@ export class BackgroundWork {
   }
 
   /**
-   * Renames the segment's files to `*.deleted` now (readers holding the segment keep working on them) and
-   * removes them after `delayMs`.
+   * Renames the segments' files to `*.deleted` now, in the order given (readers holding a segment keep working
+   * on its files), syncs their directory once, and removes the files after `delayMs`.
+   *
+   * One directory sync for the whole list, not one per segment: a retention pass deleting a hundred segments
+   * would otherwise force a hundred journal commits that every produce's fdatasync waits behind. A crash
+   * before the sync can only bring back segments that were being deleted (file systems journal the renames in
+   * order, so at worst a suffix of the list is undone); the next retention pass deletes them again.
    */
-  async deleteSegment(segment: LogSegment, delayMs: number): Promise<void> {
-    const renamed = await segment.markDeleted();
+  async deleteSegments(segments: LogSegment[], delayMs: number): Promise<void> {
+    if (segments.length === 0) return;
+    const renamed: string[] = [];
+    for (const segment of segments) renamed.push(...(await segment.markDeleted()));
+    await segments[0]!.syncDirectory();
     const remove = async () => {
       this.pendingDeletes.delete(removeNow);
-      segment.dropHandles();
+      for (const segment of segments) segment.dropHandles();
       for (const path of renamed) {
         await this.io.unlink(path).catch((err: NodeJS.ErrnoException) => {
           if (err.code !== 'ENOENT') this.events.warn({ path, err }, 'could not remove deleted segment file');
         });
       }
     };
-    const cancelTimer = this.clock.setTimer(delayMs, () => this.run(remove, 'removing deleted segment'));
+    const cancelTimer = this.clock.setTimer(delayMs, () => this.run(remove, 'removing deleted segments'));
     const removeNow = () => {
       cancelTimer();
-      this.run(remove, 'removing deleted segment');
+      this.run(remove, 'removing deleted segments');
     };
     this.pendingDeletes.add(removeNow);
   }

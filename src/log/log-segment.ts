@@ -371,7 +371,7 @@ export class LogSegment {
 
   /**
    * Renames all files of the segment to `*.deleted`. The segment keeps working on the renamed files, so
-   * reads already holding it finish; the caller removes the files later.
+   * reads already holding it finish; the caller syncs the directory (syncDirectory) and removes the files later.
    */
   async markDeleted(): Promise<string[]> {
     const renamed: string[] = [];
@@ -390,10 +390,14 @@ export class LogSegment {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw storageError(`renaming ${path}`, err);
       }
     }
+    return renamed;
+  }
+
+  /** Makes renames and creations in the segment's directory durable. */
+  async syncDirectory(): Promise<void> {
     await this.handles.io.syncDirectory(this.dir).catch((err) => {
       throw storageError(`syncing directory ${this.dir}`, err);
     });
-    return renamed;
   }
 
   /** Forgets cached descriptors of this segment's files (before close or removal). */

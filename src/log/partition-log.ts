@@ -398,7 +398,7 @@ export class PartitionLog {
       while (this.segments.length > 1 && this.activeSegment.baseOffset >= target) {
         const removed = this.segments.pop()!;
         this.dirty.delete(removed);
-        await this.background.deleteSegment(removed, 0);
+        await this.background.deleteSegments([removed], 0); // newest first, each durable before the next
       }
       const active = this.activeSegment;
       await active.truncateTo(target);
@@ -447,15 +447,14 @@ export class PartitionLog {
 
   /** Deletes the `count` oldest segments (never the active one). Runs inside the serial section. */
   private async deleteOldest(count: number, reason: string): Promise<{ deletedSegments: number; freedBytes: number }> {
-    let deletedSegments = 0;
+    const doomed = this.segments.splice(0, Math.min(count, this.segments.length - 1));
     let freedBytes = 0;
-    while (deletedSegments < count && this.segments.length > 1) {
-      const segment = this.segments.shift()!;
+    for (const segment of doomed) {
       this.dirty.delete(segment);
       freedBytes += segment.size;
-      deletedSegments++;
-      await this.background.deleteSegment(segment, this.config.fileDeleteDelayMs);
     }
+    await this.background.deleteSegments(doomed, this.config.fileDeleteDelayMs);
+    const deletedSegments = doomed.length;
     if (deletedSegments > 0) {
       this.deps.events.info({ partition: this.name, deletedSegments, freedBytes, logStartOffset: this.logStartOffset, reason }, 'deleted old segments');
     }

@@ -24,6 +24,8 @@ export class FaultyFileIO implements FileIO {
   private readonly paths = new Map<number, string>();
   private faults: Fault[] = [];
   readonly calls: Record<string, number> = {};
+  /** Renames (by target) and directory syncs, in the order they were made. */
+  readonly metadataOps: string[] = [];
 
   constructor(private readonly real: FileIO = nodeFileIO) {}
 
@@ -121,6 +123,7 @@ export class FaultyFileIO implements FileIO {
     const fault = this.trip('rename', from);
     if (fault) this.fail(fault, 'rename');
     await this.real.rename(from, to);
+    this.metadataOps.push(`rename ${to}`);
   }
   unlink(path: string): Promise<void> {
     return this.real.unlink(path);
@@ -129,6 +132,7 @@ export class FaultyFileIO implements FileIO {
     return this.real.removeTree(dir);
   }
   syncDirectory(dir: string): Promise<void> {
+    this.metadataOps.push(`syncDirectory ${dir}`);
     return this.real.syncDirectory(dir);
   }
 }

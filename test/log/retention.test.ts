@@ -1,9 +1,10 @@
 /** Retention of a partition log on a manual clock: time, size, boundaries, idle topics, readers, crashes. */
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LogManager } from '../../src/log/log-manager.js';
 import type { PartitionLog } from '../../src/log/partition-log.js';
+import { FaultyFileIO } from '../helpers/faulty-file-io.js';
 import { batchOf, readAll } from '../helpers/log-builder.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
@@ -143,6 +144,40 @@ describe('retention', () => {
     expect(deletedFiles(dir)).toEqual([]);
     expect(existsSync(join(dir, 'stray.txt'))).toBe(true);
     expect(reopened.get(tp)!.logStartOffset).toBe(2);
+    await reopened.close();
+  });
+
+  it('a pass renames all its segments, then syncs the directory once; a crash that undoes the last renames only brings back segments the next pass deletes', async () => {
+    const dataDir = tempDir();
+    const clock = new ManualClock(T0);
+    const io = new FaultyFileIO();
+    const manager = await LogManager.open({ dataDir, clock, io });
+    const log = await manager.create(tp, { segmentBytes: 1_024, fileDeleteDelayMs: 60_000 });
+    for (let i = 0; i < 20; i++) await append(log, ['x'.repeat(700)], T0);
+    await append(log, ['y'.repeat(700)], T0 + 2 * HOUR); // too big to share a segment with the old ones
+    const from = io.metadataOps.length;
+    const result = await log.applyRetention({ retentionMs: HOUR, retentionBytes: null }, T0 + 2 * HOUR);
+    expect(result.deletedSegments).toBe(20);
+    // Other metadata work (a snapshot written after the last roll) may interleave; the pass's own is the
+    // 60 renames to .deleted (.log, .index, .timeindex of each) with no directory sync until after the last.
+    const ops = io.metadataOps.slice(from);
+    const renames = ops.flatMap((op, i) => (op.startsWith('rename ') && op.endsWith('.deleted') ? [i] : []));
+    expect(renames).toHaveLength(60);
+    const syncs = ops.flatMap((op, i) => (op === `syncDirectory ${log.dir}` ? [i] : []));
+    expect(syncs.filter((i) => i > renames[0]! && i < renames[59]!)).toEqual([]);
+    expect(syncs.some((i) => i > renames[59]!)).toBe(true);
+    expect(log.logStartOffset).toBe(20);
+
+    // The process dies before the sync reached the disk and the journal kept only the first 15 renames.
+    manager.abandon();
+    const dir = log.dir;
+    for (const file of deletedFiles(dir).filter((f) => Number(f.slice(0, 20)) >= 15)) renameSync(join(dir, file), join(dir, file.replace(/\.deleted$/, '')));
+    const reopened = await LogManager.open({ dataDir, clock });
+    const back = reopened.get(tp)!;
+    expect(back.logStartOffset).toBe(15); // expired segments came back; nothing retained was lost
+    expect((await readAll(back)).map(([offset]) => offset)).toEqual([15, 16, 17, 18, 19, 20]);
+    expect((await back.applyRetention({ retentionMs: HOUR, retentionBytes: null }, T0 + 2 * HOUR)).deletedSegments).toBe(5);
+    expect(back.logStartOffset).toBe(20);
     await reopened.close();
   });
 

@@ -32,6 +32,13 @@ const ALLOWED: Record<string, string[]> = {
   cli: ['log', 'replication', 'server', 'client', 'cli'],
   'main.ts': ['log', 'replication', 'server', 'client', 'cli'],
 };
+/**
+ * The CLI commands that talk to a broker are a thin shell over sluice/client: no HTTP of their own, no
+ * storage, no files (only `dump-log` reads segment files, and `serve` runs the broker).
+ */
+const BROKER_COMMANDS = ['cli/topics.ts', 'cli/groups.ts', 'cli/retention.ts', 'cli/produce.ts', 'cli/consume.ts', 'cli/broker-command.ts', 'cli/output.ts'];
+const SHELL_MAY_IMPORT = /^(commander|node:stream|node:events|\.\/[a-z-]+\.js|\.\.\/client\/[a-z-]+\.js)$/;
+
 /** The pure modules of src/log the client may share. */
 const CLIENT_MAY_SHARE = ['log/record-batch.ts', 'log/errors.ts', 'log/buffers.ts', 'log/compression.ts', 'log/crc32c.ts', 'log/batch-decoder.ts', 'log/murmur2.ts'];
 
@@ -60,6 +67,13 @@ describe('layering', () => {
         const ok = ALLOWED[layer]!.includes(targetLayer) || (layer === 'client' && CLIENT_MAY_SHARE.includes(target));
         expect(ok, `${relative(SRC, file)} (${layer}) imports ${target}`).toBe(true);
       }
+    }
+  });
+
+  it('the broker commands of the CLI import only sluice/client, commander and each other', () => {
+    for (const name of BROKER_COMMANDS) {
+      const file = join(SRC, name);
+      for (const spec of importsOf(file)) expect(SHELL_MAY_IMPORT.test(spec), `${name} imports ${spec}`).toBe(true);
     }
   });
 });
