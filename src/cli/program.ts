@@ -11,6 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { isBrokerError } from '../client/errors.js';
+import { addCompletionCommand } from './completion.js';
 import { addConsumeCommand } from './consume.js';
 import { dumpFile } from './dump-log.js';
 import { CliFailure, EXIT_FAILURE, EXIT_USAGE } from './errors.js';
@@ -58,6 +59,7 @@ Examples:
   addRetentionCommand(program, io);
   addProduceCommand(program, io);
   addConsumeCommand(program, io);
+  addCompletionCommand(program, io);
 
   program
     .command('dump-log')

@@ -1,8 +1,17 @@
-/** Every command of the `sluice` program has --help with a description and examples (in-process). */
+/**
+ * Every command of the `sluice` program has --help with a description and examples (in-process), and the
+ * bash completion script generated from the same command tree completes commands and options in a real bash.
+ */
 import type { Command } from 'commander';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { buildProgram, runCli, type CliIO } from '../../src/cli/program.js';
+import { useTempDirs } from '../helpers/temp-dir.js';
+
+const tempDir = useTempDirs();
 
 function capture(): CliIO & { out: string[]; err: string[] } {
   const out: string[] = [];
@@ -46,5 +55,22 @@ describe('sluice --help', () => {
     const io = capture();
     await runCli(['groups', 'describe', '--help'], io);
     expect(io.out.join('\n')).toMatch(/--broker <url> +broker to talk to \(default: "http:\/\/127\.0\.0\.1:8080",\s+env:\s+SLUICE_BROKER\)/);
+  });
+});
+
+describe('sluice completion bash', () => {
+  it('completes commands, subcommands and options in bash', async () => {
+    const io = capture();
+    expect(await runCli(['completion', 'bash'], io)).toBe(0);
+    const script = join(tempDir(), 'sluice.bash');
+    writeFileSync(script, io.out.join('\n') + '\n');
+    const complete = (line: string) =>
+      execFileSync('bash', ['-c', `source "$1"; COMP_WORDS=($2); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _sluice; echo "\${COMPREPLY[*]}"`, 'bash', script, line], { encoding: 'utf8' }).trim();
+    expect(complete('sluice to')).toBe('topics');
+    expect(complete('sluice topics cr')).toBe('create');
+    expect(complete('sluice topics create orders --pa')).toBe('--partitions');
+    expect(complete('sluice groups reset-offsets g --to-')).toBe('--to-earliest --to-latest --to-offset --to-datetime');
+    expect(complete('sluice consume orders --f').split(' ')).toEqual(['--from', '--follow']);
+    expect(await runCli(['completion', 'fish'], capture())).toBe(2);
   });
 });
