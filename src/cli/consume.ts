@@ -6,8 +6,12 @@
  * when the command started; with `--follow` it waits for new records until Ctrl-C (or `--max`).
  *
  * With `--group` it joins the group (heartbeats in the background) and commits after printing each batch of
- * records, so a record is committed only once it is on stdout; on exit, Ctrl-C included, it leaves the group.
- * `--from` then applies only to partitions without a committed offset.
+ * records, so a record is committed only once it is on stdout; on exit, Ctrl-C included, it commits once more
+ * (also the start positions of partitions it read nothing from) and leaves the group. `--from` then applies
+ * only to partitions without a committed offset.
+ *
+ * Without `--follow`, a broker that stops serving (no record for `--timeout` while records are left) is an
+ * error rather than a hang; with `--follow` it keeps retrying, like `tail -F`.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Consumer } from '../client/consumer.js';
@@ -39,7 +43,9 @@ export function addConsumeCommand(program: Command, io: CliIO): void {
     .argument('<topic>', 'topic to read')
     .option('--group <group>', 'consume as a member of this group: the broker assigns partitions; offsets are committed after printing')
     .option('--partition <n>', 'read only this partition (not with --group)', integerArg(0))
-    .addOption(new Option('--from <where>', 'start at earliest, latest or an offset (with --group: only where nothing is committed)').default('earliest').argParser(fromArg))
+    .addOption(
+      new Option('--from <where>', 'start at earliest, latest or an offset (with --group: only on partitions without a committed offset)').default('earliest').argParser(fromArg),
+    )
     .option('--max <n>', 'stop after this many records', integerArg(1))
     .option('-f, --follow', 'keep waiting for new records (long polling) until Ctrl-C')
     .option('--json', 'one JSON object per record: topic, partition, offset, timestamp, key, value, headers')
@@ -65,54 +71,69 @@ function fromArg(value: string): From {
 
 async function consume(topic: string, flags: ConsumeFlags, io: CliIO): Promise<void> {
   if (flags.group !== undefined && flags.partition !== undefined) throw new CliFailure('--partition cannot be used with --group (the group assigns partitions)', EXIT_USAGE);
-  if (flags.group !== undefined && typeof flags.from === 'number') {
-    throw new CliFailure('--from OFFSET cannot be used with --group; move the group with `sluice groups reset-offsets --to-offset`', EXIT_USAGE);
-  }
   const broker = brokerUrl(flags);
   // Also fails fast, within --timeout, when the broker or the topic is not there.
   const partitions = await withAdmin(flags, async (admin) => (await admin.describeTopic(topic)).partitions);
   const chosen = flags.partition === undefined ? partitions : partitions.filter((p) => p.partition === flags.partition);
   if (chosen.length === 0) throw new CliFailure(`topic ${topic} has ${partitions.length} partition(s); there is no partition ${flags.partition}`);
-  if (typeof flags.from === 'number') checkOffset(topic, chosen, flags.from);
+  const from = flags.from;
+  if (typeof from === 'number' && flags.group === undefined) checkOffset(topic, chosen, from);
   const end = new Map(partitions.map((p) => [p.partition, p.highWatermark]));
 
   const consumer = new Consumer({
     broker,
     topics: [topic],
     ...(flags.group !== undefined
-      ? { group: flags.group, autoCommit: false }
-      : { partitions: chosen.map((p) => ({ topic, partition: p.partition, ...(typeof flags.from === 'number' ? { offset: flags.from } : {}) })) }),
-    autoOffsetReset: typeof flags.from === 'number' ? 'earliest' : flags.from,
+      ? { group: flags.group, autoCommit: false, ...(typeof from === 'number' ? { startOffset: from } : {}) }
+      : { partitions: chosen.map((p) => ({ topic, partition: p.partition, ...(typeof from === 'number' ? { offset: from } : {}) })) }),
+    autoOffsetReset: typeof from === 'number' ? 'earliest' : from,
+    requestTimeoutMs: Math.max(flags.timeout, 1_000),
   });
+  const stall = Math.max(flags.timeout, 1_000);
   let printed = 0;
-  let stopping = false;
-  let interrupts = 0;
+  let lastProgress = Date.now();
+  let allPrinted = true;
+  let interrupted = false;
   const interrupt = () => {
-    stopping = true; // the loop ends within one poll; Ctrl-C is the normal way to end --follow (exit 0)
-    if (++interrupts > 1) process.exit(EXIT_INTERRUPTED); // a second Ctrl-C: leave at once
+    if (interrupted) process.exit(EXIT_INTERRUPTED); // a second Ctrl-C: leave at once
+    interrupted = true; // the loop ends within one poll
   };
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
   try {
     // The first poll only starts the consumer (joins the group, finds start positions) without waiting, so an
     // empty topic ends at once.
-    for (let timeoutMs = 0; !stopping; timeoutMs = 500) {
+    for (let timeoutMs = 0; !interrupted; timeoutMs = 500) {
       const want = flags.max === undefined ? POLL_RECORDS : Math.min(POLL_RECORDS, flags.max - printed);
       const records = await consumer.poll({ maxRecords: want, timeoutMs });
       if (records.length > 0) {
-        if (!(await io.write(formatRecords(records, flags)))) break; // the reader went away (EPIPE)
+        if (!(await io.write(formatRecords(records, flags)))) {
+          allPrinted = false; // the reader went away (EPIPE): this batch must not be committed
+          break;
+        }
         printed += records.length;
+        lastProgress = Date.now();
         if (flags.group !== undefined) await commitPrinted(consumer, io);
       }
       if (flags.max !== undefined && printed >= flags.max) break;
-      if (!flags.follow && caughtUp(consumer, end)) break;
+      if (flags.follow) continue;
+      const left = remaining(consumer, end);
+      if (left === 0) break;
+      if (Date.now() - lastProgress > stall) {
+        throw new CliFailure(`no records from ${broker} for ${stall} ms with ${left} record(s) below the high watermark still to read`);
+      }
     }
+    // Also commits where it started on partitions nothing was read from, and retries a commit the group
+    // refused while it was rebalancing.
+    if (flags.group !== undefined && allPrinted) await commitPrinted(consumer, io);
   } finally {
+    await consumer.close(); // leaves the group; with autoCommit off it commits nothing more
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
-    await consumer.close(); // leaves the group; with autoCommit off it commits nothing more
   }
   io.stderr(`consumed ${printed} record(s)`);
+  // Ctrl-C is the normal way to end --follow; without it, the command did not get to the end.
+  if (interrupted && !flags.follow) throw new CliFailure('interrupted', EXIT_INTERRUPTED);
 }
 
 /** A numeric --from must lie in every chosen partition's [log start, high watermark]. */
@@ -125,11 +146,11 @@ function checkOffset(topic: string, partitions: PartitionDescription[], offset: 
 }
 
 /**
- * Every owned partition has handed out everything below the high watermark seen at start-up. Called after a
- * poll, so a group member has joined: a member the group gave no partitions is caught up at once.
+ * Records still to print: below the high watermark each owned partition had at start-up. Called after a
+ * poll, so a group member has joined; a member the group gave no partitions has none.
  */
-function caughtUp(consumer: Consumer, end: Map<number, number>): boolean {
-  return consumer.assignment().every((tp) => consumer.position(tp) >= (end.get(tp.partition) ?? 0));
+function remaining(consumer: Consumer, end: Map<number, number>): number {
+  return consumer.assignment().reduce((sum, tp) => sum + Math.max(0, (end.get(tp.partition) ?? 0) - consumer.position(tp)), 0);
 }
 
 async function commitPrinted(consumer: Consumer, io: CliIO): Promise<void> {

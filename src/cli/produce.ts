@@ -101,10 +101,10 @@ async function produce(topic: string, flags: ProduceFlags, io: CliIO): Promise<v
   } catch (err) {
     if (!interrupted) throw err; // a destroyed stdin ends its iterator with a premature-close error
   } finally {
+    await producer.close(); // delivers everything enqueued, then closes (a Ctrl-C meanwhile changes nothing)
+    await new Promise((resolve) => setImmediate(resolve)); // let the last delivery callbacks count
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
-    await producer.close(); // delivers everything enqueued, then closes
-    await new Promise((resolve) => setImmediate(resolve)); // let the last delivery callbacks count
   }
   io.stderr(`produced ${delivered} record(s) to ${topic}${failed > 0 ? `, ${failed} failed` : ''}`);
   if (firstFailure !== null) throw firstFailure;

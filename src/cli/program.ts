@@ -149,7 +149,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      // commander.help is help shown for a missing command (`sluice topics`): a usage error.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
       return EXIT_USAGE;
     }
     if (err instanceof CliFailure) {

@@ -37,12 +37,12 @@ export function addTopicsCommand(program: Command, io: CliIO): void {
     .argument('<name>', 'topic name: letters, digits, ".", "_" and "-", at most 249 characters')
     .option('--partitions <n>', 'number of partitions [default: the broker\'s defaultPartitions]', integerArg(1))
     .option('--replication-factor <n>', 'copies of each partition [default: the broker\'s default]', integerArg(1))
-    .option('--config <key=value>', 'a topic config key (repeatable), e.g. retentionMs=86400000', collect)
+    .option('--config <key=value...>', 'topic config keys, e.g. --config retentionMs=86400000 segmentBytes=67108864 (or --config repeated)')
     .option('--if-not-exists', 'succeed without changes when the topic exists already')
     .option('--json', 'print the new topic as JSON')
     .addHelpText(
       'after',
-      examples('sluice topics create orders --partitions 6', 'sluice topics create audit --config retentionMs=null --config segmentBytes=67108864'),
+      examples('sluice topics create orders --partitions 6', 'sluice topics create audit --partitions 3 --config retentionMs=null segmentBytes=67108864'),
     )
     .action((name: string, flags: BrokerFlags & Json & { partitions?: number; replicationFactor?: number; config?: string[]; ifNotExists?: boolean }) =>
       withAdmin(flags, async (admin) => {

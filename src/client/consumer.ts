@@ -29,6 +29,11 @@ export interface ConsumerOptions {
   partitions?: (TopicPartition & { offset?: number })[];
   /** Where to start without a committed offset, and after OFFSET_OUT_OF_RANGE (default "latest"). */
   autoOffsetReset?: OffsetReset;
+  /**
+   * Where a partition without a committed offset starts instead: this offset, moved into the partition's
+   * range (log start to high watermark). Later OFFSET_OUT_OF_RANGE still follows `autoOffsetReset`.
+   */
+  startOffset?: number;
   autoCommit?: boolean;
   autoCommitIntervalMs?: number;
   sessionTimeoutMs?: number;
@@ -71,6 +76,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     if (topics.length === 0 && !options.partitions?.length) throw invalidOption('give topics (or, without a group, partitions) to consume');
     this.group = options.group;
     this.autoOffsetReset = enumOption(options, 'autoOffsetReset', ['earliest', 'latest', 'none'] as const, 'latest');
+    if (options.startOffset !== undefined) intOption(options, 'startOffset', 0, 0);
     this.autoCommit = boolOption(options, 'autoCommit', true);
     this.autoCommitIntervalMs = intOption(options, 'autoCommitIntervalMs', 1_000, 10);
     this.backoff = { retryBackoffMs: intOption(options, 'retryBackoffMs', 100, 1), retryBackoffMaxMs: intOption(options, 'retryBackoffMaxMs', 1_000, 1) };
@@ -291,6 +297,11 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
 
   /** Where a partition without a committed offset starts. */
   private async startOffset(state: PartitionState): Promise<number> {
+    if (this.options.startOffset !== undefined) {
+      const range = (at: 'earliest' | 'latest') => this.read<{ offset: number }>(`/topics/${segment(state.topic)}/partitions/${state.partition}/offsets`, { timestamp: at });
+      const [first, end] = await Promise.all([range('earliest'), range('latest')]);
+      return Math.min(Math.max(this.options.startOffset, first.offset), end.offset);
+    }
     if (this.autoOffsetReset === 'none') {
       throw new BrokerError('OFFSET_OUT_OF_RANGE', `no committed offset for ${state.key} and autoOffsetReset is none`, { details: { topic: state.topic, partition: state.partition } });
     }

@@ -163,6 +163,20 @@ export class Fetcher {
     this.moved.clear();
   }
 
+  /**
+   * Moves a partition whose position fell out of range to `to`: records of it still buffered are dropped (they
+   * lie outside the partition's range now), and the application's next record is at `to`, which a commit then
+   * stores (auto-commit too, through `moved`).
+   */
+  private resetTo(state: PartitionState, to: number): void {
+    for (let i = this.chunks.length - 1; i >= 0; i--) if (this.chunks[i]!.state === state) this.removeChunk(i);
+    if (state.consumed !== null) {
+      state.consumed = to;
+      this.moved.add(state);
+    }
+    state.startAt(to);
+  }
+
   private removeChunk(i: number): void {
     const [chunk] = this.chunks.splice(i, 1);
     this.bufferedBytes -= chunk!.bytes;
@@ -213,11 +227,7 @@ export class Fetcher {
             return null;
           });
           if (to === null) return;
-          if (this.current(state, session)) {
-            // With nothing buffered ahead of the application, its next record is now at `to`.
-            if (state.consumed === state.position) state.consumed = to;
-            state.startAt(to);
-          }
+          if (this.current(state, session)) this.resetTo(state, to);
           continue;
         }
         if (!error.retriable) {

@@ -34,6 +34,7 @@ export class GroupMember {
   private stopped = false;
   private readonly stopSignal = new AbortController();
   private loop: Promise<void> | null = null;
+  private beating: Promise<void> | null = null;
   private current = '';
 
   constructor(
@@ -87,8 +88,17 @@ export class GroupMember {
     }
   }
 
-  /** Sends one heartbeat now (also used right after a commit was refused for a stale generation). */
-  async beat(): Promise<void> {
+  /**
+   * Sends one heartbeat now (also used right after a commit was refused for a stale generation). One beat at
+   * a time: a second caller shares the beat under way, so two beats answered UNKNOWN_MEMBER_ID cannot each
+   * join and leave a spare member behind in the group.
+   */
+  beat(): Promise<void> {
+    this.beating ??= this.beatOnce().finally(() => (this.beating = null));
+    return this.beating;
+  }
+
+  private async beatOnce(): Promise<void> {
     if (this.stopped || this.memberId === null) return;
     try {
       const reply = await this.http.json<Assignment>('POST', `${this.base}/${segment(this.memberId)}/heartbeat`);
@@ -104,8 +114,7 @@ export class GroupMember {
   }
 
   private async apply(assignment: Assignment, joined = false): Promise<void> {
-    // Two heartbeats can be under way at once (the loop's, and one after a refused commit): an older reply
-    // must not undo a newer assignment.
+    // A reply from an older generation (a heartbeat answered before a rejoin) must not undo a newer assignment.
     if (!joined && assignment.generation < this.generation) return;
     const key = `${assignment.generation}:${assignment.assignments.map((a) => `${a.topic}/${a.partition}`).join(',')}`;
     this.generation = assignment.generation;
@@ -119,6 +128,7 @@ export class GroupMember {
     this.stopped = true;
     this.stopSignal.abort();
     await this.loop?.catch(() => undefined);
+    await this.beating?.catch(() => undefined); // a rejoin under way finishes first, so its member id is the one that leaves
     if (this.memberId === null) return;
     const memberId = this.memberId;
     this.memberId = null;

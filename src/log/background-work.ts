@@ -8,6 +8,12 @@ import type { FileIO } from './file-io.js';
 import type { LogEvents } from './log-config.js';
 import type { LogSegment } from './log-segment.js';
 
+/** How many of the segments given (from the first) were renamed, and the failure that stopped the rest. */
+export interface DeleteOutcome {
+  deleted: number;
+  error: unknown;
+}
+
 export class BackgroundWork {
   private readonly running = new Set<Promise<unknown>>();
   /** deletions waiting for their delay; calling one removes the files now */
@@ -39,14 +45,28 @@ export class BackgroundWork {
    * before the sync can only bring back segments that were being deleted (file systems journal the renames in
    * order, so at worst a suffix of the list is undone); the next retention pass deletes them again.
    */
-  async deleteSegments(segments: LogSegment[], delayMs: number): Promise<void> {
-    if (segments.length === 0) return;
+  async deleteSegments(segments: LogSegment[], delayMs: number): Promise<DeleteOutcome> {
     const renamed: string[] = [];
-    for (const segment of segments) renamed.push(...(await segment.markDeleted()));
-    await segments[0]!.syncDirectory();
+    const gone: LogSegment[] = [];
+    let error: unknown = null;
+    for (const segment of segments) {
+      try {
+        renamed.push(...(await segment.markDeleted()));
+        gone.push(segment);
+      } catch (err) {
+        error = err; // stop here: the segments after this one stay, so the log keeps no gap
+        break;
+      }
+    }
+    if (gone.length === 0) return { deleted: 0, error };
+    try {
+      await gone[0]!.syncDirectory();
+    } catch (err) {
+      error ??= err;
+    }
     const remove = async () => {
       this.pendingDeletes.delete(removeNow);
-      for (const segment of segments) segment.dropHandles();
+      for (const segment of gone) segment.dropHandles();
       for (const path of renamed) {
         await this.io.unlink(path).catch((err: NodeJS.ErrnoException) => {
           if (err.code !== 'ENOENT') this.events.warn({ path, err }, 'could not remove deleted segment file');
@@ -59,6 +79,7 @@ export class BackgroundWork {
       this.run(remove, 'removing deleted segments');
     };
     this.pendingDeletes.add(removeNow);
+    return { deleted: gone.length, error };
   }
 
   /** Removes every pending deletion now and waits for all work (close). */

@@ -398,7 +398,11 @@ export class PartitionLog {
       while (this.segments.length > 1 && this.activeSegment.baseOffset >= target) {
         const removed = this.segments.pop()!;
         this.dirty.delete(removed);
-        await this.background.deleteSegments([removed], 0); // newest first, each durable before the next
+        const { error } = await this.background.deleteSegments([removed], 0); // newest first, each durable before the next
+        if (error) {
+          this.segments.push(removed);
+          throw error;
+        }
       }
       const active = this.activeSegment;
       await active.truncateTo(target);
@@ -447,14 +451,16 @@ export class PartitionLog {
 
   /** Deletes the `count` oldest segments (never the active one). Runs inside the serial section. */
   private async deleteOldest(count: number, reason: string): Promise<{ deletedSegments: number; freedBytes: number }> {
+    // Out of the list first, so no new read starts on them; a segment whose rename failed goes back.
     const doomed = this.segments.splice(0, Math.min(count, this.segments.length - 1));
+    const { deleted: deletedSegments, error } = await this.background.deleteSegments(doomed, this.config.fileDeleteDelayMs);
+    this.segments.unshift(...doomed.slice(deletedSegments));
     let freedBytes = 0;
-    for (const segment of doomed) {
+    for (const segment of doomed.slice(0, deletedSegments)) {
       this.dirty.delete(segment);
       freedBytes += segment.size;
     }
-    await this.background.deleteSegments(doomed, this.config.fileDeleteDelayMs);
-    const deletedSegments = doomed.length;
+    if (error) throw error;
     if (deletedSegments > 0) {
       this.deps.events.info({ partition: this.name, deletedSegments, freedBytes, logStartOffset: this.logStartOffset, reason }, 'deleted old segments');
     }

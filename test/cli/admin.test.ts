@@ -121,6 +121,10 @@ describe('sluice produce and consume', () => {
     expect(consumed.stdout).toBe(LINES.join('\n') + '\n');
     expect(consumed.stderr).toBe('consumed 1000 record(s)\n');
 
+    const grouped = await sluice(['consume', 'cli-lines', '--group', 'cli-from', '--from', '995']); // no commit yet: --from applies
+    expect(grouped.stdout).toBe(LINES.slice(995).join('\n') + '\n');
+    expect((await sluice(['consume', 'cli-lines', '--group', 'cli-from', '--from', '0'])).stdout).toBe(''); // committed: --from does not
+
     const some = await sluice(['consume', 'cli-lines', '--from', '998', '--json', '--max', '5']);
     const records = some.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(records.map((r) => [r.offset, r.value, r.key, r.partition])).toEqual([
@@ -256,6 +260,8 @@ describe('sluice CLI failures', () => {
       [['topics', 'create'], /missing required argument 'name'/],
       [['topics', 'list', '--bogus'], /unknown option '--bogus'/],
       [['topics', 'lisst'], /unknown command 'lisst'/],
+      [['topics'], /Usage: sluice topics/],
+      [[], /Usage: sluice/],
       [['consume', 'x', '--group', 'g', '--partition', '1'], /--partition cannot be used with --group/],
       [['consume', 'x', '--from', 'yesterday'], /expected earliest, latest or an offset/],
       [['groups', 'reset-offsets', 'g', '--topic', 't'], /give exactly one of --to-earliest/],

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Admin, Consumer, Producer, type ConsumerRecord } from '../../src/client/index.js';
 import type { RunningBroker } from '../../src/server/broker.js';
 import { startTestBroker } from '../helpers/broker.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { codeOf } from '../helpers/error-code.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -128,6 +129,25 @@ describe('Consumer', () => {
     expect(codeOf(() => new Consumer({ broker: b.url!, topics: ['r'], sessionTimeoutMs: 5 }))).toBe('INVALID_CONFIG');
   });
 
+  it('startOffset places partitions without a commit; position() follows what was handed out; close commits it', async () => {
+    const { b, admin } = await setup('s', 2, 10); // 5 records in each partition
+    await admin.commitOffsets('g', [{ topic: 's', partition: 1, offset: 1 }]);
+    const consumer = track(new Consumer({ broker: b.url!, group: 'g', topics: ['s'], startOffset: 3 }));
+    const records = await pollFor(consumer, 6);
+    const by = (p: number) => records.filter((r) => r.partition === p).map((r) => r.offset);
+    expect(by(0)).toEqual([3, 4]); // no commit: startOffset
+    expect(by(1)).toEqual([1, 2, 3, 4]); // its commit wins
+    expect(consumer.position({ topic: 's', partition: 0 })).toBe(5);
+    await consumer.close();
+    expect((await admin.groupOffsets('g')).map((o) => [o.partition, o.offset]).sort()).toEqual([[0, 5], [1, 5]]);
+    const far = track(new Consumer({ broker: b.url!, group: 'h', topics: ['s'], startOffset: 1_000 }));
+    await far.poll({ timeoutMs: 0 });
+    expect(far.position({ topic: 's', partition: 0 })).toBe(5); // moved into range: the high watermark
+    await far.close();
+    expect((await admin.groupOffsets('h')).map((o) => o.offset)).toEqual([5, 5]); // nothing read: where it started
+    expect(codeOf(() => new Consumer({ broker: b.url!, group: 'h', topics: ['s'], startOffset: -1 }))).toBe('INVALID_CONFIG');
+  });
+
   it('a rebalance moves partitions between members; each partition is consumed by one member at a time', async () => {
     const { b, admin } = await setup('rb', 4, 0);
     const a = track(new Consumer({ broker: b.url!, group: 'rb', topics: ['rb'], autoOffsetReset: 'earliest', heartbeatIntervalMs: 20 }));
@@ -148,6 +168,28 @@ describe('Consumer', () => {
 });
 
 describe('Admin', () => {
+  it('a member the broker expired rejoins once, even when refused commits and heartbeats race to rejoin', async () => {
+    const clock = new ManualClock();
+    const b = await startTestBroker(tempDir(), { listen: true, clock });
+    open.push(b);
+    const admin = track(new Admin({ broker: b.url! }));
+    await admin.createTopic({ name: 'r', partitions: 2 });
+    const consumer = track(new Consumer({ broker: b.url!, group: 'g', topics: ['r'], autoCommit: false, sessionTimeoutMs: 60_000, heartbeatIntervalMs: 30_000, autoOffsetReset: 'earliest' }));
+    await consumer.poll({ timeoutMs: 0 }); // joined
+    expect((await admin.describeGroup('g')).members).toHaveLength(1);
+    clock.advance(120_000); // the session runs out on the broker's clock
+    await waitFor(async () => (await admin.describeGroup('g')).members.length === 0, 5_000, 'expiry');
+    // Three commits refused at once: each asks the member to beat, and the beats find the member unknown.
+    await Promise.allSettled([consumer.commit(), consumer.commit(), consumer.commit()]);
+    await waitFor(async () => (await admin.describeGroup('g')).members.length > 0, 5_000, 'rejoin');
+    await new Promise((r) => setTimeout(r, 200));
+    const group = await admin.describeGroup('g');
+    expect(group.members).toHaveLength(1);
+    expect(consumer.assignment()).toHaveLength(2);
+    await consumer.close();
+    expect((await admin.describeGroup('g')).members).toHaveLength(0); // and that one member left
+  });
+
   it('manages topics and groups', async () => {
     const { admin } = await setup('adm', 2, 10);
     expect((await admin.listTopics()).map((t) => t.name)).toEqual(['adm']);

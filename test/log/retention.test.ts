@@ -181,6 +181,27 @@ describe('retention', () => {
     await reopened.close();
   });
 
+  it('a rename that fails part-way keeps the segments from there on, deletes those before it, and the next pass finishes', async () => {
+    const dataDir = tempDir();
+    const clock = new ManualClock(T0);
+    const io = new FaultyFileIO();
+    const manager = await LogManager.open({ dataDir, clock, io });
+    const log = await manager.create(tp, { segmentBytes: 1_024, fileDeleteDelayMs: 0 });
+    for (let i = 0; i < 6; i++) await append(log, ['x'.repeat(700)], T0);
+    await append(log, ['y'.repeat(700)], T0 + 2 * HOUR);
+    io.inject({ op: 'rename', pathIncludes: '00000000000000000003.log', errno: 'EIO', times: 1 });
+    const policy = { retentionMs: HOUR, retentionBytes: null };
+    await expect(log.applyRetention(policy, T0 + 2 * HOUR)).rejects.toThrow(/EIO/);
+    expect(log.logStartOffset).toBe(3); // segments 0-2 went; 3 and later are still there, with no gap
+    expect((await readAll(log)).map(([offset]) => offset)).toEqual([3, 4, 5, 6]);
+    clock.advance(1); // fileDeleteDelayMs 0, on the manual clock
+    await waitFor(() => deletedFiles(log.dir).length === 0, 5_000, 'removal of the renamed segments');
+    expect(readdirSync(log.dir).filter((f) => f.endsWith('.log'))).toHaveLength(4);
+    expect((await log.applyRetention(policy, T0 + 2 * HOUR)).deletedSegments).toBe(3);
+    expect(log.logStartOffset).toBe(6);
+    await manager.close();
+  });
+
   it('many partitions: each applies its own policy', async () => {
     const dataDir = tempDir();
     const clock = new ManualClock(T0);
