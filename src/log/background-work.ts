@@ -14,6 +14,14 @@ export interface DeleteOutcome {
   error: unknown;
 }
 
+/**
+ * Pause between two segments of a retention deletion. A rename is metadata in the file system's journal that
+ * the next fdatasync of any file commits; a hundred renames back to back put ~30 ms of journal work in front
+ * of the produce requests of that moment (p99 about 2.2× a quiet one in the retention benchmark), paced they
+ * spread over many commits (about 1.3×).
+ */
+const RENAME_PACING_MS = 1;
+
 export class BackgroundWork {
   private readonly running = new Set<Promise<unknown>>();
   /** deletions waiting for their delay; calling one removes the files now */
@@ -38,23 +46,43 @@ export class BackgroundWork {
 
   /**
    * Renames the segments' files to `*.deleted` now, in the order given (readers holding a segment keep working
-   * on its files), syncs their directory once, and removes the files after `delayMs`.
-   *
-   * One directory sync for the whole list, not one per segment: a retention pass deleting a hundred segments
-   * would otherwise force a hundred journal commits that every produce's fdatasync waits behind. A crash
-   * before the sync can only bring back segments that were being deleted (file systems journal the renames in
-   * order, so at worst a suffix of the list is undone); the next retention pass deletes them again.
+   * on its files), syncs their directory once, and removes the files after `delayMs`. A rename that fails
+   * stops the list there: the segments renamed before it are synced and removed as usual, the rest are left
+   * to the caller, with the error.
    */
   async deleteSegments(segments: LogSegment[], delayMs: number): Promise<DeleteOutcome> {
+    return this.renameSyncAndRemove(segments, delayMs, 0);
+  }
+
+  /**
+   * Retention's deletion, for segments already taken out of the log (the log start offset has moved): the same
+   * renames, one directory sync and delayed removal, done in the background and paced `RENAME_PACING_MS` apart
+   * per segment, so the partition's appends do not wait for it and the file system's journal takes the
+   * renames a few at a time rather than a hundred in one commit that every produce's fdatasync waits behind.
+   *
+   * A crash before the directory sync, or a rename that fails, can only leave segments that were being
+   * deleted on disk: they are loaded again at the next start (the log start offset goes back to them, nothing
+   * retained is lost) and the next retention pass deletes them again.
+   */
+  deleteSegmentsInBackground(segments: LogSegment[], delayMs: number): void {
+    if (segments.length === 0) return;
+    this.run(async () => {
+      const { deleted, error } = await this.renameSyncAndRemove(segments, delayMs, RENAME_PACING_MS);
+      if (error) this.events.warn({ partition: this.partition, err: error, left: segments.length - deleted }, 'segments stay on disk until the next start');
+    }, 'deleting segments');
+  }
+
+  private async renameSyncAndRemove(segments: LogSegment[], delayMs: number, pacingMs: number): Promise<DeleteOutcome> {
     const renamed: string[] = [];
     const gone: LogSegment[] = [];
     let error: unknown = null;
     for (const segment of segments) {
+      if (gone.length > 0 && pacingMs > 0) await new Promise((resolve) => setTimeout(resolve, pacingMs));
       try {
         renamed.push(...(await segment.markDeleted()));
         gone.push(segment);
       } catch (err) {
-        error = err; // stop here: the segments after this one stay, so the log keeps no gap
+        error = err; // stop here: the segments after this one keep their files, so the log has no gap
         break;
       }
     }

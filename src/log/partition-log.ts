@@ -321,6 +321,14 @@ export class PartitionLog {
     this.deps.events.error({ partition: this.name, err: reason }, 'partition is offline');
   }
 
+  /**
+   * Waits for the background work started so far: finishing rolled segments, and renaming the files of
+   * segments retention took out of the log (their removal after fileDeleteDelayMs is not waited for).
+   */
+  async settle(): Promise<void> {
+    await this.background.idle();
+  }
+
   /** Writes everything appended so far to disk (fsync policy `interval`, checkpoints, clean close). */
   async flush(): Promise<void> {
     await this.sync.syncNow();
@@ -419,8 +427,9 @@ export class PartitionLog {
 
   /**
    * Deletes whole segments whose records all lie below `offset` (retention), oldest first; never the active
-   * segment and never past the high watermark. The files are renamed `.deleted` at once and removed after
-   * `fileDeleteDelayMs`, so reads already in progress finish. Returns what was deleted.
+   * segment and never past the high watermark. The segments leave the log at once; their files are renamed
+   * `.deleted` in the background and removed after `fileDeleteDelayMs`, so reads already in progress finish.
+   * Returns what was deleted.
    */
   deleteSegmentsBefore(offset: number): Promise<{ deletedSegments: number; freedBytes: number }> {
     return this.serial.run(async () => {
@@ -434,7 +443,8 @@ export class PartitionLog {
   /**
    * Retention: deletes the oldest segments that `policy` expires at `now` (see retention.ts), rolling first
    * when the active segment expired too. The log start offset moves to the first segment kept; it is the base
-   * offset of the first segment file, so it persists by itself.
+   * offset of the first segment file, so it persists once the background renames are synced (until then a
+   * restart brings the deleted segments back, for the next pass).
    */
   applyRetention(policy: RetentionPolicy, now: number): Promise<{ deletedSegments: number; freedBytes: number }> {
     return this.serial.run(async () => {
@@ -451,16 +461,16 @@ export class PartitionLog {
 
   /** Deletes the `count` oldest segments (never the active one). Runs inside the serial section. */
   private async deleteOldest(count: number, reason: string): Promise<{ deletedSegments: number; freedBytes: number }> {
-    // Out of the list first, so no new read starts on them; a segment whose rename failed goes back.
+    // Out of the list at once: no new read starts on them and the log start offset moves now. Their files are
+    // renamed and removed in the background (see BackgroundWork), so appends do not wait for that.
     const doomed = this.segments.splice(0, Math.min(count, this.segments.length - 1));
-    const { deleted: deletedSegments, error } = await this.background.deleteSegments(doomed, this.config.fileDeleteDelayMs);
-    this.segments.unshift(...doomed.slice(deletedSegments));
     let freedBytes = 0;
-    for (const segment of doomed.slice(0, deletedSegments)) {
+    for (const segment of doomed) {
       this.dirty.delete(segment);
       freedBytes += segment.size;
     }
-    if (error) throw error;
+    this.background.deleteSegmentsInBackground(doomed, this.config.fileDeleteDelayMs);
+    const deletedSegments = doomed.length;
     if (deletedSegments > 0) {
       this.deps.events.info({ partition: this.name, deletedSegments, freedBytes, logStartOffset: this.logStartOffset, reason }, 'deleted old segments');
     }

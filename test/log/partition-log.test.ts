@@ -238,6 +238,7 @@ describe('truncation and deletion', () => {
     const result = await log.deleteSegmentsBefore(infos[2]!.baseOffset);
     expect(result.deletedSegments).toBe(2);
     expect(log.logStartOffset).toBe(infos[2]!.baseOffset);
+    await log.settle(); // the files are renamed in the background
     const dir = join(dataDir, 'orders-0');
     expect(readdirSync(dir).filter((f) => f.endsWith('.deleted')).length).toBe(6);
     // A read that already holds the old segment still works until the files are removed.
