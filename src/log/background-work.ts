@@ -18,7 +18,8 @@ export interface DeleteOutcome {
  * Pause between two segments of a retention deletion. A rename is metadata in the file system's journal that
  * the next fdatasync of any file commits; a hundred renames back to back put ~30 ms of journal work in front
  * of the produce requests of that moment (p99 about 2.2× a quiet one in the retention benchmark), paced they
- * spread over many commits (about 1.3×).
+ * spread over many commits (about 1.3×). A real timer rather than the Clock: it paces I/O, it is no deadline,
+ * and a manual clock in tests must not be able to stall it.
  */
 const RENAME_PACING_MS = 1;
 
