@@ -59,7 +59,17 @@ async function produce(topic: string, flags: ProduceFlags, io: CliIO): Promise<v
   const partitions = await withAdmin(flags, async (admin) => (await admin.describeTopic(topic)).partitions.length);
   if (flags.partition !== undefined && flags.partition >= partitions) throw new CliFailure(`topic ${topic} has ${partitions} partition(s); there is no partition ${flags.partition}`);
 
-  const producer = new Producer({ broker, acks: flags.acks, compression: flags.compression, maxBlockMs: Math.max(flags.timeout, 1_000), bufferBytes: 4_194_304 });
+  // --timeout bounds how long a record may wait for an unavailable broker (retries through a restart included).
+  const patience = Math.max(flags.timeout, 1_000);
+  const producer = new Producer({
+    broker,
+    acks: flags.acks,
+    compression: flags.compression,
+    bufferBytes: 4_194_304,
+    maxBlockMs: patience,
+    deliveryTimeoutMs: patience,
+    requestTimeoutMs: Math.min(patience, 30_000),
+  });
   const separator = flags.keySeparator === undefined ? null : Buffer.from(flags.keySeparator);
   let read = 0;
   let delivered = 0;
@@ -99,7 +109,9 @@ async function produce(topic: string, flags: ProduceFlags, io: CliIO): Promise<v
       );
     }
   } catch (err) {
-    if (!interrupted) throw err; // a destroyed stdin ends its iterator with a premature-close error
+    // A destroyed stdin (Ctrl-C) ends its iterator with a premature-close error; anything else is reported
+    // after what was delivered is counted.
+    if (!interrupted) firstFailure ??= err;
   } finally {
     await producer.close(); // delivers everything enqueued, then closes (a Ctrl-C meanwhile changes nothing)
     await new Promise((resolve) => setImmediate(resolve)); // let the last delivery callbacks count
