@@ -21,11 +21,11 @@ async function append(log: PartitionLog, values: string[], timestamp: number): P
 }
 
 /** A log with one segment per call of `segment(timestamp)` (each batch fills a 1 KiB segment). */
-async function setup() {
+async function setup(options: { io?: FaultyFileIO; fileDeleteDelayMs?: number } = {}) {
   const dataDir = tempDir();
   const clock = new ManualClock(T0);
-  const manager = await LogManager.open({ dataDir, clock });
-  const log = await manager.create(tp, { segmentBytes: 1_024, fileDeleteDelayMs: 60_000 });
+  const manager = await LogManager.open({ dataDir, clock, ...(options.io ? { io: options.io } : {}) });
+  const log = await manager.create(tp, { segmentBytes: 1_024, fileDeleteDelayMs: options.fileDeleteDelayMs ?? 60_000 });
   const segment = (timestamp: number, records = 1) => append(log, Array.from({ length: records }, () => 'x'.repeat(700 / records)), timestamp);
   return { dataDir, clock, manager, log, segment, dir: join(dataDir, 'events-0') };
 }
@@ -151,13 +151,10 @@ describe('retention', () => {
   });
 
   it('a pass takes the segments out at once, renames them in the background and syncs the directory once; a crash that undoes the last renames only brings back segments the next pass deletes', async () => {
-    const dataDir = tempDir();
-    const clock = new ManualClock(T0);
     const io = new FaultyFileIO();
-    const manager = await LogManager.open({ dataDir, clock, io });
-    const log = await manager.create(tp, { segmentBytes: 1_024, fileDeleteDelayMs: 60_000 });
-    for (let i = 0; i < 20; i++) await append(log, ['x'.repeat(700)], T0);
-    await append(log, ['y'.repeat(700)], T0 + 2 * HOUR); // too big to share a segment with the old ones
+    const { dataDir, clock, manager, log, segment } = await setup({ io });
+    for (let i = 0; i < 20; i++) await segment(T0);
+    await segment(T0 + 2 * HOUR);
     const from = io.metadataOps.length;
     const result = await log.applyRetention({ retentionMs: HOUR, retentionBytes: null }, T0 + 2 * HOUR);
     expect(result.deletedSegments).toBe(20);
@@ -187,13 +184,10 @@ describe('retention', () => {
   });
 
   it('a rename that fails part-way: the segments before it go, the rest stay on disk and come back at the next start for the next pass', async () => {
-    const dataDir = tempDir();
-    const clock = new ManualClock(T0);
     const io = new FaultyFileIO();
-    const manager = await LogManager.open({ dataDir, clock, io });
-    const log = await manager.create(tp, { segmentBytes: 1_024, fileDeleteDelayMs: 0 });
-    for (let i = 0; i < 6; i++) await append(log, ['x'.repeat(700)], T0);
-    await append(log, ['y'.repeat(700)], T0 + 2 * HOUR);
+    const { dataDir, clock, manager, log, segment } = await setup({ io, fileDeleteDelayMs: 0 });
+    for (let i = 0; i < 6; i++) await segment(T0);
+    await segment(T0 + 2 * HOUR);
     io.inject({ op: 'rename', pathIncludes: '00000000000000000003.log', errno: 'EIO', times: 1 });
     const policy = { retentionMs: HOUR, retentionBytes: null };
     expect((await log.applyRetention(policy, T0 + 2 * HOUR)).deletedSegments).toBe(6);
@@ -202,7 +196,7 @@ describe('retention', () => {
     await waitFor(() => deletedFiles(log.dir).length === 0, 5_000, 'removal of the renamed segments');
     expect(readdirSync(log.dir).filter((f) => f.endsWith('.log')).map((f) => Number(f.slice(0, 20)))).toEqual([3, 4, 5, 6]);
     expect(log.logStartOffset).toBe(6);
-    expect(await readAll(log)).toEqual([[6, 'y'.repeat(700)]]);
+    expect((await readAll(log)).map(([offset]) => offset)).toEqual([6]);
     await manager.close();
     const reopened = await LogManager.open({ dataDir, clock });
     const back = reopened.get(tp)!;
