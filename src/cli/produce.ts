@@ -113,7 +113,7 @@ async function produce(topic: string, flags: ProduceFlags, io: CliIO): Promise<v
     // after what was delivered is counted.
     if (!interrupted) firstFailure ??= err;
   } finally {
-    await producer.close(); // delivers everything enqueued, then closes (a Ctrl-C meanwhile changes nothing)
+    await producer.close(); // delivers everything enqueued, then closes (a second Ctrl-C meanwhile stops at once)
     await new Promise((resolve) => setImmediate(resolve)); // let the last delivery callbacks count
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
