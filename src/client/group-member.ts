@@ -35,6 +35,7 @@ export class GroupMember {
   private readonly stopSignal = new AbortController();
   private loop: Promise<void> | null = null;
   private beating: Promise<void> | null = null;
+  private nextBeat: Promise<void> | null = null;
   private current = '';
 
   constructor(
@@ -89,13 +90,23 @@ export class GroupMember {
   }
 
   /**
-   * Sends one heartbeat now (also used right after a commit was refused for a stale generation). One beat at
-   * a time: a second caller shares the beat under way, so two beats answered UNKNOWN_MEMBER_ID cannot each
-   * join and leave a spare member behind in the group.
+   * Sends a heartbeat now (also used right after a commit was refused for a stale generation). One beat at a
+   * time, so two beats answered UNKNOWN_MEMBER_ID cannot each join and leave a spare member behind in the
+   * group. A beat asked for while one is under way follows it (callers then share that one): the reply under
+   * way may predate what the caller just learned, such as a rebalance that refused its commit.
    */
   beat(): Promise<void> {
-    this.beating ??= this.beatOnce().finally(() => (this.beating = null));
-    return this.beating;
+    if (!this.beating) {
+      this.beating = this.beatOnce().finally(() => (this.beating = null));
+      return this.beating;
+    }
+    this.nextBeat ??= this.beating
+      .catch(() => undefined)
+      .then(() => {
+        this.nextBeat = null;
+        return this.beat();
+      });
+    return this.nextBeat;
   }
 
   private async beatOnce(): Promise<void> {
@@ -128,7 +139,8 @@ export class GroupMember {
     this.stopped = true;
     this.stopSignal.abort();
     await this.loop?.catch(() => undefined);
-    await this.beating?.catch(() => undefined); // a rejoin under way finishes first, so its member id is the one that leaves
+    await this.nextBeat?.catch(() => undefined); // a rejoin under way finishes first, so its member id is the one that leaves
+    await this.beating?.catch(() => undefined);
     if (this.memberId === null) return;
     const memberId = this.memberId;
     this.memberId = null;

@@ -149,10 +149,17 @@ describe('client against a broker process', () => {
 
     expect(backwards).toBe(0);
     expect(processed.size).toBe(total);
-    const duplicates = [...processed.entries()].filter(([, times]) => times > 1);
-    // Duplicates only where a partition changed hands: the records its old owner processed after its last
-    // auto-commit (every 50 ms here). At full speed that can be a whole burst of a partition, hence the bound.
-    for (const [key] of duplicates) expect(ownersOf.get(Number(key.split('/')[0]))!.size).toBeGreaterThan(1);
-    expect(duplicates.length).toBeLessThan(total / 8);
+    const duplicates = [...processed.entries()].filter(([, times]) => times > 1).map(([key]) => key.split('/').map(Number) as [number, number]);
+    // Duplicates only where a partition changed hands, and only as at-least-once resumption makes them: the new
+    // owner starts at the last commit, so the records the old owner processed after it come again, one
+    // contiguous run per handover. The partitions changed hands at most twice (c left, d joined). How long
+    // a run is depends on how fast the old owner got through records before it learned of the rebalance,
+    // which a loaded machine stretches (runs totalled 200 to 3,500 records), so the run count is the check.
+    for (const [partition] of duplicates) expect(ownersOf.get(partition)!.size).toBeGreaterThan(1);
+    for (let partition = 0; partition < 12; partition++) {
+      const offsets = duplicates.filter(([p]) => p === partition).map(([, offset]) => offset).sort((x, y) => x - y);
+      const runs = offsets.filter((offset, i) => i === 0 || offset !== offsets[i - 1]! + 1).length;
+      expect(runs, `runs of duplicates in partition ${partition}`).toBeLessThanOrEqual(2);
+    }
   });
 });
