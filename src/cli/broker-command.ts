@@ -6,6 +6,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Admin } from '../client/admin.js';
 import { isBrokerError } from '../client/errors.js';
+import { parseBrokerUrl } from '../client/http.js';
 import { CliFailure, EXIT_USAGE } from './errors.js';
 
 export const DEFAULT_BROKER = 'http://127.0.0.1:8080';
@@ -27,13 +28,11 @@ export function withBrokerOptions(command: Command): Command {
 
 /** Checks the URL before anything is sent, so a typo is a usage error (exit 2) rather than a network one. */
 export function brokerUrl(flags: BrokerFlags): string {
-  let url: URL;
   try {
-    url = new URL(flags.broker);
-  } catch {
-    throw new CliFailure(`--broker must be a URL such as ${DEFAULT_BROKER}, not ${JSON.stringify(flags.broker)}`, EXIT_USAGE);
+    parseBrokerUrl(flags.broker, '--broker');
+  } catch (err) {
+    throw new CliFailure((err as Error).message, EXIT_USAGE);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliFailure(`--broker must be an http or https URL, not ${flags.broker}`, EXIT_USAGE);
   return flags.broker;
 }
 
@@ -70,7 +69,7 @@ export function collect(value: string, previous: string[] | undefined): string[]
   return [...(previous ?? []), value];
 }
 
-/** True when `err` is the broker's answer with this code (e.g. UNKNOWN_TOPIC_OR_PARTITION). */
+/** True when `err` is the broker's answer with this code (e.g. UNKNOWN_TOPIC). */
 export function hasCode(err: unknown, code: string): boolean {
   return isBrokerError(err) && err.code === code;
 }

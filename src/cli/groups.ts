@@ -98,15 +98,12 @@ async function describeLines(admin: Admin, d: GroupDescription): Promise<string[
   const rows = new Map<string, Cell[]>();
   for (const o of d.offsets) rows.set(`${o.topic}/${o.partition}`, [o.topic, o.partition, o.offset, o.highWatermark, o.lag, owner.get(`${o.topic}/${o.partition}`)]);
   // Assigned partitions without a committed offset: their high watermark comes from the topic.
-  const uncommitted = [...owner.keys()].filter((key) => !rows.has(key));
+  const uncommitted = d.members.flatMap((m) => m.assignments.map((a) => ({ ...a, memberId: m.memberId }))).filter((a) => !rows.has(`${a.topic}/${a.partition}`));
   const watermarks = new Map<string, number>();
-  for (const topic of new Set(uncommitted.map((key) => key.slice(0, key.lastIndexOf('/'))))) {
+  for (const topic of new Set(uncommitted.map((a) => a.topic))) {
     for (const p of (await admin.describeTopic(topic)).partitions) watermarks.set(`${topic}/${p.partition}`, p.highWatermark);
   }
-  for (const key of uncommitted) {
-    const at = key.lastIndexOf('/');
-    rows.set(key, [key.slice(0, at), Number(key.slice(at + 1)), null, watermarks.get(key), null, owner.get(key)]);
-  }
+  for (const a of uncommitted) rows.set(`${a.topic}/${a.partition}`, [a.topic, a.partition, null, watermarks.get(`${a.topic}/${a.partition}`), null, a.memberId]);
   const sorted = [...rows.values()].sort((a, b) => (a[0] === b[0] ? (a[1] as number) - (b[1] as number) : String(a[0]) < String(b[0]) ? -1 : 1));
   return [
     ...renderFields([

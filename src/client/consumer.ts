@@ -298,14 +298,18 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   /** Where a partition without a committed offset starts. */
   private async startOffset(state: PartitionState): Promise<number> {
     if (this.options.startOffset !== undefined) {
-      const range = (at: 'earliest' | 'latest') => this.read<{ offset: number }>(`/topics/${segment(state.topic)}/partitions/${state.partition}/offsets`, { timestamp: at });
-      const [first, end] = await Promise.all([range('earliest'), range('latest')]);
-      return Math.min(Math.max(this.options.startOffset, first.offset), end.offset);
+      const [first, end] = await Promise.all([this.offsetAt(state, 'earliest'), this.offsetAt(state, 'latest')]);
+      return Math.min(Math.max(this.options.startOffset, first), end);
     }
     if (this.autoOffsetReset === 'none') {
       throw new BrokerError('OFFSET_OUT_OF_RANGE', `no committed offset for ${state.key} and autoOffsetReset is none`, { details: { topic: state.topic, partition: state.partition } });
     }
-    const reply = await this.read<{ offset: number }>(`/topics/${segment(state.topic)}/partitions/${state.partition}/offsets`, { timestamp: this.autoOffsetReset });
+    return this.offsetAt(state, this.autoOffsetReset);
+  }
+
+  /** The partition's log start offset (earliest) or high watermark (latest). */
+  private async offsetAt(state: PartitionState, at: 'earliest' | 'latest'): Promise<number> {
+    const reply = await this.read<{ offset: number }>(`/topics/${segment(state.topic)}/partitions/${state.partition}/offsets`, { timestamp: at });
     return reply.offset;
   }
 

@@ -35,6 +35,18 @@ export interface HttpClientOptions {
   requestTimeoutMs?: number;
 }
 
+/** The broker's URL, checked: http or https. `name` is how the caller's user gave it (an option, a flag). */
+export function parseBrokerUrl(broker: string, name = 'broker'): URL {
+  let url: URL;
+  try {
+    url = new URL(broker);
+  } catch {
+    throw invalidOption(`${name} must be a URL such as http://127.0.0.1:8080, not ${JSON.stringify(broker)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalidOption(`${name} must be an http or https URL, not ${broker}`);
+  return url;
+}
+
 export class HttpClient {
   readonly baseUrl: string;
   private readonly pool: Pool;
@@ -43,13 +55,7 @@ export class HttpClient {
   private closed = false;
 
   constructor(broker: string, options: HttpClientOptions = {}) {
-    let url: URL;
-    try {
-      url = new URL(broker);
-    } catch {
-      throw invalidOption(`broker must be a URL such as http://127.0.0.1:8080, not ${JSON.stringify(broker)}`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalidOption(`broker URL must be http or https: ${broker}`);
+    const url = parseBrokerUrl(broker);
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.baseUrl = url.origin + this.basePath;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
