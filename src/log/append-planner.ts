@@ -8,7 +8,7 @@
  */
 import { BrokerError } from './errors.js';
 import { splitBatches } from './batch-decoder.js';
-import type { AppendedBatch } from './log-segment.js';
+import { MAX_RELATIVE_OFFSET, type AppendedBatch } from './log-segment.js';
 import type { ProducerBatch, ProducerStateMap } from './producer-state.js';
 import { assignOffsetAndEpoch, batchSize, readBatchHeader, type RecordBatchHeader } from './record-batch.js';
 
@@ -65,12 +65,18 @@ export interface RequestPlan {
 export function splitForAppend(data: Buffer, trusted: boolean, maxMessageBytes: number): { at: number; header: RecordBatchHeader }[] {
   const batches = trusted ? trustedSplit(data) : splitBatches(data);
   if (batches.length === 0) throw new BrokerError('INVALID_REQUEST', 'no record batch to append');
+  let records = 0;
   for (const { header } of batches) {
+    records += header.lastOffsetDelta + 1;
     if (batchSize(header) > maxMessageBytes) {
       throw new BrokerError('RECORD_TOO_LARGE', `record batch of ${batchSize(header)} bytes exceeds maxMessageBytes ${maxMessageBytes}`, {
         details: { maxMessageBytes },
       });
     }
+  }
+  // A request goes into one segment whole, so its offsets must fit in what a segment can index.
+  if (records > MAX_RELATIVE_OFFSET) {
+    throw new BrokerError('RECORD_TOO_LARGE', `a request of ${records} records does not fit in one segment (at most ${MAX_RELATIVE_OFFSET})`);
   }
   return batches;
 }

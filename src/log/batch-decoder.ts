@@ -60,10 +60,12 @@ export function probeBatch(buffer: Buffer, at: number, maxBatchSize = 0x7fffffff
   return problem ? { kind: 'corrupt', reason: problem } : { kind: 'batch', header, size };
 }
 
-function headerProblem(header: RecordBatchHeader): string | null {
-  if (header.recordCount < 0) return `negative record count ${header.recordCount}`;
-  if (header.lastOffsetDelta < 0) return `negative lastOffsetDelta ${header.lastOffsetDelta}`;
-  if (header.recordCount > 0 && header.lastOffsetDelta !== header.recordCount - 1) {
+/** What is wrong with a batch header's own fields (counts, offsets, attributes), or null: no CRC, no records. */
+export function headerProblem(header: RecordBatchHeader): string | null {
+  // As Kafka's LogValidator: a batch holds at least one record and its offsets are exactly its records'. A
+  // header-only batch claiming 2^31 offsets would otherwise push offsets past what a segment can index.
+  if (header.recordCount <= 0) return `record count ${header.recordCount} (a batch holds at least one record)`;
+  if (header.lastOffsetDelta !== header.recordCount - 1) {
     return `lastOffsetDelta ${header.lastOffsetDelta} does not match ${header.recordCount} records`;
   }
   if (header.baseOffset < 0) return `negative baseOffset ${header.baseOffset}`;

@@ -10,6 +10,7 @@
  * Closing a descriptor loses nothing: written bytes are in the page cache, and fdatasync through a later
  * descriptor of the same file flushes them.
  */
+import { sep } from 'node:path';
 import type { FileIO, OpenMode } from './file-io.js';
 
 interface Entry {
@@ -78,6 +79,12 @@ export class HandleCache {
     this.entries.delete(path);
     if (entry.pins === 0) void this.closeEntry(entry);
     else entry.closeWhenIdle = true;
+  }
+
+  /** Drops the descriptor of every file below `dir` (a partition that failed to load, before its files go). */
+  dropUnder(dir: string): void {
+    const prefix = dir.endsWith(sep) ? dir : dir + sep;
+    for (const path of [...this.entries.keys()]) if (path.startsWith(prefix)) this.drop(path);
   }
 
   async closeAll(): Promise<void> {

@@ -65,6 +65,8 @@ export interface StartupReport {
   removedStrayFiles: string[];
   unknownFiles: string[];
   rebuiltIndexes: number;
+  /** partitions whose files could not be loaded: offline until a restart loads them or their topic is deleted */
+  unloadablePartitions: string[];
   checkpointProblem: string | null;
   partitionReports: PartitionLoadReport[];
 }
@@ -72,9 +74,16 @@ export interface StartupReport {
 const RESERVED_DIRS = new Set(['meta']);
 export const DELETE_DIR_SUFFIX = '-delete';
 
+/** A partition whose directory exists but could not be opened at start-up (see LogManager.offlineError). */
+export interface UnloadablePartition {
+  tp: TopicPartition;
+  dir: string;
+}
+
 export class LogManager {
   readonly handles: HandleCache;
   private readonly logs = new Map<string, PartitionLog>();
+  private readonly unloadable = new Map<string, UnloadablePartition>();
   private readonly deps: PartitionLogDeps;
   private readonly stopTimers: (() => void)[] = [];
   private unlock: () => Promise<void> = async () => undefined;
@@ -159,12 +168,21 @@ export class LogManager {
     const worker = async () => {
       while (next < dirs.length) {
         const { name, tp } = dirs[next++]!;
-        const { log, report } = await loadPartitionLog(join(dataDir, name), tp, this.options.logConfigFor(tp), this.deps, {
-          cleanShutdown,
-          recoveryPoint: checkpoint.offsets.get(name) ?? 0,
-        });
-        this.logs.set(name, log);
-        reports.push(report);
+        const dir = join(dataDir, name);
+        try {
+          const { log, report } = await loadPartitionLog(dir, tp, this.options.logConfigFor(tp), this.deps, {
+            cleanShutdown,
+            recoveryPoint: checkpoint.offsets.get(name) ?? 0,
+          });
+          this.logs.set(name, log);
+          reports.push(report);
+        } catch (err) {
+          // One partition never keeps the broker from starting: it stays offline (its files untouched, for an
+          // operator) and every other partition is served.
+          this.handles.dropUnder(dir);
+          this.unloadable.set(name, { tp, dir });
+          events.error({ partition: name, err }, 'partition could not be loaded and is offline; the other partitions are served');
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.options.openConcurrency, dirs.length) }, worker));
@@ -185,6 +203,7 @@ export class LogManager {
       removedStrayFiles: [...removedStrayFiles, ...reports.flatMap((r) => r.removedStrayFiles.map((f) => `${r.partition}/${f}`))],
       unknownFiles: [...unknownFiles, ...reports.flatMap((r) => r.unknownFiles.map((f) => `${r.partition}/${f}`))],
       rebuiltIndexes: sum((r) => r.rebuiltIndexes),
+      unloadablePartitions: [...this.unloadable.keys()].sort(),
       checkpointProblem: checkpoint.problem,
       partitionReports: reports,
     };
@@ -223,10 +242,34 @@ export class LogManager {
     return [...this.logs.values()];
   }
 
+  /** Partitions that failed to load at start-up. */
+  unloadablePartitions(): UnloadablePartition[] {
+    return [...this.unloadable.values()];
+  }
+
+  /**
+   * The error to answer for a partition that failed to load at start-up, or null. It names the partition,
+   * never a path: the path and the cause are in the error line logged at start-up.
+   */
+  unloadableError(tp: TopicPartition): BrokerError | null {
+    const name = partitionDirName(tp);
+    if (!this.unloadable.has(name)) return null;
+    return new BrokerError('KAFKA_STORAGE_ERROR', `partition ${name} is offline: its files could not be loaded at start-up`, {
+      details: { topic: tp.topic, partition: tp.partition },
+    });
+  }
+
+  /** Names of every partition that is offline (failed to load, or its log refuses appends after an I/O error). */
+  offlinePartitionNames(): string[] {
+    const offline = [...this.unloadable.keys()];
+    for (const log of this.logs.values()) if (log.offlineReason) offline.push(log.name);
+    return offline.sort();
+  }
+
   /** Creates an empty partition log (its directory and first segment). */
   async create(tp: TopicPartition, config: Partial<LogConfig> = {}): Promise<PartitionLog> {
     const name = partitionDirName(tp);
-    if (this.logs.has(name)) throw new BrokerError('TOPIC_ALREADY_EXISTS', `partition ${name} exists already`);
+    if (this.logs.has(name) || this.unloadable.has(name)) throw new BrokerError('TOPIC_ALREADY_EXISTS', `partition ${name} exists already`);
     const dir = join(this.options.dataDir, name);
     const io = this.options.io;
     try {
@@ -251,13 +294,21 @@ export class LogManager {
   async delete(tp: TopicPartition): Promise<void> {
     const name = partitionDirName(tp);
     const log = this.logs.get(name);
-    if (!log) return;
-    this.logs.delete(name);
-    log.abandon();
+    const unloadable = this.unloadable.get(name);
+    let dir: string;
+    if (log) {
+      this.logs.delete(name);
+      log.abandon();
+      dir = log.dir;
+    } else if (unloadable) {
+      this.unloadable.delete(name);
+      this.handles.dropUnder(unloadable.dir);
+      dir = unloadable.dir;
+    } else return;
     const io = this.options.io;
     // Short enough for any topic name (249 characters): only a prefix of the name is kept.
     const doomed = join(this.options.dataDir, `${name.slice(0, 200)}.${this.options.clock.now()}.${++this.deletions}${DELETE_DIR_SUFFIX}`);
-    await io.rename(log.dir, doomed);
+    await io.rename(dir, doomed);
     await io.syncDirectory(this.options.dataDir);
     await io.removeTree(doomed);
   }
@@ -287,8 +338,8 @@ export class LogManager {
 
   /**
    * Clean stop: closes every log (flushing data, indexes and producer snapshots), checkpoints recovery
-   * points, then writes the clean-shutdown marker. A partition that is offline keeps the marker from being
-   * written, so the next start recovers.
+   * points, then writes the clean-shutdown marker. A partition that is offline (or failed to load) keeps the
+   * marker from being written, so the next start recovers.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -296,7 +347,8 @@ export class LogManager {
     for (const stop of this.stopTimers) stop();
     const logs = this.all();
     let next = 0;
-    let allClean = true;
+    // A partition that failed to load keeps the marker from being written: the next start recovers it.
+    let allClean = this.unloadable.size === 0;
     const worker = async () => {
       while (next < logs.length) {
         const log = logs[next++]!;

@@ -18,8 +18,12 @@ import { BATCH_HEADER_SIZE, LOG_OVERHEAD, batchSize, lastOffsetOf, readBatchHead
 import { DELETED_SUFFIX, segmentPaths } from './segment-files.js';
 import { TimeIndex } from './time-index.js';
 import { storageError } from './errors.js';
+import { headerProblem } from './batch-decoder.js';
 
 /** What the segment needs to know about each batch it appends. */
+/** Indexes store offsets relative to the segment's base offset as i32: no offset of a segment may pass this. */
+export const MAX_RELATIVE_OFFSET = 0x7fffffff;
+
 export interface AppendedBatch {
   lastOffset: number;
   maxTimestamp: number;
@@ -298,11 +302,20 @@ export class LogSegment {
     }
     const lastEntry = this.offsetIndex.lastEntry();
     let position = lastEntry?.position ?? 0;
+    const firstPosition = position;
     this.nextOffset = this.baseOffset;
     let ok = true;
     this.bytesSinceLastIndexEntry = 0;
     await this.forEachBatchHeader(position, (header, at) => {
-      if (header.baseOffset < this.baseOffset || at + batchSize(header) > this.size) {
+      // Written by this broker before a clean stop, so the CRCs are not checked here; but the offsets must
+      // follow on and fit the indexes (a batch an older broker accepted unchecked sends the segment to recovery).
+      if (
+        header.baseOffset < this.nextOffset ||
+        (at !== firstPosition && header.baseOffset !== this.nextOffset) ||
+        at + batchSize(header) > this.size ||
+        headerProblem(header) !== null ||
+        lastOffsetOf(header) - this.baseOffset > MAX_RELATIVE_OFFSET
+      ) {
         ok = false;
         return false;
       }

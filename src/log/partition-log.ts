@@ -18,7 +18,7 @@ import type { Clock } from './clock.js';
 import { BrokerError, storageError } from './errors.js';
 import type { HandleCache } from './handle-cache.js';
 import { DEFAULT_LOG_CONFIG, segmentOptionsOf, type FsyncPolicy, type LogConfig, type LogEvents } from './log-config.js';
-import { LogSegment, type AppendedBatch } from './log-segment.js';
+import { LogSegment, MAX_RELATIVE_OFFSET, type AppendedBatch } from './log-segment.js';
 import { deleteSnapshotsAbove, readLatestSnapshot, rebuildProducerState, writeSnapshot } from './producer-snapshot.js';
 import type { ProducerStateMap } from './producer-state.js';
 import type { RecordBatchHeader } from './record-batch.js';
@@ -263,7 +263,7 @@ export class PartitionLog {
 
   private wouldOverflow(segment: LogSegment, bytes: number, nextOffset: number): boolean {
     if (segment.isEmpty) return false;
-    return segment.size + bytes > this.config.segmentBytes || nextOffset - 1 - segment.baseOffset > 0x7fffffff || segment.indexesFull;
+    return segment.size + bytes > this.config.segmentBytes || nextOffset - 1 - segment.baseOffset > MAX_RELATIVE_OFFSET || segment.indexesFull;
   }
 
   private shouldRoll(bytes: number, records: number): boolean {

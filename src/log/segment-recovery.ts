@@ -4,7 +4,7 @@
  * loader decides what to do with invalid bytes (a torn tail is truncated, corruption is quarantined).
  */
 import { probeBatch } from './batch-decoder.js';
-import type { LogSegment } from './log-segment.js';
+import { MAX_RELATIVE_OFFSET, type LogSegment } from './log-segment.js';
 import { lastOffsetOf } from './record-batch.js';
 
 const RECOVERY_CHUNK = 1024 * 1024;
@@ -56,6 +56,10 @@ export async function recoverSegment(segment: LogSegment): Promise<SegmentRecove
       }
       if (probe.header.baseOffset < nextExpected) {
         invalid = { kind: 'corrupt', reason: `offset ${probe.header.baseOffset} goes backwards (expected >= ${nextExpected})`, position: here };
+        break scan;
+      }
+      if (lastOffsetOf(probe.header) - segment.baseOffset > MAX_RELATIVE_OFFSET) {
+        invalid = { kind: 'corrupt', reason: `last offset ${lastOffsetOf(probe.header)} is past what a segment at ${segment.baseOffset} can index`, position: here };
         break scan;
       }
       segment.indexBatch({ lastOffset: lastOffsetOf(probe.header), maxTimestamp: probe.header.maxTimestamp, size: probe.size }, here);

@@ -68,8 +68,7 @@ export class GroupCoordinator {
       );
     }
     const count = topics.topic(OFFSETS_TOPIC).partitions;
-    const logs = Array.from({ length: count }, (_, p) => topics.partitionLog(OFFSETS_TOPIC, p));
-    const store = new OffsetsStore(logs, clock, events);
+    const store = new OffsetsStore(count, (p) => topics.partitionLog(OFFSETS_TOPIC, p), clock, events);
     await store.load();
     const coordinator = new GroupCoordinator(topics, store, clock, events, options);
     const now = clock.now();
@@ -87,6 +86,12 @@ export class GroupCoordinator {
 
   private indexOf(group: string): number {
     return this.store.partitionOf(group, this.options.hash);
+  }
+
+  /** Refuses, before anything changes in memory, a call for a group whose offsets partition is offline. */
+  private checkAvailable(group: string): void {
+    const unavailable = this.store.unavailable(this.indexOf(group));
+    if (unavailable) throw unavailable;
   }
 
   /** The group if it exists (members, offsets or a stored generation); UNKNOWN_GROUP otherwise. */
@@ -124,6 +129,7 @@ export class GroupCoordinator {
   }
 
   async join(group: string, request: { topics: string[]; sessionTimeoutMs?: number; assignor?: AssignorName }): Promise<MemberView> {
+    this.checkAvailable(group);
     for (const topic of request.topics) this.topics.topic(topic);
     const existing = this.groups.get(group);
     const g = existing ?? new ConsumerGroup(group);
@@ -155,6 +161,7 @@ export class GroupCoordinator {
   }
 
   async commit(group: string, request: { memberId?: string; generation?: number; offsets: OffsetCommit[] }): Promise<void> {
+    this.checkAvailable(group);
     const existing = this.groups.get(group);
     // A standalone commit may create the group, but only once it is stored.
     const g = existing ?? (request.memberId === undefined ? new ConsumerGroup(group) : this.ofMember(group, request.memberId));

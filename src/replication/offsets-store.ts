@@ -48,6 +48,8 @@ interface PartitionState {
   offsets: Map<string, Map<string, CommittedOffset>>;
   groups: Map<string, GroupRecord>;
   serial: Serial;
+  /** set when the partition could not be read at start-up (it is offline): its groups cannot be served */
+  unavailable: BrokerError | null;
 }
 
 /** Records are packed into batches of at most this many bytes (well under the topic's maxMessageBytes). */
@@ -56,38 +58,62 @@ const MAX_BATCH_BYTES = 256 * 1024;
 export class OffsetsStore {
   private readonly partitions: PartitionState[];
 
+  /**
+   * `logOf(index)` looks the partition's log up at each use (it throws while the partition is offline), so a
+   * log that is replaced, when an offline partition is opened again, is the one written to.
+   */
   constructor(
-    private readonly logs: PartitionLog[],
+    count: number,
+    private readonly logOf: (index: number) => PartitionLog,
     private readonly clock: { now(): number },
     private readonly events: LogEvents,
     private readonly maxSegments = 8,
   ) {
-    this.partitions = logs.map(() => ({ offsets: new Map(), groups: new Map(), serial: new Serial() }));
+    this.partitions = Array.from({ length: count }, () => ({ offsets: new Map(), groups: new Map(), serial: new Serial(), unavailable: null }));
   }
 
   /** Index of the offsets partition that holds `group`. */
   partitionOf(group: string, hash: (key: Uint8Array) => number): number {
-    return (hash(Buffer.from(group, 'utf8')) & 0x7fffffff) % this.logs.length;
+    return (hash(Buffer.from(group, 'utf8')) & 0x7fffffff) % this.partitions.length;
   }
 
-  /** Replays every offsets partition (start-up). */
+  /**
+   * Replays every offsets partition (start-up). A partition that is offline leaves its groups unavailable
+   * (their requests get its storage error) and the others are served.
+   */
   async load(): Promise<void> {
-    for (let i = 0; i < this.logs.length; i++) {
-      const log = this.logs[i]!;
+    for (let i = 0; i < this.partitions.length; i++) {
       const state = this.partitions[i]!;
-      for (let offset = log.logStartOffset; offset < log.logEndOffset; ) {
-        const { bytes, nextOffset } = await log.read(offset, { maxBytes: 1 << 20, maxOffset: log.logEndOffset });
-        if (nextOffset === offset) break;
-        for (let at = 0; at < bytes.length; ) {
-          const header = readBatchHeader(bytes, at);
-          const size = batchSize(header);
-          for (const r of decodeRecords(bytes.subarray(at, at + size), header)) {
-            if (r.offset >= offset && r.key) apply(state, JSON.parse(r.key.toString('utf8')) as OffsetsKey, r.value === null ? null : JSON.parse(r.value.toString('utf8')));
-          }
-          at += size;
-        }
-        offset = nextOffset;
+      try {
+        await this.replay(this.logOf(i), state);
+      } catch (err) {
+        if (!(err instanceof BrokerError) || err.code !== 'KAFKA_STORAGE_ERROR') throw err;
+        state.unavailable = err;
+        state.offsets.clear();
+        state.groups.clear();
+        this.events.error({ partition: `${OFFSETS_TOPIC}-${i}`, err }, 'the groups of an offline offsets partition are unavailable');
       }
+    }
+  }
+
+  /** The error to answer for the groups of partition `index`, or null when they can be served. */
+  unavailable(index: number): BrokerError | null {
+    return this.partitions[index]!.unavailable;
+  }
+
+  private async replay(log: PartitionLog, state: PartitionState): Promise<void> {
+    for (let offset = log.logStartOffset; offset < log.logEndOffset; ) {
+      const { bytes, nextOffset } = await log.read(offset, { maxBytes: 1 << 20, maxOffset: log.logEndOffset });
+      if (nextOffset === offset) break;
+      for (let at = 0; at < bytes.length; ) {
+        const header = readBatchHeader(bytes, at);
+        const size = batchSize(header);
+        for (const r of decodeRecords(bytes.subarray(at, at + size), header)) {
+          if (r.offset >= offset && r.key) apply(state, JSON.parse(r.key.toString('utf8')) as OffsetsKey, r.value === null ? null : JSON.parse(r.value.toString('utf8')));
+        }
+        at += size;
+      }
+      offset = nextOffset;
     }
   }
 
@@ -129,10 +155,11 @@ export class OffsetsStore {
    */
   write(index: number, entries: OffsetsEntry[]): Promise<void> {
     const state = this.partitions[index]!;
+    if (state.unavailable) return Promise.reject(state.unavailable);
     return state.serial.run(async () => {
       await this.append(index, entries);
       for (const { key, value } of entries) apply(state, key, value);
-      if (this.logs[index]!.segments.length > this.maxSegments) {
+      if (this.logOf(index).segments.length > this.maxSegments) {
         await this.compact(index).catch((err) => this.events.error({ partition: index, err }, `compacting ${OFFSETS_TOPIC} failed; will retry`));
       }
     });
@@ -140,7 +167,7 @@ export class OffsetsStore {
 
   private async append(index: number, entries: OffsetsEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const log = this.logs[index]!;
+    const log = this.logOf(index);
     const now = this.clock.now();
     const batches: Buffer[] = [];
     let records: RecordInput[] = [];
@@ -164,7 +191,7 @@ export class OffsetsStore {
 
   /** Rewrites the live state at the log end and drops the segments before it. */
   private async compact(index: number): Promise<void> {
-    const log = this.logs[index]!;
+    const log = this.logOf(index);
     const state = this.partitions[index]!;
     await log.roll();
     const start = log.logEndOffset;

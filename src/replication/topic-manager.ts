@@ -33,7 +33,10 @@ export interface PartitionDescription {
   logEndOffset: number;
   sizeBytes: number;
   segments: number;
+  /** present (true) when the partition refuses requests after an I/O error or failed to load */
+  offline?: true;
 }
+
 
 export interface TopicDescription {
   name: string;
@@ -43,6 +46,18 @@ export interface TopicDescription {
 
 /** The broker id of a single-node broker. */
 export const LOCAL_BROKER_ID = 0;
+
+/** What describe says of a partition whose files could not be loaded: nothing is known of its log. */
+const OFFLINE_PARTITION = {
+  leader: LOCAL_BROKER_ID,
+  replicas: [LOCAL_BROKER_ID],
+  isr: [] as number[],
+  logStartOffset: -1,
+  highWatermark: -1,
+  logEndOffset: -1,
+  sizeBytes: 0,
+  segments: 0,
+};
 
 export function validateTopicName(name: unknown): string {
   if (typeof name !== 'string' || !isValidTopicName(name)) {
@@ -81,8 +96,10 @@ export class TopicManager {
       const logConfig = logConfigOf(this.configOf(topic));
       for (let p = 0; p < topic.partitions; p++) this.logs.get({ topic: topic.name, partition: p })?.updateConfig(logConfig);
       for (let p = 0; p < topic.partitions; p++) {
-        if (!this.logs.get({ topic: topic.name, partition: p })) {
-          await this.logs.create({ topic: topic.name, partition: p }, logConfig);
+        const tp = { topic: topic.name, partition: p };
+        // A partition that failed to load is offline, not missing: its files must never be replaced.
+        if (!this.logs.get(tp) && !this.logs.unloadableError(tp)) {
+          await this.logs.create(tp, logConfig);
           if (topic.state === 'ready') recreatedPartitions.push(`${topic.name}-${p}`);
         }
       }
@@ -130,7 +147,7 @@ export class TopicManager {
       });
     }
     const log = this.logs.get({ topic: name, partition });
-    if (!log) throw new BrokerError('KAFKA_STORAGE_ERROR', `partition ${name}-${partition} has no log on this broker`);
+    if (!log) throw this.logs.unloadableError({ topic: name, partition }) ?? new BrokerError('KAFKA_STORAGE_ERROR', `partition ${name}-${partition} has no log on this broker`);
     return log;
   }
 
@@ -157,7 +174,9 @@ export class TopicManager {
     const overrides = validateTopicOverrides(request.config, false);
     return this.serialized(async () => {
       if (this.store.getTopic(name)) throw new BrokerError('TOPIC_ALREADY_EXISTS', `topic ${name} exists already`, { details: { topic: name } });
-      const leftovers = this.logs.all().filter((log) => log.topicPartition.topic === name).map((log) => log.name);
+      const leftovers = [...this.logs.all().map((log) => log.topicPartition), ...this.logs.unloadablePartitions().map((u) => u.tp)]
+        .filter((tp) => tp.topic === name)
+        .map((tp) => `${tp.topic}-${tp.partition}`);
       if (leftovers.length > 0) {
         // Data of an earlier topic of this name whose metadata is gone: never adopt it silently.
         throw new BrokerError('TOPIC_ALREADY_EXISTS', `partition directories ${leftovers.join(', ')} of an earlier topic ${name} exist; move them out of the data directory first`, {
@@ -224,8 +243,13 @@ export class TopicManager {
     const topic = this.topic(name);
     const partitions: PartitionDescription[] = [];
     for (let p = 0; p < topic.partitions; p++) {
+      if (this.logs.unloadableError({ topic: name, partition: p })) {
+        partitions.push({ ...OFFLINE_PARTITION, partition: p, offline: true });
+        continue;
+      }
       const log = this.partitionLog(name, p);
       partitions.push({
+        ...(log.offlineReason ? { offline: true } : {}),
         partition: p,
         leader: LOCAL_BROKER_ID,
         replicas: [LOCAL_BROKER_ID],

@@ -72,10 +72,10 @@ export class BrokerMetrics {
     });
     new Gauge({
       name: 'sluice_offline_partitions',
-      help: 'partitions refusing appends after an unrepairable I/O error',
+      help: 'partitions that failed to load at start-up or refuse appends after an unrepairable I/O error',
       registers: [this.registry],
       collect() {
-        this.set(logs.all().filter((l) => l.offlineReason !== null).length);
+        this.set(logs.offlinePartitionNames().length);
       },
     });
     new Gauge({

@@ -1,5 +1,5 @@
 /** Starts an in-process broker on a temp data dir, for app.inject() tests. */
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { Clock } from '../../src/log/clock.js';
 import type { FileIO } from '../../src/log/file-io.js';
 import { loadBrokerConfig, type BrokerConfig } from '../../src/server/broker-config.js';
@@ -7,11 +7,11 @@ import { startBroker, type RunningBroker } from '../../src/server/broker.js';
 
 export async function startTestBroker(
   dataDir: string,
-  options: { overrides?: Partial<BrokerConfig>; io?: FileIO; clock?: Clock; listen?: boolean } = {},
+  options: { overrides?: Partial<BrokerConfig>; io?: FileIO; clock?: Clock; listen?: boolean; logger?: Logger } = {},
 ): Promise<RunningBroker> {
   const config = loadBrokerConfig({ overrides: { dataDir, port: 0, logLevel: 'silent', ...options.overrides } });
   return startBroker(config, {
-    logger: pino({ level: config.logLevel }),
+    logger: options.logger ?? pino({ level: config.logLevel }),
     listen: options.listen ?? false,
     ...(options.io ? { io: options.io } : {}),
     ...(options.clock ? { clock: options.clock } : {}),

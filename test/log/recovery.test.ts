@@ -1,7 +1,9 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { writeInt64 } from '../../src/log/buffers.js';
 import { LogManager } from '../../src/log/log-manager.js';
+import { BATCH, BATCH_HEADER_SIZE, LOG_OVERHEAD, computeBatchCrc } from '../../src/log/record-batch.js';
 import { CollectedEvents } from '../helpers/collect-events.js';
 import { FaultyFileIO } from '../helpers/faulty-file-io.js';
 import { batchOf, readAll } from '../helpers/log-builder.js';
@@ -212,6 +214,36 @@ describe('recovery: torn and repeated corruption', () => {
     expect(aside).toContain('00000000000000000000.log.1.corrupted');
     await manager.close();
   });
+});
+
+describe('a poison batch already on disk', () => {
+  /** The probe's batch as an older broker stored it: header only, recordCount 0, lastOffsetDelta 2^31-1. */
+  function storedPoison(baseOffset: number): Buffer {
+    const b = Buffer.from(batchOf(['x']).subarray(0, BATCH_HEADER_SIZE));
+    b.writeInt32BE(BATCH_HEADER_SIZE - LOG_OVERHEAD, BATCH.batchLength);
+    b.writeInt32BE(0, BATCH.recordCount);
+    b.writeInt32BE(0x7fffffff, BATCH.lastOffsetDelta);
+    writeInt64(b, BATCH.baseOffset, baseOffset);
+    b.writeUInt32BE(computeBatchCrc(b, 0, b.length), BATCH.crc);
+    return b;
+  }
+
+  for (const clean of [false, true]) {
+    it(`is moved aside at start-up (${clean ? 'clean' : 'unclean'} stop) and the log goes on from the last good batch`, async () => {
+      const dataDir = tempDir();
+      const expected = await writeLog(dataDir, 10, clean);
+      const active = segmentFiles(dataDir).at(-1)!;
+      appendFileSync(join(partitionDir(dataDir), active), storedPoison(10));
+      const { manager, log, events } = await reopen(dataDir);
+      expect(manager.report.unloadablePartitions).toEqual([]);
+      expect(log.logEndOffset).toBe(10);
+      expect(await readAll(log)).toEqual(expected);
+      expect(events.messages('error').some((m) => /corrupt record batch/.test(m))).toBe(true);
+      await log.append(batchOf(['after']));
+      expect(log.logEndOffset).toBe(11);
+      await manager.close();
+    });
+  }
 });
 
 describe('data directory lock', () => {

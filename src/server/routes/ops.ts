@@ -4,8 +4,7 @@ import type { Services } from './common.js';
 
 export function opsRoutes(app: FastifyInstance, s: Services): void {
   app.get('/health', { schema: { summary: 'Liveness: 200 while the broker serves', tags: ['operations'] } }, async () => {
-    const offline = s.logs.all().filter((l) => l.offlineReason !== null).map((l) => l.name);
-    return { status: 'ok', topics: s.topics.list().filter((t) => !t.name.startsWith('__')).length, offlinePartitions: offline };
+    return { status: 'ok', topics: s.topics.list().filter((t) => !t.name.startsWith('__')).length, offlinePartitions: s.logs.offlinePartitionNames() };
   });
 
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['operations'] } }, async (_request, reply) => {
