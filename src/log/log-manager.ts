@@ -48,6 +48,10 @@ export interface LogManagerOptions {
   clock?: Clock;
   events?: LogEvents;
   io?: FileIO;
+  /** idempotent-producer state idle this long is forgotten (Kafka's producer.id.expiration.ms) */
+  producerIdExpirationMs?: number;
+  /** how often expired producer state is looked for */
+  producerIdExpirationCheckIntervalMs?: number;
   /** log settings of a partition (from its topic's config) */
   logConfigFor?: (tp: TopicPartition) => Partial<LogConfig>;
   /** told how long each group fdatasync took (metrics) */
@@ -105,6 +109,8 @@ export class LogManager {
       recoveryPointCheckpointIntervalMs: 60_000,
       maxOpenFiles: 512,
       openConcurrency: 16,
+      producerIdExpirationMs: 86_400_000,
+      producerIdExpirationCheckIntervalMs: 600_000,
       clock: systemClock,
       events: silentLogEvents,
       io: nodeFileIO,
@@ -218,6 +224,16 @@ export class LogManager {
     const { fsyncPolicy, flushIntervalMs, recoveryPointCheckpointIntervalMs } = this.options;
     if (fsyncPolicy === 'interval') this.repeat(flushIntervalMs, () => this.flushAll(), 'interval flush failed');
     this.repeat(recoveryPointCheckpointIntervalMs, () => this.checkpointRecoveryPoints(), 'recovery-point checkpoint failed');
+    this.repeat(this.options.producerIdExpirationCheckIntervalMs, async () => void this.expireProducers(), 'expiring producer state failed');
+  }
+
+  /** Forgets idle idempotent producers in every partition; returns how many entries went. */
+  expireProducers(): number {
+    const now = this.options.clock.now();
+    let removed = 0;
+    for (const log of this.logs.values()) removed += log.expireProducers(now, this.options.producerIdExpirationMs);
+    if (removed > 0) this.options.events.info({ removed, producerIdExpirationMs: this.options.producerIdExpirationMs }, 'forgot idle producers');
+    return removed;
   }
 
   /** Runs `task` every `intervalMs` on the clock (the next run is timed from the end of the last) until close. */

@@ -142,6 +142,11 @@ export class PartitionLog {
     for (const listener of this.appendListeners) listener();
   }
 
+  /** Forgets idempotent producers idle for `expirationMs` (see ProducerStateMap.removeExpired). */
+  expireProducers(now: number, expirationMs: number): number {
+    return this.producerState.removeExpired(now, expirationMs);
+  }
+
   /** Called whenever the high watermark moves (long polling waits on it). Returns an unsubscribe function. */
   onHighWatermarkChange(listener: () => void): () => void {
     this.appendListeners.add(listener);

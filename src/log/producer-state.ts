@@ -125,6 +125,22 @@ export class ProducerStateMap {
     entry.lastTimestamp = Math.max(entry.lastTimestamp, header.maxTimestamp);
   }
 
+  /**
+   * Forgets producers whose newest batch timestamp is `expirationMs` or more before `now` (Kafka's
+   * producer.id.expiration.ms), so the state does not grow with every producer that ever wrote. A retry from
+   * such a producer then counts as a new producer (sequence 0 expected). Returns how many were removed.
+   */
+  removeExpired(now: number, expirationMs: number): number {
+    let removed = 0;
+    for (const [id, entry] of this.producers) {
+      if (now - entry.lastTimestamp >= expirationMs) {
+        this.producers.delete(id);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   /** A copy to try appends against; `commitTo` makes its changes real. */
   fork(): ProducerStateOverlay {
     return new ProducerStateOverlay(this);

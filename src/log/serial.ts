@@ -4,9 +4,16 @@
  */
 export class Serial {
   private tail: Promise<unknown> = Promise.resolve();
+  private pending = 0;
+
+  /** true when nothing is running or waiting */
+  get idle(): boolean {
+    return this.pending === 0;
+  }
 
   run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn, fn);
+    this.pending++;
+    const result = this.tail.then(fn, fn).finally(() => this.pending--);
     this.tail = result.catch(() => undefined);
     return result;
   }

@@ -11,6 +11,8 @@
  * Files (each replaced atomically: write temp, fsync, rename, fsync directory):
  *   meta/topics/<topic>.json   {"name", "partitions", "replicationFactor", "config", "state", "createdAt"}
  *   meta/producers.json        {"nextProducerId", "producers": [{"producerId", "producerEpoch", "name"}]}
+ *                              nextProducerId: end of the reserved id block (ids below it may be in use);
+ *                              producers: the named producers only
  */
 import { join } from 'node:path';
 import { BrokerError, storageError } from '../log/errors.js';
@@ -44,16 +46,23 @@ export interface MetadataStore {
   removeTopic(name: string): Promise<void>;
   /** A new producer id (epoch 0), or for a known `name` the same id with its epoch bumped. */
   registerProducer(name: string | null): Promise<ProducerIdentity>;
+  /** The current identity of an issued id (anonymous ids: epoch 0); undefined for an id never issued. */
   getProducer(producerId: number): ProducerIdentity | undefined;
 }
 
 const MAX_PRODUCER_EPOCH = 32_767;
+const FIRST_PRODUCER_ID = 1;
+/** Producer ids reserved on disk at a time. */
+export const PRODUCER_ID_BLOCK_SIZE = 1_000;
 
 export class LocalMetadataStore implements MetadataStore {
   private readonly topics = new Map<string, TopicMetadata>();
   private readonly producers = new Map<number, ProducerIdentity>();
   private readonly producersByName = new Map<string, number>();
-  private nextProducerId = 1;
+  /** the next id to hand out */
+  private nextProducerId = FIRST_PRODUCER_ID;
+  /** ids below this may have been handed out (persisted as `nextProducerId`); the block ends here */
+  private reservedUpTo = FIRST_PRODUCER_ID;
   private readonly dir: string;
   /** every write, one at a time: producer ids and epochs are reserved in order, files never race */
   private readonly writes = new Serial();
@@ -93,8 +102,10 @@ export class LocalMetadataStore implements MetadataStore {
           nextProducerId: number;
           producers: ProducerIdentity[];
         };
-        this.nextProducerId = doc.nextProducerId;
-        for (const p of doc.producers) this.remember(p);
+        // Everything below the stored bound may have been handed out: the next block starts there. Anonymous
+        // entries of files from before blocks are dropped (the bound covers them).
+        this.nextProducerId = this.reservedUpTo = doc.nextProducerId;
+        for (const p of doc.producers) if (p.name !== null) this.remember(p);
       } catch (err) {
         throw storageError(`reading ${producersPath}`, err);
       }
@@ -143,38 +154,53 @@ export class LocalMetadataStore implements MetadataStore {
     return this.writes.run(() => this.issueProducer(name));
   }
 
+  /**
+   * Ids come from a block reserved on disk (`nextProducerId` in the file is the end of the block): an
+   * anonymous producer costs no write until its block runs out, and is not remembered; a named one is
+   * written with its epoch, which is what fences its older instances.
+   */
   private async issueProducer(name: string | null): Promise<ProducerIdentity> {
     const existing = name === null ? undefined : this.producersByName.get(name);
-    let identity: ProducerIdentity;
-    if (existing !== undefined) {
-      const current = this.producers.get(existing)!;
-      if (current.producerEpoch >= MAX_PRODUCER_EPOCH) {
-        // Epochs are i16 in the batch header; like Kafka, a new id is issued when they run out.
-        identity = { producerId: this.nextProducerId, producerEpoch: 0, name };
-      } else {
-        identity = { ...current, producerEpoch: current.producerEpoch + 1 };
+    const current = existing === undefined ? undefined : this.producers.get(existing)!;
+    // Epochs are i16 in the batch header; like Kafka, a new id is issued when they run out.
+    const identity: ProducerIdentity =
+      current && current.producerEpoch < MAX_PRODUCER_EPOCH
+        ? { ...current, producerEpoch: current.producerEpoch + 1 }
+        : { producerId: this.nextProducerId, producerEpoch: 0, name };
+    const fresh = identity.producerId === this.nextProducerId;
+    const reserved = fresh && this.nextProducerId >= this.reservedUpTo ? this.nextProducerId + PRODUCER_ID_BLOCK_SIZE : this.reservedUpTo;
+    if (name !== null || reserved !== this.reservedUpTo) {
+      const named = new Map(this.producers);
+      if (name !== null) named.set(identity.producerId, identity);
+      if (existing !== undefined && existing !== identity.producerId) named.delete(existing);
+      const doc = { nextProducerId: reserved, producers: [...named.values()] };
+      try {
+        await writeFileAtomic(this.io, join(this.dir, 'producers.json'), Buffer.from(JSON.stringify(doc) + '\n'));
+      } catch (err) {
+        throw storageError('writing producer ids', err);
       }
-    } else {
-      identity = { producerId: this.nextProducerId, producerEpoch: 0, name };
+      if (existing !== undefined && existing !== identity.producerId) this.producers.delete(existing);
+      if (name !== null) this.remember(identity);
+      this.reservedUpTo = reserved;
     }
-    const next = Math.max(this.nextProducerId, identity.producerId + 1);
-    const all = new Map(this.producers);
-    all.set(identity.producerId, identity);
-    if (name !== null && existing !== undefined && existing !== identity.producerId) all.delete(existing);
-    const doc = { nextProducerId: next, producers: [...all.values()] };
-    try {
-      await writeFileAtomic(this.io, join(this.dir, 'producers.json'), Buffer.from(JSON.stringify(doc) + '\n'));
-    } catch (err) {
-      throw storageError('writing producer ids', err);
-    }
-    if (name !== null && existing !== undefined && existing !== identity.producerId) this.producers.delete(existing);
-    this.nextProducerId = next;
-    this.remember(identity);
+    if (fresh) this.nextProducerId++;
     return identity;
   }
 
+  /**
+   * A named producer's identity; for an id handed out anonymously (any id below the reserved block end that
+   * no name holds), epoch 0, the only epoch such an id ever has. Undefined for an id never handed out.
+   */
   getProducer(producerId: number): ProducerIdentity | undefined {
-    return this.producers.get(producerId);
+    const named = this.producers.get(producerId);
+    if (named) return named;
+    if (!Number.isSafeInteger(producerId) || producerId < FIRST_PRODUCER_ID || producerId >= this.reservedUpTo) return undefined;
+    return { producerId, producerEpoch: 0, name: null };
+  }
+
+  /** Named producers remembered (anonymous ones are not: the registry does not grow with them). */
+  get namedProducers(): number {
+    return this.producers.size;
   }
 
   private remember(p: ProducerIdentity): void {

@@ -17,6 +17,7 @@
 import { BrokerError } from '../log/errors.js';
 import type { PartitionLog } from '../log/partition-log.js';
 import type { ProducerBatch } from '../log/producer-state.js';
+import type { Clock } from '../log/clock.js';
 import { Serial } from '../log/serial.js';
 import type { MetadataStore } from './metadata-store.js';
 
@@ -31,18 +32,38 @@ interface Session {
   /** highest request sequence appended in this epoch (-1: none) */
   lastSequence: number;
   serial: Serial;
+  /** clock time of the last request (sessions idle for expirationMs are dropped) */
+  lastUsed: number;
+}
+
+export interface ProducerSessionOptions {
+  clock: Clock;
+  /** a session idle this long is forgotten, as the partitions forget the producer (producerIdExpirationMs) */
+  expirationMs: number;
+  /** how often idle sessions are looked for */
+  checkIntervalMs: number;
 }
 
 export type PartitionPlan = { kind: 'append' } | { kind: 'duplicate'; batch: ProducerBatch };
 
 export class ProducerSessions {
-  private readonly sessions = new Map<number, Session>();
+  /** null until the first idempotent request after start-up, which builds it from every partition's state */
+  private sessions: Map<number, Session> | null = null;
+  private lastExpiryCheck: number;
 
   constructor(
     private readonly store: MetadataStore,
-    /** every partition log, to rebuild a producer's last request sequence after a restart */
+    /** every partition log, to rebuild the producers' last request sequences after a restart */
     private readonly allLogs: () => PartitionLog[],
-  ) {}
+    private readonly options: ProducerSessionOptions,
+  ) {
+    this.lastExpiryCheck = options.clock.now();
+  }
+
+  /** Sessions held now (tests: they do not grow with producers gone idle). */
+  get size(): number {
+    return this.sessions?.size ?? 0;
+  }
 
   /** Fencing checks against the registry (also used by the binary path). */
   checkRegistered(producerId: number, producerEpoch: number): void {
@@ -64,22 +85,42 @@ export class ProducerSessions {
   }
 
   private session(producerId: number, epoch: number): Session {
-    let session = this.sessions.get(producerId);
+    const now = this.options.clock.now();
+    const sessions = (this.sessions ??= this.sessionsFromLogs(now));
+    if (now - this.lastExpiryCheck >= this.options.checkIntervalMs) this.expireIdle(now);
+    let session = sessions.get(producerId);
     if (!session) {
-      session = { epoch, lastSequence: this.lastSequenceInLogs(producerId, epoch), serial: new Serial() };
-      this.sessions.set(producerId, session);
+      session = { epoch, lastSequence: -1, serial: new Serial(), lastUsed: now };
+      sessions.set(producerId, session);
     }
+    session.lastUsed = now;
     return session;
   }
 
-  private lastSequenceInLogs(producerId: number, epoch: number): number {
-    let last = -1;
+  /**
+   * One pass over every partition's producer state (once per start): each producer's newest epoch and the
+   * highest request sequence any partition holds for it. A producer's first request no longer scans them all.
+   */
+  private sessionsFromLogs(now: number): Map<number, Session> {
+    const sessions = new Map<number, Session>();
     for (const log of this.allLogs()) {
-      const entry = log.producerState.get(producerId);
-      if (!entry || entry.producerEpoch !== epoch) continue;
-      for (const b of entry.batches) last = Math.max(last, b.firstSequence);
+      for (const entry of log.producerState.producers.values()) {
+        let session = sessions.get(entry.producerId);
+        if (!session || entry.producerEpoch > session.epoch) {
+          session = { epoch: entry.producerEpoch, lastSequence: -1, serial: new Serial(), lastUsed: now };
+          sessions.set(entry.producerId, session);
+        } else if (entry.producerEpoch < session.epoch) continue;
+        for (const b of entry.batches) session.lastSequence = Math.max(session.lastSequence, b.firstSequence);
+      }
     }
-    return last;
+    return sessions;
+  }
+
+  private expireIdle(now: number): void {
+    this.lastExpiryCheck = now;
+    for (const [id, session] of this.sessions!) {
+      if (now - session.lastUsed >= this.options.expirationMs && session.serial.idle) this.sessions!.delete(id);
+    }
   }
 
   /**

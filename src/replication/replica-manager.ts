@@ -61,6 +61,11 @@ export class ReplicaManager {
     private readonly events: LogEvents,
   ) {}
 
+  /** Idempotent JSON producer sessions held now. */
+  get producerSessions(): number {
+    return this.producers.size;
+  }
+
   /** Long-poll fetches waiting right now (metrics). */
   get waitingFetches(): number {
     return this.waiting;

@@ -22,6 +22,8 @@ export const BROKER_SETTINGS: readonly SettingSpec[] = [
   { key: 'offsetsTopicPartitions', type: 'integer', default: 8, unit: 'count', min: 1, max: 1_000, doc: 'partitions of the internal __consumer_offsets topic (fixed once it exists)' },
   { key: 'offsetsRetentionMs', type: 'integer', default: 604_800_000, unit: 'ms', min: 1_000, doc: 'committed offsets of a group that stayed empty this long expire' },
   { key: 'maxFetchWaitMs', type: 'integer', default: 30_000, unit: 'ms', min: 0, doc: 'upper bound for a fetch request\'s maxWaitMs (long polling)' },
+  { key: 'producerIdExpirationMs', type: 'integer', default: 86_400_000, unit: 'ms', min: 1_000, doc: 'an idempotent producer whose newest record is older than this is forgotten by each partition (a retry after that counts as a new producer)' },
+  { key: 'producerIdExpirationCheckIntervalMs', type: 'integer', default: 600_000, unit: 'ms', min: 100, doc: 'how often idle producer state is looked for' },
   { key: 'shutdownTimeoutMs', type: 'integer', default: 30_000, unit: 'ms', min: 0, doc: 'how long a graceful shutdown waits for in-flight requests' },
   { key: 'logLevel', type: 'enum', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], doc: 'pino log level; request lines are logged at debug' },
   ...TOPIC_SETTINGS.map((s) => ({ ...s, doc: `default for topics: ${s.doc}` })),
@@ -42,6 +44,8 @@ export interface BrokerConfig extends TopicConfig {
   maxFetchWaitMs: number;
   offsetsTopicPartitions: number;
   offsetsRetentionMs: number;
+  producerIdExpirationMs: number;
+  producerIdExpirationCheckIntervalMs: number;
   shutdownTimeoutMs: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 }

@@ -58,6 +58,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     flushIntervalMs: config.flushIntervalMs,
     recoveryPointCheckpointIntervalMs: config.recoveryPointCheckpointIntervalMs,
     maxOpenFiles: config.maxOpenFiles,
+    producerIdExpirationMs: config.producerIdExpirationMs,
+    producerIdExpirationCheckIntervalMs: config.producerIdExpirationCheckIntervalMs,
     clock,
     io,
     events: logger.child({ component: 'log' }),
@@ -70,7 +72,11 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   });
   const topics = new TopicManager(store, logs, defaults, logger.child({ component: 'topics' }));
   await topics.repair();
-  const producers = new ProducerSessions(store, () => logs.all());
+  const producers = new ProducerSessions(store, () => logs.all(), {
+    clock,
+    expirationMs: config.producerIdExpirationMs,
+    checkIntervalMs: config.producerIdExpirationCheckIntervalMs,
+  });
   const replicas = new ReplicaManager(topics, producers, clock, logger.child({ component: 'replicas' }));
   const groups = await GroupCoordinator.open(topics, clock, logger.child({ component: 'groups' }), {
     offsetsTopicPartitions: config.offsetsTopicPartitions,
