@@ -34,6 +34,24 @@ export interface FetchOptions {
   signal?: AbortSignal;
 }
 
+export interface FetchManyRequest {
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+export interface FetchManyOptions {
+  maxWaitMs: number;
+  /** all partitions together (the first partition with data gets one whole batch even when it is larger) */
+  maxBytes: number;
+  maxBytesPerPartition: number;
+  signal?: AbortSignal;
+}
+
+export type FetchManyEntry = { topic: string; partition: number } & ({ result: FetchResult } | { error: BrokerError });
+
+const EMPTY = Buffer.alloc(0);
+
 export interface FetchResult extends ReadResult {
   highWatermark: number;
   logStartOffset: number;
@@ -217,14 +235,23 @@ export class ReplicaManager {
   }
 
   private waitForData(log: PartitionLog, offset: number, maxWaitMs: number, signal?: AbortSignal): Promise<void> {
+    return this.waitForAny([{ log, offset }], maxWaitMs, signal);
+  }
+
+  /**
+   * Resolves when the high watermark of any of the logs passes its offset (or the log closes), when
+   * `maxWaitMs` passes, when `signal` aborts, or at shutdown. Woken by the logs' listeners, never by polling.
+   */
+  private waitForAny(watched: { log: PartitionLog; offset: number }[], maxWaitMs: number, signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve) => {
       if (signal?.aborted) return resolve();
       this.waiting++;
       let finished = false;
+      const unsubscribes: (() => void)[] = [];
       const done = () => {
         if (finished) return;
         finished = true;
-        unsubscribe();
+        for (const unsubscribe of unsubscribes) unsubscribe();
         cancelTimer();
         signal?.removeEventListener('abort', done);
         this.wakeOnClose.delete(done);
@@ -232,12 +259,60 @@ export class ReplicaManager {
         resolve();
       };
       signal?.addEventListener('abort', done);
-      const unsubscribe = log.onHighWatermarkChange(() => {
-        if (log.highWatermark > offset || log.isClosed) done();
-      });
+      for (const { log, offset } of watched) {
+        unsubscribes.push(
+          log.onHighWatermarkChange(() => {
+            if (log.highWatermark > offset || log.isClosed) done();
+          }),
+        );
+      }
       const cancelTimer = this.clock.setTimer(maxWaitMs, done);
       this.wakeOnClose.add(done);
     });
+  }
+
+  /**
+   * Fetches from many partitions with one long poll (the multi-partition fetch): answers at once when any
+   * partition has records or an error, else waits until any of them gets records (or `maxWaitMs`). Each
+   * partition gets at most `maxBytesPerPartition` and all together at most `maxBytes`, except that the first
+   * partition with data always gets one whole batch (so a reader makes progress, as Kafka's fetch does).
+   * Per-partition errors are answered in their place and do not fail the others.
+   */
+  async fetchMany(requests: readonly FetchManyRequest[], options: FetchManyOptions): Promise<FetchManyEntry[]> {
+    const seen = new Set<string>();
+    for (const r of requests) {
+      const key = `${r.topic}\u0000${r.partition}`;
+      if (seen.has(key)) throw new BrokerError('INVALID_REQUEST', `partition ${r.topic}-${r.partition} is named twice`);
+      seen.add(key);
+    }
+    let entries = await this.readMany(requests, options);
+    if (options.maxWaitMs > 0 && !this.closing && entries.every((e) => 'result' in e && e.result.bytes.length === 0)) {
+      const watched = entries.flatMap((e, i) => (e.log ? [{ log: e.log, offset: requests[i]!.offset }] : []));
+      await this.waitForAny(watched, options.maxWaitMs, options.signal);
+      // Look the partitions up again: a topic may have been deleted (or created again) during the wait.
+      entries = await this.readMany(requests, options);
+    }
+    return entries.map(({ log: _log, ...entry }) => entry);
+  }
+
+  private async readMany(requests: readonly FetchManyRequest[], options: FetchManyOptions): Promise<(FetchManyEntry & { log?: PartitionLog })[]> {
+    let remaining = options.maxBytes;
+    const out: (FetchManyEntry & { log?: PartitionLog })[] = [];
+    for (const { topic, partition, offset } of requests) {
+      try {
+        const log = this.topics.partitionLog(topic, partition);
+        const maxBytes = Math.max(1, Math.min(options.maxBytesPerPartition, remaining));
+        let read: ReadResult = offset === log.highWatermark ? { bytes: EMPTY, nextOffset: offset } : await log.read(offset, { maxBytes });
+        // Only the first partition with data may pass the total (one whole batch); later ones wait their turn.
+        if (read.bytes.length > remaining && remaining < options.maxBytes) read = { bytes: EMPTY, nextOffset: offset };
+        remaining -= read.bytes.length;
+        out.push({ topic, partition, log, result: { ...read, highWatermark: log.highWatermark, logStartOffset: log.logStartOffset } });
+      } catch (err) {
+        if (!(err instanceof BrokerError)) throw err;
+        out.push({ topic, partition, error: err });
+      }
+    }
+    return out;
   }
 
   /** First offset with timestamp >= `timestamp`; `earliest`/`latest` give the log start / high watermark. */

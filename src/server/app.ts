@@ -11,6 +11,7 @@ import { ERROR_TABLE, errorHandler, sendError } from './errors.js';
 import { RECORD_BATCH_MEDIA_TYPE, type Services } from './routes/common.js';
 import { fetchRoutes } from './routes/fetch.js';
 import { groupRoutes } from './routes/groups.js';
+import { multiFetchRoutes } from './routes/multi-fetch.js';
 import { opsRoutes } from './routes/ops.js';
 import { produceRoutes } from './routes/produce.js';
 import { topicRoutes } from './routes/topics.js';
@@ -74,6 +75,7 @@ export async function buildApp(services: Services, logger: Logger): Promise<Fast
   topicRoutes(app, services);
   produceRoutes(app, services);
   fetchRoutes(app, services);
+  multiFetchRoutes(app, services);
   groupRoutes(app, services);
   opsRoutes(app, services);
   await app.ready();

@@ -28,6 +28,11 @@ export interface Services {
 
 export const RECORD_BATCH_MEDIA_TYPE = 'application/vnd.sluice.record-batch';
 
+/** Whether the request's Accept header asks for stored record batches rather than JSON. */
+export function wantsBatches(accept: string | undefined): boolean {
+  return accept !== undefined && accept.split(',').some((part) => part.trim().split(';')[0] === RECORD_BATCH_MEDIA_TYPE);
+}
+
 export function topicParam(params: unknown): string {
   return validateTopicName((params as { topic?: unknown }).topic);
 }

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { recordsFromBatches } from '../json-records.js';
-import { RECORD_BATCH_MEDIA_TYPE, enumQuery, intQuery, offsetQuery, partitionParam, topicParam, type Services } from './common.js';
+import { RECORD_BATCH_MEDIA_TYPE, wantsBatches, enumQuery, intQuery, offsetQuery, partitionParam, topicParam, type Services } from './common.js';
 
 const DEFAULT_MAX_BYTES = 1_048_576;
 const DEFAULT_MAX_RECORDS = 10_000;
@@ -111,8 +111,4 @@ export function fetchRoutes(app: FastifyInstance, s: Services): void {
       return s.replicas.listOffset(topic, partition, at);
     },
   );
-}
-
-function wantsBatches(accept: string | undefined): boolean {
-  return accept !== undefined && accept.split(',').some((part) => part.trim().split(';')[0] === RECORD_BATCH_MEDIA_TYPE);
 }

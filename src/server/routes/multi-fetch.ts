@@ -1,0 +1,112 @@
+/**
+ * `POST /fetch`: one request and one long poll for many partitions of this broker. JSON records by default;
+ * with `Accept: application/vnd.sluice.record-batch` the stored batches of each partition in the framing of
+ * src/common/fetch-frames.ts, sent as they lie on disk.
+ */
+import type { FastifyInstance } from 'fastify';
+import { encodeFetchFrames, type FetchFrame } from '../../common/fetch-frames.js';
+import { BrokerError } from '../../log/errors.js';
+import type { FetchManyEntry } from '../../replication/replica-manager.js';
+import { validateTopicName } from '../../replication/topic-manager.js';
+import { errorBody } from '../errors.js';
+import { recordsFromBatches, type Encoding } from '../json-records.js';
+import { RECORD_BATCH_MEDIA_TYPE, wantsBatches, type Services } from './common.js';
+
+/** Kafka's fetch.max.bytes default. */
+const DEFAULT_MAX_BYTES = 52_428_800;
+const DEFAULT_MAX_BYTES_PER_PARTITION = 1_048_576;
+const MAX_PARTITIONS_PER_REQUEST = 100_000;
+const MAX_RECORDS_PER_PARTITION = 1_000_000;
+
+interface MultiFetchBody {
+  partitions: { topic: string; partition: number; offset: number }[];
+  maxWaitMs?: number;
+  maxBytes?: number;
+  maxBytesPerPartition?: number;
+  encoding?: Encoding;
+}
+
+export function multiFetchRoutes(app: FastifyInstance, s: Services): void {
+  app.post(
+    '/fetch',
+    {
+      schema: {
+        summary: 'Fetch from many partitions with one long poll (JSON, or stored batches with Accept: application/vnd.sluice.record-batch)',
+        tags: ['fetch'],
+        body: {
+          type: 'object',
+          required: ['partitions'],
+          additionalProperties: false,
+          properties: {
+            partitions: {
+              type: 'array',
+              minItems: 1,
+              maxItems: MAX_PARTITIONS_PER_REQUEST,
+              items: {
+                type: 'object',
+                required: ['topic', 'partition', 'offset'],
+                additionalProperties: false,
+                properties: {
+                  topic: { type: 'string' },
+                  partition: { type: 'integer', minimum: 0 },
+                  offset: { type: 'integer', minimum: 0 },
+                },
+              },
+            },
+            maxWaitMs: { type: 'integer', minimum: 0, maximum: s.config.maxFetchWaitMs },
+            maxBytes: { type: 'integer', minimum: 1 },
+            maxBytesPerPartition: { type: 'integer', minimum: 1 },
+            encoding: { type: 'string', enum: ['utf8', 'base64'] },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as MultiFetchBody;
+      for (const p of body.partitions) validateTopicName(p.topic);
+      // A client that goes away ends its long poll at once.
+      const gone = new AbortController();
+      const onClose = () => {
+        if (!reply.raw.writableFinished) gone.abort();
+      };
+      reply.raw.once('close', onClose);
+      const entries = await s.replicas
+        .fetchMany(body.partitions, {
+          maxWaitMs: body.maxWaitMs ?? 0,
+          maxBytes: body.maxBytes ?? DEFAULT_MAX_BYTES,
+          maxBytesPerPartition: body.maxBytesPerPartition ?? DEFAULT_MAX_BYTES_PER_PARTITION,
+          signal: gone.signal,
+        })
+        .finally(() => reply.raw.off('close', onClose));
+      for (const e of entries) if ('result' in e) s.metrics.bytesOut.inc({ topic: e.topic }, e.result.bytes.length);
+      if (wantsBatches(request.headers.accept)) {
+        const frames = encodeFetchFrames(entries.map(toFrame));
+        return reply.type(RECORD_BATCH_MEDIA_TYPE).send(Buffer.concat(frames));
+      }
+      return { partitions: entries.map((e, i) => toJson(e, body.partitions[i]!.offset, body.encoding ?? 'utf8')) };
+    },
+  );
+}
+
+function toFrame(e: FetchManyEntry): FetchFrame {
+  if ('error' in e) return { kind: 'error', topic: e.topic, partition: e.partition, error: errorOf(e.error) };
+  const { bytes, nextOffset, highWatermark, logStartOffset } = e.result;
+  return { kind: 'records', topic: e.topic, partition: e.partition, highWatermark, logStartOffset, nextOffset, batches: bytes };
+}
+
+function toJson(e: FetchManyEntry, offset: number, encoding: Encoding) {
+  if ('error' in e) return { topic: e.topic, partition: e.partition, error: errorOf(e.error) };
+  const { records } = recordsFromBatches(e.result.bytes, offset, MAX_RECORDS_PER_PARTITION, encoding);
+  return {
+    topic: e.topic,
+    partition: e.partition,
+    records,
+    nextOffset: e.result.nextOffset,
+    highWatermark: e.result.highWatermark,
+    logStartOffset: e.result.logStartOffset,
+  };
+}
+
+function errorOf(err: BrokerError): { code: string; message: string; retriable: boolean } {
+  return errorBody(err).error as { code: string; message: string; retriable: boolean };
+}
