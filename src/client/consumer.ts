@@ -10,12 +10,12 @@
  * leaves the group. A partition the consumer gains starts at the group's committed offset, or where
  * `autoOffsetReset` says when there is none.
  */
-import { BrokerError, asBrokerError, invalidArgument, invalidOption } from './errors.js';
+import { BrokerError, asBrokerError, errorFromResponse, invalidArgument, invalidOption } from './errors.js';
 import { Fetcher, PartitionState } from './fetcher.js';
 import { GroupMember, type Assignment } from './group-member.js';
 import { HttpClient, segment } from './http.js';
 import { boolOption, enumOption, intOption } from './options.js';
-import type { BackoffOptions } from './retry.js';
+import { withRetries, type BackoffOptions } from './retry.js';
 import type { CommittedOffset, ConsumerRecord, TopicDescription, TopicPartition, TopicPartitionOffset } from './types.js';
 
 export type OffsetReset = 'earliest' | 'latest' | 'none';
@@ -48,6 +48,11 @@ export interface ConsumerOptions {
   retryBackoffMs?: number;
   retryBackoffMaxMs?: number;
 }
+
+/** How long reads that are safe to repeat (offsets, metadata) are retried. */
+const READ_RETRY_MS = 60_000;
+/** Sockets a consumer keeps to its broker, however many partitions it reads. */
+const CONSUMER_CONNECTIONS = 4;
 
 export class Consumer implements AsyncIterable<ConsumerRecord> {
   private readonly http: HttpClient;
@@ -83,7 +88,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     const requestTimeoutMs = intOption(options, 'requestTimeoutMs', 30_000, 1);
     const sessionTimeoutMs = intOption(options, 'sessionTimeoutMs', 45_000, 1_000, 1_800_000);
     const heartbeatIntervalMs = intOption(options, 'heartbeatIntervalMs', Math.min(3_000, Math.floor(sessionTimeoutMs / 3)), 10, sessionTimeoutMs);
-    this.http = new HttpClient(options.broker, { connections: null, requestTimeoutMs });
+    // One long poll for every partition, plus heartbeats, commits and offset lookups beside it.
+    this.http = new HttpClient(options.broker, { connections: CONSUMER_CONNECTIONS, requestTimeoutMs });
     this.fetcher = new Fetcher(this.http, {
       maxWaitMs: intOption(options, 'maxWaitMs', 500, 0, 30_000),
       maxBytesPerPartition: intOption(options, 'maxBytesPerPartition', 1_048_576, 1),
@@ -246,12 +252,13 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
         return;
       }
       const partitions: (TopicPartition & { offset?: number })[] = this.options.partitions ?? (await this.allPartitions(this.options.topics ?? []));
-      for (const p of partitions) {
-        const state = new PartitionState(p.topic, p.partition);
-        state.startAt(p.offset ?? (await this.startOffset(state)));
+      const states = partitions.map((p) => new PartitionState(p.topic, p.partition));
+      const starts = await this.startOffsets(states.filter((_, i) => partitions[i]!.offset === undefined));
+      states.forEach((state, i) => {
+        state.startAt(partitions[i]!.offset ?? starts.get(state)!);
         this.states.set(state.key, state);
         this.fetcher.start(state);
-      }
+      });
     } catch (err) {
       this.fail(asBrokerError(err));
     }
@@ -283,10 +290,11 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
         throw err;
       });
       const byKey = new Map(committed.offsets.map((o) => [`${o.topic}/${o.partition}`, o.offset]));
-      for (const p of gained) {
-        const state = new PartitionState(p.topic, p.partition);
-        state.committed = byKey.get(state.key) ?? null;
-        state.startAt(state.committed ?? (await this.startOffset(state)));
+      const states = gained.map((p) => new PartitionState(p.topic, p.partition));
+      for (const state of states) state.committed = byKey.get(state.key) ?? null;
+      const starts = await this.startOffsets(states.filter((state) => state.committed === null));
+      for (const state of states) {
+        state.startAt(state.committed ?? starts.get(state)!);
         this.states.set(state.key, state);
         this.fetcher.start(state);
       }
@@ -297,20 +305,45 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
 
   /** Where a partition without a committed offset starts. */
   private async startOffset(state: PartitionState): Promise<number> {
-    if (this.options.startOffset !== undefined) {
-      const [first, end] = await Promise.all([this.offsetAt(state, 'earliest'), this.offsetAt(state, 'latest')]);
-      return Math.min(Math.max(this.options.startOffset, first), end);
-    }
-    if (this.autoOffsetReset === 'none') {
-      throw new BrokerError('OFFSET_OUT_OF_RANGE', `no committed offset for ${state.key} and autoOffsetReset is none`, { details: { topic: state.topic, partition: state.partition } });
-    }
-    return this.offsetAt(state, this.autoOffsetReset);
+    return (await this.startOffsets([state])).get(state)!;
   }
 
-  /** The partition's log start offset (earliest) or high watermark (latest). */
-  private async offsetAt(state: PartitionState, at: 'earliest' | 'latest'): Promise<number> {
-    const reply = await this.read<{ offset: number }>(`/topics/${segment(state.topic)}/partitions/${state.partition}/offsets`, { timestamp: at });
-    return reply.offset;
+  /**
+   * Where partitions without a committed offset start, for many at once: one multi-partition fetch at
+   * offset 0 with a one-byte budget reports every partition's log start offset and high watermark (in its
+   * entry, or in the OFFSET_OUT_OF_RANGE error when the log no longer starts at 0) and reads almost nothing.
+   */
+  private async startOffsets(states: PartitionState[]): Promise<Map<PartitionState, number>> {
+    const out = new Map<PartitionState, number>();
+    if (states.length === 0) return out;
+    if (this.options.startOffset === undefined && this.autoOffsetReset === 'none') {
+      const state = states[0]!;
+      throw new BrokerError('OFFSET_OUT_OF_RANGE', `no committed offset for ${state.key} and autoOffsetReset is none`, { details: { topic: state.topic, partition: state.partition } });
+    }
+    const reply = await withRetries(
+      () =>
+        this.http.json<{ partitions: ({ highWatermark: number; logStartOffset: number } | { error: Record<string, unknown> })[] }>('POST', '/fetch', {
+          json: { partitions: states.map((s) => ({ topic: s.topic, partition: s.partition, offset: 0 })), maxBytes: 1, maxBytesPerPartition: 1 },
+        }),
+      Date.now() + READ_RETRY_MS,
+      this.backoff,
+    );
+    states.forEach((state, i) => {
+      const entry = reply.partitions[i]!;
+      let range: { first: number; end: number };
+      if ('error' in entry) {
+        const { logStartOffset, highWatermark } = entry.error;
+        if (entry.error.code !== 'OFFSET_OUT_OF_RANGE' || typeof logStartOffset !== 'number' || typeof highWatermark !== 'number') {
+          throw errorFromResponse(0, entry, `${state.topic}-${state.partition}`);
+        }
+        range = { first: logStartOffset, end: highWatermark };
+      } else {
+        range = { first: entry.logStartOffset, end: entry.highWatermark };
+      }
+      const start = this.options.startOffset;
+      out.set(state, start !== undefined ? Math.min(Math.max(start, range.first), range.end) : this.autoOffsetReset === 'earliest' ? range.first : range.end);
+    });
+    return out;
   }
 
   private async resetPosition(state: PartitionState, err: BrokerError): Promise<number | null> {
@@ -371,7 +404,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   }
 
   private read<T>(path: string, query?: Record<string, string | number>): Promise<T> {
-    return this.http.getWithRetries(path, Date.now() + 60_000, this.backoff, query);
+    return this.http.getWithRetries(path, Date.now() + READ_RETRY_MS, this.backoff, query);
   }
 
   private fail(err: BrokerError): void {

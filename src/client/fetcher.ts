@@ -1,15 +1,23 @@
 /**
- * The consumer's fetching: one long-polling loop per owned partition on the binary path, feeding one FIFO of
- * fetched chunks that the consumer hands out. Memory is bounded by `maxBufferedBytes`: loops wait while the
- * buffer is full. A seek, pause or revocation bumps the partition's `session`, so a reply that was under way
- * is dropped instead of handed out.
+ * The consumer's fetching: one long-polling loop that asks for every owned, unpaused partition in one request
+ * (`POST /fetch`, binary frames), so a consumer of 1,000 partitions holds one connection, not 1,000. It feeds
+ * one FIFO of fetched chunks that the consumer hands out. Memory is bounded by `maxBufferedBytes`: a request
+ * asks for at most the space left, and the loop waits while the buffer is full. A seek, pause or revocation
+ * bumps the partition's `session`, so a reply that was under way is dropped for it; a start or seek also
+ * aborts the request in flight, so the next one includes the partition at its new position at once.
+ *
+ * Errors are per partition: out of range asks `resetTo`, a retriable one backs that partition off, any other
+ * goes to `onError` and the partition is no longer fetched. The request order rotates, so the total byte limit
+ * does not always favour the same partitions.
  *
  * Positions per partition: `position` is the next offset to fetch; `consumed` the offset after the last
  * record handed out; `processed` what `consumed` was when the application asked for more (so those records
  * are done); `committed` what the group last stored.
  */
 import { BrokerError, asBrokerError } from './errors.js';
-import { HttpClient, RECORD_BATCH_MEDIA_TYPE, segment } from './http.js';
+import { decodeFetchFrames, type FetchFrame } from '../common/fetch-frames.js';
+import { errorFromResponse } from './errors.js';
+import { HttpClient, RECORD_BATCH_MEDIA_TYPE } from './http.js';
 import { recordsFromBatches } from './records.js';
 import { backoffMs, sleep, type BackoffOptions } from './retry.js';
 import type { ConsumerRecord } from './types.js';
@@ -26,7 +34,9 @@ export class PartitionState {
   paused = false;
   owned = true;
   session = 0;
-  abort: AbortController | null = null;
+  /** fetch errors in a row (retriable ones back the partition off until `retryAt`) */
+  failures = 0;
+  retryAt = 0;
   highWatermark = -1;
   logStartOffset = -1;
 
@@ -76,36 +86,47 @@ export class Fetcher {
   private spaceWaiters: (() => void)[] = [];
   /** Partitions whose `consumed` moved since the last markProcessed(). */
   private readonly moved = new Set<PartitionState>();
+  /** Partitions to fetch (owned, and not given up after a non-retriable error). */
+  private readonly active = new Set<PartitionState>();
   private stopped = false;
+  private running = false;
+  /** the request in flight, aborted to send a new one when the set of partitions or a position changes */
+  private inFlight: AbortController | null = null;
+  private rotation = 0;
+  private failures = 0;
 
   constructor(
     private readonly http: HttpClient,
     private readonly options: FetcherOptions,
   ) {}
 
-  /** Starts (or restarts after a seek) the fetch loop of a partition. */
+  /** Starts (or restarts after a seek) fetching a partition. */
   start(state: PartitionState): void {
-    state.abort?.abort();
-    const session = ++state.session;
-    const abort = new AbortController();
-    state.abort = abort;
+    state.session++;
+    state.failures = 0;
+    state.retryAt = 0;
     this.dropChunks(state);
-    this.wakeLoops(); // a loop of the old session that waits exits now
-    void this.loop(state, session, abort.signal);
+    this.active.add(state);
+    this.inFlight?.abort();
+    this.wakeLoops();
+    if (!this.running && !this.stopped) {
+      this.running = true;
+      void this.loop().finally(() => (this.running = false));
+    }
   }
 
   /** Stops fetching a partition and forgets what was fetched but not handed out. */
   stop(state: PartitionState): void {
     state.owned = false;
     state.session++;
-    state.abort?.abort();
-    state.abort = null;
+    this.active.delete(state);
     this.dropChunks(state);
     this.moved.delete(state);
   }
 
   stopAll(): void {
     this.stopped = true;
+    this.inFlight?.abort();
     this.wakeLoops();
     this.wake();
   }
@@ -191,50 +212,99 @@ export class Fetcher {
     return !this.stopped && state.owned && state.session === session;
   }
 
-  private async loop(state: PartitionState, session: number, signal: AbortSignal): Promise<void> {
-    let failures = 0;
-    while (this.current(state, session)) {
-      if (state.paused || this.bufferedBytes >= this.options.maxBufferedBytes) {
-        await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+  /** What the next request asks for: active, unpaused partitions not backing off, rotated. */
+  private eligible(now: number): PartitionState[] {
+    const all = [...this.active].filter((s) => !s.paused && s.owned && s.retryAt <= now);
+    if (all.length === 0) return all;
+    const from = this.rotation++ % all.length;
+    return [...all.slice(from), ...all.slice(0, from)];
+  }
+
+  /** Waits for a start, resume, close or freed buffer space, or `ms` at most (a partition backing off). */
+  private idle(ms: number | null): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = ms === null ? null : setTimeout(resolve, ms);
+      this.spaceWaiters.push(() => {
+        if (timer) clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped && this.active.size > 0) {
+      const now = Date.now();
+      const wanted = this.eligible(now);
+      if (wanted.length === 0 || this.bufferedBytes >= this.options.maxBufferedBytes) {
+        const backingOff = [...this.active].filter((s) => !s.paused && s.retryAt > now);
+        await this.idle(backingOff.length > 0 && wanted.length === 0 ? Math.min(...backingOff.map((s) => s.retryAt)) - now : null);
         continue;
       }
+      const asked = wanted.map((state) => ({ state, session: state.session, from: state.position }));
+      const abort = new AbortController();
+      this.inFlight = abort;
+      let frames: FetchFrame[];
       try {
-        const from = state.position;
-        const response = await this.http.request('GET', `/topics/${segment(state.topic)}/partitions/${state.partition}/records`, {
-          query: { offset: from, maxWaitMs: this.options.maxWaitMs, maxBytes: this.options.maxBytesPerPartition },
+        const response = await this.http.request('POST', '/fetch', {
+          json: {
+            partitions: asked.map((a) => ({ topic: a.state.topic, partition: a.state.partition, offset: a.from })),
+            maxWaitMs: this.options.maxWaitMs,
+            maxBytes: Math.max(1, this.options.maxBufferedBytes - this.bufferedBytes),
+            maxBytesPerPartition: this.options.maxBytesPerPartition,
+          },
           accept: RECORD_BATCH_MEDIA_TYPE,
-          signal,
+          signal: abort.signal,
           timeoutMs: this.options.requestTimeoutMs + this.options.maxWaitMs,
         });
-        if (!this.current(state, session)) return;
-        failures = 0;
-        const records = recordsFromBatches(response.body, state.topic, state.partition, from);
-        state.highWatermark = Number(response.headers['sluice-high-watermark']);
-        state.logStartOffset = Number(response.headers['sluice-log-start-offset']);
-        const next = Number(response.headers['sluice-next-offset']);
-        state.position = Number.isSafeInteger(next) && next > from ? next : records.length > 0 ? records[records.length - 1]!.offset + 1 : from;
-        if (records.length > 0) {
-          this.chunks.push({ state, session, records, next: 0, bytes: response.body.length });
-          this.bufferedBytes += response.body.length;
-          this.wake();
-        }
+        frames = decodeFetchFrames(response.body);
+        this.failures = 0;
       } catch (err) {
-        if (!this.current(state, session)) return;
+        if (abort.signal.aborted) continue; // a start, seek or close: ask again with what changed
         const error = asBrokerError(err);
-        if (error.code === 'OFFSET_OUT_OF_RANGE') {
-          const to = await this.options.resetTo(state, error).catch((e: unknown) => {
-            this.options.onError(e instanceof BrokerError ? e : error);
-            return null;
-          });
-          if (to === null) return;
-          if (this.current(state, session)) this.resetTo(state, to);
-          continue;
-        }
         if (!error.retriable) {
           this.options.onError(error);
           return;
         }
-        await sleep(backoffMs(failures++, this.options.backoff), signal);
+        await sleep(backoffMs(this.failures++, this.options.backoff));
+        continue;
+      } finally {
+        if (this.inFlight === abort) this.inFlight = null;
+      }
+      await this.handle(asked, frames);
+    }
+  }
+
+  private async handle(asked: { state: PartitionState; session: number; from: number }[], frames: FetchFrame[]): Promise<void> {
+    for (let i = 0; i < asked.length; i++) {
+      const { state, session, from } = asked[i]!;
+      const frame = frames[i];
+      if (!this.current(state, session) || !frame) continue;
+      if (frame.kind === 'records') {
+        state.failures = 0;
+        state.highWatermark = frame.highWatermark;
+        state.logStartOffset = frame.logStartOffset;
+        const records = recordsFromBatches(frame.batches, state.topic, state.partition, from);
+        state.position = frame.nextOffset > from ? frame.nextOffset : records.length > 0 ? records[records.length - 1]!.offset + 1 : from;
+        if (records.length > 0) {
+          this.chunks.push({ state, session, records, next: 0, bytes: frame.batches.length });
+          this.bufferedBytes += frame.batches.length;
+          this.wake();
+        }
+        continue;
+      }
+      const error = errorFromResponse(0, { error: frame.error }, `${state.topic}-${state.partition}`);
+      if (error.code === 'OFFSET_OUT_OF_RANGE') {
+        const to = await this.options.resetTo(state, error).catch((e: unknown) => {
+          this.options.onError(e instanceof BrokerError ? e : error);
+          return null;
+        });
+        if (to === null) this.active.delete(state);
+        else if (this.current(state, session)) this.resetTo(state, to);
+      } else if (error.retriable) {
+        state.retryAt = Date.now() + backoffMs(state.failures++, this.options.backoff);
+      } else {
+        this.active.delete(state);
+        this.options.onError(error);
       }
     }
   }

@@ -209,4 +209,20 @@ describe('Admin', () => {
     await admin.deleteTopic('adm');
     await expect(admin.describeTopic('adm')).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC', details: { status: 404 } });
   });
+
+  it('reads 1,000 partitions over a handful of connections, with one long poll for all of them', { timeout: 60_000 }, async () => {
+    const { b } = await setup('wide', 1_000, 1_000);
+    let connections = 0;
+    b.app.server.on('connection', () => connections++);
+    const consumer = track(new Consumer({ broker: b.url!, topics: ['wide'], autoOffsetReset: 'earliest', maxWaitMs: 2_000 }));
+    const records = await pollFor(consumer, 1_000);
+    expect(new Set(records.map((r) => r.partition)).size).toBe(1_000);
+    // Idle now: one long poll covers every partition, and a record anywhere wakes it.
+    await waitFor(() => b.services.replicas.waitingFetches === 1, 5_000, 'one long poll');
+    const producer = track(new Producer({ broker: b.url!, lingerMs: 0 }));
+    await producer.send({ topic: 'wide', partition: 777, value: 'late' });
+    const [late] = await pollFor(consumer, 1);
+    expect(late).toMatchObject({ partition: 777, offset: 1 });
+    expect(connections).toBeLessThanOrEqual(4 + 1 + 1); // the consumer's pool, the test's producer, setup's admin reuse
+  });
 });

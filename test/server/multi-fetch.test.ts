@@ -18,7 +18,7 @@ afterEach(async () => {
 
 async function call(method: 'GET' | 'POST', url: string, payload?: object, headers: Record<string, string> = {}) {
   const r = await broker.app.inject({ method, url, headers, ...(payload ? { payload } : {}) });
-  return { status: r.statusCode, json: r.headers['content-type']?.startsWith('application/json') ? r.json() : null, raw: r.rawPayload };
+  return { status: r.statusCode, json: String(r.headers['content-type'] ?? '').startsWith('application/json') ? r.json() : null, raw: r.rawPayload };
 }
 
 async function produce(topic: string, partition: number, values: string[]): Promise<void> {
@@ -122,7 +122,7 @@ describe('POST /fetch', () => {
       ['error', 'zz', 0],
     ]);
     const [f0, f1, f2] = frames;
-    if (f0!.kind !== 'records' || f1!.kind !== 'records' || f2!.kind !== 'error') throw new Error('kinds');
+    if (f0?.kind !== 'records' || f1?.kind !== 'records' || f2?.kind !== 'error') throw new Error('kinds');
     expect(valuesOf(f0.batches, 1)).toEqual(['x1', 'x2']);
     expect(f0).toMatchObject({ highWatermark: 3, nextOffset: 3, logStartOffset: 0 });
     expect(valuesOf(f1.batches, 0)).toEqual(['y0']);
