@@ -2,12 +2,12 @@
  * `sluice topics list | create | describe | delete | alter-config`: topic administration through the Admin
  * client. Listings print an aligned table, or one JSON document with `--json`.
  *
- * Config values are given as `key=value` text; integers, `true`/`false` and `null` are sent as such and
+ * Config values are given as `key=value` text; integers and `null` (unlimited) are sent as such and
  * anything else as a string, and the broker validates them (its INVALID_CONFIG names the key). The CLI does
  * not carry its own copy of the config table, so it cannot disagree with the broker it talks to.
  */
 import { Option, type Command } from 'commander';
-import type { TopicConfig, TopicDescription } from '../client/types.js';
+import type { TopicConfig, TopicConfigChanges, TopicConfigKey, TopicDescription } from '../client/types.js';
 import { collect, hasCode, integerArg, withAdmin, withBrokerOptions, type BrokerFlags } from './broker-command.js';
 import { CliFailure, EXIT_USAGE } from './errors.js';
 import type { CliIO } from './program.js';
@@ -98,32 +98,54 @@ export function addTopicsCommand(program: Command, io: CliIO): void {
   withBrokerOptions(topics.command('alter-config'))
     .description('change topic config keys; they take effect at once (retention at its next pass)')
     .argument('<name>', 'topic name')
-    .argument('[key=value...]', 'config keys to set (key=null sets a key back to the broker default, like --reset)')
-    .addOption(new Option('--reset <key>', 'set a key back to the broker default (repeatable)').argParser(collect))
+    .argument('[key=value...]', 'config keys to set; key=null makes retentionMs or retentionBytes unlimited (keep forever, no size limit)')
+    .addOption(new Option('--reset <key>', 'return a key to the broker default, after the key=value changes (repeatable)').argParser(collect))
     .option('--json', 'print the new config as JSON')
     .addHelpText(
       'after',
-      examples('sluice topics alter-config orders retentionMs=86400000 retentionBytes=1073741824', 'sluice topics alter-config orders --reset retentionBytes'),
+      examples(
+        'sluice topics alter-config orders retentionMs=86400000 retentionBytes=1073741824',
+        'sluice topics alter-config audit retentionMs=null',
+        'sluice topics alter-config orders --reset retentionBytes',
+      ),
     )
     .action((name: string, pairs: string[], flags: BrokerFlags & Json & { reset?: string[] }) =>
       withAdmin(flags, async (admin) => {
-        const changes: TopicConfig = parseConfigPairs(pairs);
-        for (const key of flags.reset ?? []) {
+        const changes = parseConfigPairs(pairs);
+        const resets = flags.reset ?? [];
+        for (const key of resets) {
           if (key in changes) throw new CliFailure(`${key} is both set and reset`, EXIT_USAGE);
-          changes[key] = null;
         }
-        if (Object.keys(changes).length === 0) throw new CliFailure('give at least one key=value or --reset KEY', EXIT_USAGE);
-        const config = await admin.alterTopicConfig(name, changes);
+        if (Object.keys(changes).length === 0 && resets.length === 0) throw new CliFailure('give at least one key=value or --reset KEY', EXIT_USAGE);
+        const done: string[] = [];
+        let config: TopicConfig | undefined;
+        try {
+          if (Object.keys(changes).length > 0) {
+            config = await admin.alterTopicConfig(name, changes);
+            done.push(...Object.keys(changes));
+          }
+          for (const key of resets) {
+            // Typed by the user: the broker checks the key (INVALID_CONFIG names it).
+            config = await admin.resetTopicConfig(name, key as TopicConfigKey);
+            done.push(key);
+          }
+        } catch (err) {
+          if (done.length > 0) io.stderr(`sluice: ${done.join(', ')} of topic ${name} changed before this error:`);
+          throw err;
+        }
         if (flags.json) return printJson(io.stdout, config);
-        io.stdout(`updated ${Object.keys(changes).join(', ')} of topic ${name}`);
-        for (const line of configLines(config)) io.stdout(line);
+        io.stdout(`updated ${done.join(', ')} of topic ${name}`);
+        for (const line of configLines(config!)) io.stdout(line);
       }),
     );
 }
 
-/** `key=value` pairs to a config object; the broker checks keys and values. */
-export function parseConfigPairs(pairs: string[]): TopicConfig {
-  const config: TopicConfig = {};
+/**
+ * `key=value` pairs to config changes. The keys and values are the user's text, unchecked here: the broker
+ * validates them and its INVALID_CONFIG names a bad key.
+ */
+export function parseConfigPairs(pairs: string[]): TopicConfigChanges {
+  const config: Record<string, string | number | null> = {};
   for (const pair of pairs) {
     const at = pair.indexOf('=');
     if (at <= 0) throw new CliFailure(`config must be key=value, not ${JSON.stringify(pair)}`, EXIT_USAGE);
@@ -131,7 +153,7 @@ export function parseConfigPairs(pairs: string[]): TopicConfig {
     if (key in config) throw new CliFailure(`config key ${key} is given twice`, EXIT_USAGE);
     config[key] = configValue(pair.slice(at + 1));
   }
-  return config;
+  return config as TopicConfigChanges;
 }
 
 function configValue(text: string): string | number | null {
@@ -165,6 +187,6 @@ function describeLines(topic: TopicDescription): string[] {
 function configLines(config: TopicConfig): string[] {
   return renderTable(
     ['key', 'value'],
-    Object.entries(config).map(([key, value]) => [key, value === null ? 'null' : String(value)]),
+    Object.entries(config).map(([key, value]) => [key, value === null ? 'unlimited' : String(value)]),
   );
 }

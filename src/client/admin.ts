@@ -13,6 +13,8 @@ import type {
   ResetTarget,
   RetentionResult,
   TopicConfig,
+  TopicConfigChanges,
+  TopicConfigKey,
   TopicDescription,
   TopicPartitionOffset,
   TopicSummary,
@@ -57,9 +59,25 @@ export class Admin {
     return this.read(`/topics/${segment(name)}`);
   }
 
-  /** Sets config keys; `null` resets a key to the broker default. Returns the new effective config. */
-  alterTopicConfig(name: string, changes: TopicConfig): Promise<TopicConfig> {
+  /**
+   * Sets config keys in one change (all or none); `null` means unlimited (`retentionMs`, `retentionBytes`;
+   * other keys refuse it with INVALID_CONFIG). Returns the new effective config.
+   */
+  alterTopicConfig(name: string, changes: TopicConfigChanges): Promise<TopicConfig> {
     return this.http.json('PATCH', `/topics/${segment(name)}/config`, { json: changes });
+  }
+
+  /**
+   * Returns keys to the broker's defaults, one request per key in order (a failure leaves the keys before it
+   * reset). Returns the new effective config.
+   */
+  async resetTopicConfig(name: string, keys: TopicConfigKey | readonly TopicConfigKey[]): Promise<TopicConfig> {
+    const [first, ...rest] = typeof keys === 'string' ? [keys] : keys;
+    if (first === undefined) return (await this.describeTopic(name)).config;
+    const reset = (key: TopicConfigKey) => this.http.json<TopicConfig>('DELETE', `/topics/${segment(name)}/config/${segment(key)}`);
+    let config = await reset(first);
+    for (const key of rest) config = await reset(key);
+    return config;
   }
 
   async deleteTopic(name: string): Promise<void> {

@@ -54,7 +54,30 @@ export interface TopicPartitionOffset extends TopicPartition {
   offset: number;
 }
 
-export type TopicConfig = Record<string, string | number | null>;
+/**
+ * A topic's effective config, as describe and the config changes return it: every key, `null` where
+ * unlimited. The broker's table (docs/http-api.md) is the reference; a test checks that this type is the
+ * broker's own.
+ */
+export interface TopicConfig {
+  /** ms; null: keep forever */
+  retentionMs: number | null;
+  /** bytes per partition; null: no limit */
+  retentionBytes: number | null;
+  segmentBytes: number;
+  segmentMs: number;
+  indexIntervalBytes: number;
+  maxMessageBytes: number;
+  messageTimestampAfterMaxMs: number;
+  minInsyncReplicas: number;
+  compression: Compression;
+  cleanupPolicy: 'delete';
+}
+
+export type TopicConfigKey = keyof TopicConfig;
+
+/** Keys to set at create or alter: `null` means unlimited, which only the retention keys allow. */
+export type TopicConfigChanges = Partial<TopicConfig>;
 
 export interface TopicSummary {
   name: string;
@@ -84,7 +107,7 @@ export interface NewTopic {
   name: string;
   partitions?: number;
   replicationFactor?: number;
-  config?: TopicConfig;
+  config?: TopicConfigChanges;
 }
 
 export interface GroupSummary {

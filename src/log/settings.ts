@@ -21,6 +21,22 @@ export interface SettingSpec {
 
 export type SettingValue = number | string | boolean | null;
 
+/**
+ * The value type one spec describes: its choices for an enum, else its type, with `null` when nullable.
+ * Works on specs declared `as const`, so that a table is the one declaration of its keys and their types.
+ */
+export type SettingValueOf<S extends SettingSpec> =
+  | (S extends { type: 'enum'; choices: readonly (infer C)[] } ? C : S extends { type: 'integer' } ? number : S extends { type: 'boolean' } ? boolean : string)
+  | (S extends { nullable: true } ? null : never);
+
+/**
+ * The config object a table declared `as const` describes: one property per key, typed by its spec (a table
+ * typed only as `SettingSpec[]` gives a plain record).
+ */
+export type SettingsOf<Specs extends readonly SettingSpec[]> = string extends Specs[number]['key']
+  ? Record<string, SettingValue>
+  : { -readonly [S in Specs[number] as S['key']]: SettingValueOf<S> };
+
 export function flagOf(key: string): string {
   return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 }
@@ -55,8 +71,9 @@ export function coerce(spec: SettingSpec, raw: unknown, fromText: boolean): { va
   }
 }
 
-export function defaultsOf(specs: readonly SettingSpec[]): Record<string, SettingValue> {
-  return Object.fromEntries(specs.map((s) => [s.key, s.default]));
+/** The defaults of a table, typed by it (each default is checked against its own spec by a test). */
+export function defaultsOf<const Specs extends readonly SettingSpec[]>(specs: Specs): SettingsOf<Specs> {
+  return Object.fromEntries(specs.map((s) => [s.key, s.default])) as SettingsOf<Specs>;
 }
 
 function formatDefault(spec: SettingSpec): string {

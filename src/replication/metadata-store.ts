@@ -19,6 +19,7 @@ import { BrokerError, storageError } from '../log/errors.js';
 import { writeFileAtomic, type FileIO } from '../log/file-io.js';
 import { isValidTopicName } from '../log/segment-files.js';
 import { Serial } from '../log/serial.js';
+import type { TopicOverrides } from './topic-config.js';
 
 export type TopicState = 'creating' | 'ready' | 'deleting';
 
@@ -26,8 +27,8 @@ export interface TopicMetadata {
   name: string;
   partitions: number;
   replicationFactor: number;
-  /** only the keys set for this topic; defaults come from the broker */
-  config: Record<string, number | string | boolean | null>;
+  /** only the keys set for this topic (`null`: unlimited, kept as JSON null); defaults come from the broker */
+  config: TopicOverrides;
   state: TopicState;
   createdAt: number;
 }

@@ -1,16 +1,20 @@
 /**
  * Topic config keys (camelCase, units in the name, `null` = unlimited): the table that validates
  * `POST /topics` and `PATCH /topics/:topic/config`, supplies defaults (overridable per broker, see
- * broker-config.ts) and generates the docs table.
+ * broker-config.ts) and generates the docs table. The table is the one declaration of the keys: TopicConfig
+ * and TopicConfigKey are derived from it, so a key cannot exist in one and not the other.
+ *
+ * A topic stores only its overrides. An override may be `null` (unlimited) where the key is nullable; a key
+ * without an override takes the broker's default for topics.
  */
 import { BrokerError } from '../log/errors.js';
 import type { LogConfig } from '../log/log-config.js';
 import { MIN_SEGMENT_BYTES } from '../log/log-config.js';
-import { coerce, defaultsOf, type SettingSpec, type SettingValue } from '../log/settings.js';
+import { coerce, defaultsOf, type SettingSpec, type SettingsOf } from '../log/settings.js';
 
 const INT32_MAX = 2_147_483_647;
 
-export const TOPIC_SETTINGS: readonly SettingSpec[] = [
+export const TOPIC_SETTINGS = [
   { key: 'retentionMs', type: 'integer', default: 1_209_600_000, nullable: true, unit: 'ms', min: 1, doc: 'delete a segment once its newest record is older than this (null: keep forever); checked every retentionCheckIntervalMs' },
   { key: 'retentionBytes', type: 'integer', default: null, nullable: true, unit: 'bytes', min: 1, doc: 'delete the oldest segments while a partition is larger than this (null: no limit); whole segments only' },
   { key: 'segmentBytes', type: 'integer', default: 134_217_728, unit: 'bytes', min: MIN_SEGMENT_BYTES, max: INT32_MAX, doc: 'roll to a new segment file when the active one would pass this size' },
@@ -21,64 +25,54 @@ export const TOPIC_SETTINGS: readonly SettingSpec[] = [
   { key: 'minInsyncReplicas', type: 'integer', default: 1, min: 1, max: 1000, doc: 'acks=all fails with NOT_ENOUGH_REPLICAS when fewer replicas are in sync' },
   { key: 'compression', type: 'enum', default: 'none', choices: ['none', 'lz4'], doc: 'codec of batches the broker builds from JSON records' },
   { key: 'cleanupPolicy', type: 'enum', default: 'delete', choices: ['delete'], doc: 'what happens to old segments (only delete for now)' },
-];
+] as const satisfies readonly SettingSpec[];
 
-export type TopicConfigKey =
-  | 'retentionMs'
-  | 'retentionBytes'
-  | 'segmentBytes'
-  | 'segmentMs'
-  | 'indexIntervalBytes'
-  | 'maxMessageBytes'
-  | 'messageTimestampAfterMaxMs'
-  | 'minInsyncReplicas'
-  | 'compression'
-  | 'cleanupPolicy';
+/** A topic's effective config: every key, `null` where unlimited. */
+export type TopicConfig = SettingsOf<typeof TOPIC_SETTINGS>;
+export type TopicConfigKey = keyof TopicConfig;
+/** What a topic stores: the keys it sets, each a value or `null` (unlimited). */
+export type TopicOverrides = Partial<TopicConfig>;
 
-export interface TopicConfig {
-  retentionMs: number | null;
-  retentionBytes: number | null;
-  segmentBytes: number;
-  segmentMs: number;
-  indexIntervalBytes: number;
-  maxMessageBytes: number;
-  messageTimestampAfterMaxMs: number;
-  minInsyncReplicas: number;
-  compression: 'none' | 'lz4';
-  cleanupPolicy: 'delete';
+export const TOPIC_DEFAULTS: TopicConfig = defaultsOf(TOPIC_SETTINGS);
+
+const BY_KEY = new Map<string, SettingSpec>(TOPIC_SETTINGS.map((s) => [s.key, s]));
+const NULLABLE_KEYS = TOPIC_SETTINGS.filter((s) => 'nullable' in s && s.nullable).map((s) => s.key);
+
+/** `key` if it names a topic config key; INVALID_CONFIG otherwise. */
+export function topicConfigKey(key: string): TopicConfigKey {
+  if (!BY_KEY.has(key)) throw new BrokerError('INVALID_CONFIG', `unknown topic config key ${JSON.stringify(key)}`, { details: { key } });
+  return key as TopicConfigKey;
 }
 
-export const TOPIC_DEFAULTS = defaultsOf(TOPIC_SETTINGS) as unknown as TopicConfig;
-
-const BY_KEY = new Map(TOPIC_SETTINGS.map((s) => [s.key, s]));
-
 /**
- * Validates topic config overrides: every key known, every value in range (null allowed only where it
- * means "none", or with `allowReset` to mean "back to the default"). Throws INVALID_CONFIG.
+ * Validates topic config overrides: every key known, every value in range, `null` (unlimited) only for the
+ * nullable keys. Throws INVALID_CONFIG naming the key.
  */
-export function validateTopicOverrides(input: unknown, allowReset: boolean): Partial<Record<TopicConfigKey, SettingValue>> {
+export function validateTopicOverrides(input: unknown): TopicOverrides {
   if (input === undefined) return {};
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new BrokerError('INVALID_CONFIG', 'config must be an object of topic config keys');
   }
-  const out: Partial<Record<TopicConfigKey, SettingValue>> = {};
-  for (const [key, raw] of Object.entries(input)) {
-    const spec = BY_KEY.get(key);
-    if (!spec) throw new BrokerError('INVALID_CONFIG', `unknown topic config key ${JSON.stringify(key)}`, { details: { key } });
-    if (raw === null && allowReset) {
-      out[key as TopicConfigKey] = null;
-      continue;
+  const out: Record<string, unknown> = {};
+  for (const [raw, value] of Object.entries(input)) {
+    const key = topicConfigKey(raw);
+    const spec = BY_KEY.get(key)!;
+    if (value === null && !spec.nullable) {
+      throw new BrokerError('INVALID_CONFIG', `${key} cannot be null: only ${NULLABLE_KEYS.join(' and ')} can be unlimited (reset a key to return it to the default)`, {
+        details: { key },
+      });
     }
-    const result = coerce(spec, raw, false);
+    const result = coerce(spec, value, false);
     if ('error' in result) throw new BrokerError('INVALID_CONFIG', result.error, { details: { key } });
-    out[key as TopicConfigKey] = result.value;
+    out[key] = result.value;
   }
-  return out;
+  // Each value has passed its key's spec, which is what TopicConfig is derived from.
+  return out as TopicOverrides;
 }
 
-/** Effective config: defaults, then stored overrides. */
-export function effectiveTopicConfig(defaults: TopicConfig, overrides: Partial<Record<string, SettingValue>>): TopicConfig {
-  return { ...defaults, ...overrides } as TopicConfig;
+/** Effective config: defaults, then stored overrides (a `null` override stays null: unlimited). */
+export function effectiveTopicConfig(defaults: TopicConfig, overrides: TopicOverrides): TopicConfig {
+  return { ...defaults, ...overrides };
 }
 
 /** The part of a topic's config the storage engine uses. */

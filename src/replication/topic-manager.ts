@@ -8,9 +8,15 @@ import type { LogEvents } from '../log/log-config.js';
 import type { LogManager } from '../log/log-manager.js';
 import type { PartitionLog } from '../log/partition-log.js';
 import { isValidTopicName } from '../log/segment-files.js';
-import type { SettingValue } from '../log/settings.js';
 import { unknownTopic, type MetadataStore, type TopicMetadata } from './metadata-store.js';
-import { effectiveTopicConfig, logConfigOf, validateTopicOverrides, type TopicConfig } from './topic-config.js';
+import {
+  effectiveTopicConfig,
+  logConfigOf,
+  topicConfigKey,
+  validateTopicOverrides,
+  type TopicConfig,
+  type TopicOverrides,
+} from './topic-config.js';
 
 export const MAX_PARTITIONS = 10_000;
 /** Topics whose name starts with this are the broker's own. */
@@ -171,7 +177,7 @@ export class TopicManager {
         details: { brokers: this.brokerCount },
       });
     }
-    const overrides = validateTopicOverrides(request.config, false);
+    const overrides = validateTopicOverrides(request.config);
     return this.serialized(async () => {
       if (this.store.getTopic(name)) throw new BrokerError('TOPIC_ALREADY_EXISTS', `topic ${name} exists already`, { details: { topic: name } });
       const leftovers = [...this.logs.all().map((log) => log.topicPartition), ...this.logs.unloadablePartitions().map((u) => u.tp)]
@@ -219,20 +225,29 @@ export class TopicManager {
     await this.store.removeTopic(topic.name);
   }
 
-  /** Applies config changes (`null` resets a key to the default); returns the new effective config. */
+  /**
+   * Sets config keys (`null`: unlimited, where the key allows it) in one change; returns the new effective
+   * config. Nothing is changed when any key or value is refused.
+   */
   alterConfig(name: string, changes: unknown): Promise<TopicConfig> {
-    const validated = validateTopicOverrides(changes, true);
-    return this.serialized(() => this.applyConfig(name, validated));
+    const validated = validateTopicOverrides(changes);
+    return this.serialized(() => this.updateOverrides(name, (overrides) => ({ ...overrides, ...validated })));
   }
 
-  private async applyConfig(name: string, validated: Partial<Record<string, SettingValue>>): Promise<TopicConfig> {
+  /** Removes a key's override, so the topic takes the broker's default again; returns the new effective config. */
+  resetConfig(name: string, key: string): Promise<TopicConfig> {
+    const known = topicConfigKey(key);
+    return this.serialized(() =>
+      this.updateOverrides(name, (overrides) => {
+        const { [known]: _removed, ...rest } = overrides;
+        return rest;
+      }),
+    );
+  }
+
+  private async updateOverrides(name: string, change: (overrides: TopicOverrides) => TopicOverrides): Promise<TopicConfig> {
     const topic = this.topic(name);
-    const config: Record<string, SettingValue> = { ...topic.config };
-    for (const [key, value] of Object.entries(validated)) {
-      if (value === null || value === undefined) delete config[key];
-      else config[key] = value;
-    }
-    const updated = { ...topic, config };
+    const updated = { ...topic, config: change(topic.config) };
     await this.store.putTopic(updated);
     const effective = this.configOf(updated);
     for (let p = 0; p < topic.partitions; p++) this.logs.get({ topic: name, partition: p })?.updateConfig(logConfigOf(effective));

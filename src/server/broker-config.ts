@@ -106,5 +106,5 @@ export function loadBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
 }
 
 export function topicDefaultsOf(config: BrokerConfig): TopicConfig {
-  return Object.fromEntries(TOPIC_SETTINGS.map((s) => [s.key, config[s.key as keyof BrokerConfig]])) as unknown as TopicConfig;
+  return Object.fromEntries(TOPIC_SETTINGS.map((s) => [s.key, config[s.key]])) as TopicConfig;
 }

@@ -13,7 +13,7 @@ import { LocalMetadataStore } from '../replication/metadata-store.js';
 import { ProducerSessions } from '../replication/producer-sessions.js';
 import { GroupCoordinator } from '../replication/group-coordinator.js';
 import { ReplicaManager } from '../replication/replica-manager.js';
-import { logConfigOf } from '../replication/topic-config.js';
+import { effectiveTopicConfig, logConfigOf } from '../replication/topic-config.js';
 import { TopicManager } from '../replication/topic-manager.js';
 import { VERSION } from './version.js';
 import { buildApp } from './app.js';
@@ -66,8 +66,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     onSync: (seconds) => metrics.fsync.observe(seconds),
     logConfigFor: (tp) => {
       const topic = store.getTopic(tp.topic);
-      const effective = topic ? { ...defaults(), ...topic.config } : defaults();
-      return { ...logConfigOf(effective as ReturnType<typeof defaults>), fileDeleteDelayMs: config.fileDeleteDelayMs };
+      const effective = topic ? effectiveTopicConfig(defaults(), topic.config) : defaults();
+      return { ...logConfigOf(effective), fileDeleteDelayMs: config.fileDeleteDelayMs };
     },
   });
   const topics = new TopicManager(store, logs, defaults, logger.child({ component: 'topics' }));

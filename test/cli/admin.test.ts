@@ -88,8 +88,6 @@ describe('sluice topics', () => {
     expect(altered.stdout).toMatch(/^updated retentionMs, segmentBytes, retentionBytes of topic cli-orders$/m);
     expect(altered.stdout).toMatch(/^retentionMs +3600000$/m);
     expect((await json(['topics', 'describe', 'cli-orders'])).config).toMatchObject({ retentionMs: 3_600_000, retentionBytes: null, segmentBytes: 1_048_576 });
-    await sluice(['topics', 'alter-config', 'cli-orders', 'retentionMs=null']); // null: back to the default
-    expect((await json(['topics', 'describe', 'cli-orders'])).config).toMatchObject({ retentionMs: 1_209_600_000 });
 
     const again = await sluice(['topics', 'create', 'cli-orders']);
     expect(again).toMatchObject({ code: 1, stderr: expect.stringMatching(/^sluice: TOPIC_ALREADY_EXISTS: /) });
@@ -100,6 +98,34 @@ describe('sluice topics', () => {
     expect(gone).toMatchObject({ code: 1, stdout: '', stderr: 'sluice: UNKNOWN_TOPIC: topic "cli-orders" does not exist\n' });
     expect((await sluice(['topics', 'delete', 'cli-orders'])).code).toBe(1);
     expect((await sluice(['topics', 'delete', 'cli-orders', '--if-exists'])).code).toBe(0);
+  });
+
+  it('alter-config key=null makes a retention key unlimited; --reset returns a key to the broker default', async () => {
+    await sluice(['topics', 'create', 'cli-keep', '--config', 'retentionMs=3600000', '--config', 'segmentBytes=1048576']);
+    const forever = await sluice(['topics', 'alter-config', 'cli-keep', 'retentionMs=null', 'retentionBytes=null']);
+    expect(forever).toMatchObject({ code: 0, stderr: '' });
+    expect(forever.stdout).toMatch(/^updated retentionMs, retentionBytes of topic cli-keep$/m);
+    expect(forever.stdout).toMatch(/^retentionMs +unlimited$/m);
+    expect((await json(['topics', 'describe', 'cli-keep'])).config).toMatchObject({ retentionMs: null, retentionBytes: null, segmentBytes: 1_048_576 });
+    const described = await sluice(['topics', 'describe', 'cli-keep']);
+    expect(described.stdout).toMatch(/^ +retentionMs +unlimited$/m);
+    expect(described.stdout).toMatch(/^ +retentionBytes +unlimited$/m);
+
+    const reset = await json(['topics', 'alter-config', 'cli-keep', '--reset', 'retentionMs', '--reset', 'segmentBytes']);
+    expect(reset).toMatchObject({ retentionMs: 1_209_600_000, retentionBytes: null, segmentBytes: 134_217_728 });
+    expect((await json(['topics', 'describe', 'cli-keep'])).config).toEqual(reset);
+
+    const notNullable = await sluice(['topics', 'alter-config', 'cli-keep', 'segmentBytes=null']);
+    expect(notNullable).toMatchObject({ code: 1, stdout: '', stderr: expect.stringMatching(/^sluice: INVALID_CONFIG: segmentBytes cannot be null/) });
+    const unknown = await sluice(['topics', 'alter-config', 'cli-keep', '--reset', 'retentionMillis']);
+    expect(unknown).toMatchObject({ code: 1, stderr: 'sluice: INVALID_CONFIG: unknown topic config key "retentionMillis"\n' });
+    // The key=value changes go first; a reset refused after them says what had changed.
+    const partly = await sluice(['topics', 'alter-config', 'cli-keep', 'retentionMs=7200000', '--reset', 'nope']);
+    expect(partly.code).toBe(1);
+    expect(partly.stderr).toBe('sluice: retentionMs of topic cli-keep changed before this error:\nsluice: INVALID_CONFIG: unknown topic config key "nope"\n');
+    expect((await json(['topics', 'describe', 'cli-keep'])).config.retentionMs).toBe(7_200_000);
+    expect(await sluice(['topics', 'alter-config', 'cli-keep', 'retentionMs=1', '--reset', 'retentionMs'])).toMatchObject({ code: 2, stderr: expect.stringContaining('both set and reset') });
+    expect(await sluice(['topics', 'alter-config', 'cli-nope', '--reset', 'retentionMs'])).toMatchObject({ code: 1, stderr: 'sluice: UNKNOWN_TOPIC: topic "cli-nope" does not exist\n' });
   });
 
   it('refuses bad config with the broker\'s code (exit 1) and malformed pairs as usage (exit 2)', async () => {

@@ -197,6 +197,13 @@ describe('Admin', () => {
     const description = await admin.describeTopic('adm');
     expect(description.partitions.map((p) => p.highWatermark)).toEqual([5, 5]);
     expect((await admin.alterTopicConfig('adm', { retentionMs: 1_000 })).retentionMs).toBe(1_000);
+    expect(await admin.alterTopicConfig('adm', { retentionMs: null, segmentBytes: 4_096 })).toMatchObject({ retentionMs: null, segmentBytes: 4_096 }); // null: keep forever
+    await expect(admin.alterTopicConfig('adm', { segmentBytes: null as unknown as number })).rejects.toMatchObject({ code: 'INVALID_CONFIG', details: { key: 'segmentBytes' } });
+    expect(await admin.resetTopicConfig('adm', ['retentionMs', 'segmentBytes'])).toMatchObject({ retentionMs: 1_209_600_000, segmentBytes: 134_217_728 });
+    expect((await admin.resetTopicConfig('adm', 'retentionBytes')).retentionBytes).toBeNull();
+    expect((await admin.describeTopic('adm')).config.retentionMs).toBe(1_209_600_000);
+    await expect(admin.resetTopicConfig('adm', 'nope' as 'retentionMs')).rejects.toMatchObject({ code: 'INVALID_CONFIG', details: { key: 'nope' } });
+    await expect(admin.resetTopicConfig('missing', ['retentionMs'])).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC' });
     expect(await admin.listOffset('adm', 0, 'latest')).toEqual({ offset: 5, timestamp: null });
     await admin.commitOffsets('ops', [{ topic: 'adm', partition: 0, offset: 2 }]);
     expect((await admin.listGroups()).map((g) => g.group)).toEqual(['ops']);

@@ -57,7 +57,8 @@ const requestArb = fc.oneof(
   fc.record({ kind: fc.constant('binary-junk'), bytes: fc.uint8Array({ minLength: 1, maxLength: 300 }), partition: fc.constantFrom('0', '1', '7', '-1', 'x') }),
   fc.record({ kind: fc.constant('fetch-bad'), offset: badOffset, partition: fc.constantFrom('0', '9', 'x', '-1'), extra: fc.constantFrom('', '&maxBytes=0', '&maxRecords=abc', '&maxWaitMs=-5', '&encoding=utf16', '&maxWaitMs=999999999') }),
   fc.record({ kind: fc.constant('create-bad'), body: fc.oneof(junkJson, fc.jsonValue().map((v) => JSON.stringify({ name: 'nx-new', partitions: 1, config: { notAKey: v } })), fc.constantFrom('{"name": 5}', '{"name": "nx-a", "partitions": 0}', '{"name": "nx-a", "partitions": 1.5}', '{"name": "nx-a", "replicationFactor": 2}', '{"name": "victim"}')) }),
-  fc.record({ kind: fc.constant('alter-bad'), body: fc.oneof(fc.constantFrom('{"segmentBytes": 1}', '{"compression": "zstd"}', '{"retentionMs": -5}', '[]', '"x"', '{"cleanupPolicy": "compact"}'), fc.jsonValue().map((v) => JSON.stringify({ unknownKey: v }))) }),
+  fc.record({ kind: fc.constant('alter-bad'), body: fc.oneof(fc.constantFrom('{"segmentBytes": 1}', '{"compression": "zstd"}', '{"retentionMs": -5}', '[]', '"x"', '{"cleanupPolicy": "compact"}', '{"retentionMs": 1, "segmentBytes": null}'), fc.jsonValue().map((v) => JSON.stringify({ unknownKey: v }))) }),
+  fc.record({ kind: fc.constant('reset-bad'), topic: fc.constantFrom('victim', 'nx-gone'), key: fc.constantFrom('retentionms', 'unknownKey', '%2e%2e', 'constructor', '__proto__') }),
   fc.record({ kind: fc.constant('delete-missing'), name: fc.stringMatching(/^[a-z]{1,10}$/).map((s) => `nx-${s}`) }),
   fc.record({ kind: fc.constant('unknown-route'), path: fc.constantFrom('/admin', '/topics/victim/partitions', '/topics/victim/partitions/0', '/groups/x/y/z', '/%2e%2e/%2e%2e/etc/passwd', '/../../etc/passwd') }),
 );
@@ -81,6 +82,8 @@ function toHttp(r: BadRequest): { method: string; path: string; headers: Record<
       return { method: 'POST', path: '/topics', headers: json, body: Buffer.from(r.body) };
     case 'alter-bad':
       return { method: 'PATCH', path: '/topics/victim/config', headers: json, body: Buffer.from(r.body) };
+    case 'reset-bad':
+      return { method: 'DELETE', path: `/topics/${r.topic}/config/${r.key}`, headers: {}, body: null };
     case 'delete-missing':
       return { method: 'DELETE', path: `/topics/${r.name}`, headers: {}, body: null };
     case 'unknown-route':

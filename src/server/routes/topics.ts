@@ -1,4 +1,4 @@
-/** Topic administration: create, list, describe, alter config, delete. */
+/** Topic administration: create, list, describe, alter and reset config, delete. */
 import type { FastifyInstance } from 'fastify';
 import { INTERNAL_TOPIC_PREFIX } from '../../replication/topic-manager.js';
 import { topicParam, type Services } from './common.js';
@@ -58,8 +58,27 @@ export function topicRoutes(app: FastifyInstance, s: Services): void {
 
   app.patch(
     '/topics/:topic/config',
-    { schema: { summary: 'Change topic config keys (null resets a key to its default)', tags: ['topics'], params: topicParams, body: { type: 'object' } } },
+    {
+      schema: {
+        summary: 'Change topic config keys (null: unlimited, for the keys that allow it); returns the effective config',
+        tags: ['topics'],
+        params: topicParams,
+        body: { type: 'object' },
+      },
+    },
     async (request) => s.topics.alterConfig(topicParam(request.params), request.body),
+  );
+
+  app.delete(
+    '/topics/:topic/config/:key',
+    {
+      schema: {
+        summary: 'Reset one topic config key to the broker default; returns the effective config',
+        tags: ['topics'],
+        params: { type: 'object', properties: { topic: { type: 'string' }, key: { type: 'string' } }, required: ['topic', 'key'] },
+      },
+    },
+    async (request) => s.topics.resetConfig(topicParam(request.params), (request.params as { key: string }).key),
   );
 
   app.delete('/topics/:topic', { schema: { summary: 'Delete a topic and its data', tags: ['topics'], params: topicParams } }, async (request, reply) => {
