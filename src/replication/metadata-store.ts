@@ -13,7 +13,7 @@
  *   meta/producers.json        {"nextProducerId", "producers": [{"producerId", "producerEpoch", "name"}]}
  */
 import { join } from 'node:path';
-import { BrokerError, storageError } from '../log/errors.js';
+import { BrokerError, errnoOf, storageError } from '../log/errors.js';
 import { writeFileAtomic, type FileIO } from '../log/file-io.js';
 import { isValidTopicName } from '../log/segment-files.js';
 import { Serial } from '../log/serial.js';
@@ -96,7 +96,9 @@ export class LocalMetadataStore implements MetadataStore {
         this.nextProducerId = doc.nextProducerId;
         for (const p of doc.producers) this.remember(p);
       } catch (err) {
-        throw storageError(`reading ${producersPath}`, err);
+        // Read at start-up only, so the message may name the file: the operator needs it.
+        if (errnoOf(err) === null) throw new BrokerError('KAFKA_STORAGE_ERROR', `${producersPath} is corrupt: ${(err as Error).message}`, { cause: err });
+        throw storageError(`reading ${producersPath}`, err, producersPath);
       }
     }
     return { problems };
@@ -118,7 +120,7 @@ export class LocalMetadataStore implements MetadataStore {
     try {
       await writeFileAtomic(this.io, this.topicPath(topic.name), Buffer.from(JSON.stringify(topic, null, 2) + '\n'));
     } catch (err) {
-      throw storageError(`writing metadata of topic ${topic.name}`, err);
+      throw storageError(`writing metadata of topic ${topic.name}`, err, this.topicPath(topic.name));
     }
     this.topics.set(topic.name, structuredClone(topic));
   }
@@ -134,7 +136,7 @@ export class LocalMetadataStore implements MetadataStore {
       });
       await this.io.syncDirectory(join(this.dir, 'topics'));
     } catch (err) {
-      throw storageError(`removing metadata of topic ${name}`, err);
+      throw storageError(`removing metadata of topic ${name}`, err, this.topicPath(name));
     }
     this.topics.delete(name);
   }
@@ -165,7 +167,7 @@ export class LocalMetadataStore implements MetadataStore {
     try {
       await writeFileAtomic(this.io, join(this.dir, 'producers.json'), Buffer.from(JSON.stringify(doc) + '\n'));
     } catch (err) {
-      throw storageError('writing producer ids', err);
+      throw storageError('writing producer ids', err, join(this.dir, 'producers.json'));
     }
     if (name !== null && existing !== undefined && existing !== identity.producerId) this.producers.delete(existing);
     this.nextProducerId = next;
