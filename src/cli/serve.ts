@@ -1,21 +1,27 @@
 /**
  * `sluice serve`: runs the broker until SIGTERM or SIGINT, then shuts down gracefully (in-flight requests
  * finish, logs are flushed, the clean-shutdown marker is written) and exits 0.
+ *
+ * Log lines go to stdout through a LogDestination: a stdout that cannot take them (a pipe nobody reads, a
+ * full disk) loses lines, counted in sluice_log_lines_dropped_total, and never stops the broker.
  */
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { BROKER_SETTINGS, ConfigError, loadBrokerConfig, type BrokerConfig } from '../server/broker-config.js';
 import { flagOf } from '../log/settings.js';
+import { LogDestination } from '../server/log-destination.js';
 import { CliFailure, EXIT_USAGE } from './errors.js';
 
-async function createLogger(config: BrokerConfig): Promise<Logger> {
+/** How long shutdown waits for buffered log lines to reach stdout. */
+const LOG_DRAIN_MS = 2_000;
+
+async function createLogger(config: BrokerConfig): Promise<{ logger: Logger; destination: LogDestination }> {
   const { pino } = await import('pino');
-  const pretty = process.stdout.isTTY === true;
-  return pino({
-    level: config.logLevel,
-    base: { pid: process.pid },
-    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:standard' } } } : {}),
-  });
+  // On a terminal, lines are made readable in this thread (pino-pretty's formatter) rather than in a
+  // transport's worker, so they pass through the same non-blocking destination.
+  const format = process.stdout.isTTY === true ? (await import('pino-pretty')).prettyFactory({ colorize: true, translateTime: 'SYS:standard' }) : undefined;
+  const destination = new LogDestination({ fd: 1, maxBufferedBytes: config.logBufferBytes, ...(format ? { format } : {}) });
+  return { logger: pino({ level: config.logLevel, base: { pid: process.pid } }, destination), destination };
 }
 
 export function addServeCommand(program: Command): void {
@@ -47,14 +53,15 @@ Examples:
       if (err instanceof ConfigError) throw new CliFailure(err.message, EXIT_USAGE);
       throw err;
     }
-    const logger = await createLogger(config);
+    const { logger, destination } = await createLogger(config);
     let broker;
     try {
       // Loaded here, so the other commands start without the server's modules.
       const { startBroker } = await import('../server/broker.js');
-      broker = await startBroker(config, { logger });
+      broker = await startBroker(config, { logger, droppedLogLines: () => destination.droppedLines });
     } catch (err) {
       logger.fatal({ err }, 'sluice failed to start');
+      await destination.drain(LOG_DRAIN_MS);
       throw new CliFailure(`failed to start: ${(err as Error).message}`);
     }
     await new Promise<void>((resolve) => {
@@ -69,6 +76,7 @@ Examples:
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
     });
-    logger.flush?.();
+    // A write still stuck in a blocking stdout would keep the process alive: then leave without it.
+    if (!(await destination.drain(LOG_DRAIN_MS))) process.exit();
   });
 }

@@ -367,7 +367,8 @@ export class Producer {
     if (error.code === 'INVALID_PRODUCER_EPOCH') return this.fence(error);
     if (error.code === 'UNKNOWN_TOPIC' || error.code === 'UNKNOWN_PARTITION') this.metadata.invalidate(queue.topic);
     this.failRequest(queue, batches, error);
-    if (error.code === 'OUT_OF_ORDER_SEQUENCE' || error.code === 'UNKNOWN_PRODUCER_ID') {
+    // After UNKNOWN_SERVER_ERROR (a broker bug) the batches may or may not be in the log: a new identity.
+    if (error.code === 'OUT_OF_ORDER_SEQUENCE' || error.code === 'UNKNOWN_PRODUCER_ID' || error.code === 'UNKNOWN_SERVER_ERROR') {
       if (this.idempotent) this.needIdentity = true;
     } else if (this.idempotent && batches[0]!.baseSequence >= 0) {
       // Refused whole (a 4xx): nothing was appended, so the sequences are free again.

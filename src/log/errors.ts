@@ -13,6 +13,9 @@ export const ERROR_CODES = {
   INVALID_TIMESTAMP: { retriable: false, meaning: 'record timestamp too far in the future' },
   CORRUPT_MESSAGE: { retriable: false, meaning: 'a record batch failed validation (CRC, length, magic, codec)' },
   RECORD_TOO_LARGE: { retriable: false, meaning: 'a record batch or request is larger than allowed' },
+  UNSUPPORTED_MEDIA_TYPE: { retriable: false, meaning: 'a Content-Type (or charset) the route does not read; JSON bodies are UTF-8' },
+  REQUEST_HEADERS_TOO_LARGE: { retriable: false, meaning: 'the request line and headers are larger than maxHeaderBytes' },
+  REQUEST_INCOMPLETE: { retriable: true, meaning: 'the headers or the body did not arrive within requestHeadersTimeoutMs / requestTimeoutMs' },
   UNKNOWN_TOPIC: { retriable: false, meaning: 'the topic does not exist' },
   UNKNOWN_PARTITION: { retriable: false, meaning: 'the partition does not exist' },
   TOPIC_ALREADY_EXISTS: { retriable: false, meaning: 'a topic of that name exists already' },
@@ -30,6 +33,7 @@ export const ERROR_CODES = {
   KAFKA_STORAGE_ERROR: { retriable: true, meaning: 'disk error or disk full; nothing partial is visible' },
   NOT_FOUND: { retriable: false, meaning: 'no such route (path or method)' },
   BROKER_NOT_AVAILABLE: { retriable: true, meaning: 'the broker is shutting down, or (in the client) cannot be reached; retry later' },
+  UNKNOWN_SERVER_ERROR: { retriable: false, meaning: 'a fault in the broker itself (a bug); the details are only in the broker\'s log' },
 } as const satisfies Record<string, { retriable: boolean; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -40,13 +44,17 @@ export class BrokerError extends Error {
   override readonly name = 'BrokerError';
   readonly code: ErrorCode;
   readonly retriable: boolean;
+  /** sent to clients with the code and message (see the HTTP API's error body) */
   readonly details: ErrorDetails | undefined;
+  /** for the broker's log only, never sent: file paths and the like */
+  readonly context: ErrorDetails | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { details?: ErrorDetails; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { details?: ErrorDetails | undefined; cause?: unknown; context?: ErrorDetails | undefined } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.retriable = ERROR_CODES[code].retriable;
     this.details = options.details;
+    this.context = options.context;
   }
 }
 
@@ -54,13 +62,36 @@ export function isBrokerError(err: unknown, code?: ErrorCode): err is BrokerErro
   return err instanceof BrokerError && (code === undefined || err.code === code);
 }
 
-/** Wraps a low-level I/O failure (ENOSPC, EIO, a failed fsync) as the storage error the layers above expect. */
-export function storageError(what: string, cause: unknown): BrokerError {
-  const sys = cause as NodeJS.ErrnoException | undefined;
-  const errno = sys?.code ? ` (${sys.code})` : '';
-  return new BrokerError('KAFKA_STORAGE_ERROR', `${what} failed${errno}: ${sys?.message ?? String(cause)}`, {
+/** The errno code (ENOSPC, EIO, ...) of a system call's error; null for anything else (ERR_* codes included). */
+export function errnoOf(err: unknown): string | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : null;
+}
+
+/**
+ * Wraps a low-level I/O failure (ENOSPC, EIO, a failed fsync) as the storage error the layers above expect.
+ *
+ * `what` names the operation and the partition ("writing segment 5600 of partition orders-3"), never a file
+ * path: the message goes to clients. The path (`path`) and the system's own message, which often holds the
+ * path too, stay in `context` and `cause`, which only the broker's log shows. The reply keeps the errno and
+ * the system's description of it ("ENOSPC: no space left on device", the part of Node's message before the
+ * syscall and path). A cause without an errno code is not an I/O failure but a bug (a TypeError, a bad
+ * argument): it becomes UNKNOWN_SERVER_ERROR, which clients do not retry. A BrokerError cause keeps its code.
+ */
+export function storageError(what: string, cause: unknown, path?: string): BrokerError {
+  const context = path === undefined ? undefined : { path };
+  if (cause instanceof BrokerError) {
+    return new BrokerError(cause.code, `${what} failed: ${cause.message}`, { cause, details: cause.details, context });
+  }
+  const errno = errnoOf(cause);
+  if (errno === null) return new BrokerError('UNKNOWN_SERVER_ERROR', `${what} failed: internal error`, { cause, context });
+  const message = (cause as Error).message ?? '';
+  let description = message.startsWith(`${errno}: `) ? message.slice(errno.length + 2).split(',')[0]!.trim() : '';
+  if (/[/\\]/.test(description)) description = '';
+  return new BrokerError('KAFKA_STORAGE_ERROR', `${what} failed (${errno}${description ? `: ${description}` : ''})`, {
     cause,
-    details: sys?.code ? { errno: sys.code } : undefined,
+    details: { errno },
+    context,
   });
 }
 

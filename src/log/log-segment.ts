@@ -11,19 +11,20 @@
  * The segment does not decide when to roll or when to fsync; PartitionLog does. Only the active (last)
  * segment is appended to.
  */
+import { basename } from 'node:path';
 import { readFully, writeFully } from './file-io.js';
 import type { HandleCache } from './handle-cache.js';
 import { OffsetIndex } from './offset-index.js';
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, batchSize, lastOffsetOf, readBatchHeader, type RecordBatchHeader } from './record-batch.js';
 import { DELETED_SUFFIX, segmentPaths } from './segment-files.js';
 import { TimeIndex } from './time-index.js';
-import { storageError } from './errors.js';
+import { BrokerError, storageError } from './errors.js';
 import { headerProblem } from './batch-decoder.js';
 
-/** What the segment needs to know about each batch it appends. */
 /** Indexes store offsets relative to the segment's base offset as i32: no offset of a segment may pass this. */
 export const MAX_RELATIVE_OFFSET = 0x7fffffff;
 
+/** What the segment needs to know about each batch it appends. */
 export interface AppendedBatch {
   lastOffset: number;
   maxTimestamp: number;
@@ -89,7 +90,7 @@ export class LogSegment {
       // attempt would fail on the half-created files.
       segment.dropHandles();
       for (const path of created) await handles.io.unlink(path).catch(() => undefined);
-      throw storageError(`creating segment ${segment.logPath}`, err);
+      throw storageError(`creating ${segment.describe()}`, err, segment.logPath);
     }
     return segment;
   }
@@ -97,6 +98,11 @@ export class LogSegment {
   /** An existing segment of `size` bytes; indexes are read lazily. Call `loadTail` or `recover` next. */
   static existing(handles: HandleCache, dir: string, baseOffset: number, size: number, options: SegmentOptions): LogSegment {
     return new LogSegment(handles, dir, baseOffset, size, options);
+  }
+
+  /** "segment 5600 of partition orders-3": names the segment in messages that reach clients (no path). */
+  describe(): string {
+    return `segment ${this.baseOffset} of partition ${basename(this.dir)}`;
   }
 
   get isEmpty(): boolean {
@@ -121,7 +127,7 @@ export class LogSegment {
           // The cut failed too. The bytes past `size` are never served (reads stop at size), the next write
           // starts at `size` and overwrites them, and recovery cuts whatever is left after the last batch.
         });
-        throw storageError(`writing ${this.logPath}`, err);
+        throw storageError(`writing ${this.describe()}`, err, this.logPath);
       }
     });
     await this.ensureIndexesLoaded();
@@ -151,7 +157,7 @@ export class LogSegment {
 
   async sync(): Promise<void> {
     await this.handles.use(this.logPath, 'readwrite', (fd) => this.handles.io.datasync(fd)).catch((err) => {
-      throw storageError(`fdatasync of ${this.logPath}`, err);
+      throw storageError(`fdatasync of ${this.describe()}`, err, this.logPath);
     });
   }
 
@@ -159,7 +165,9 @@ export class LogSegment {
   async read(position: number, length: number): Promise<Buffer> {
     const end = Math.min(this.size, position + length);
     if (end <= position) return Buffer.alloc(0);
-    return this.handles.use(this.logPath, 'read', (fd) => readFully(this.handles.io, fd, position, end - position));
+    return this.handles.use(this.logPath, 'read', (fd) => readFully(this.handles.io, fd, position, end - position)).catch((err: unknown) => {
+      throw storageError(`reading ${this.describe()}`, err, this.logPath);
+    });
   }
 
   /**
@@ -167,6 +175,7 @@ export class LogSegment {
    * `visit` returns false. Does not check CRCs.
    */
   async forEachBatchHeader(position: number, visit: (header: RecordBatchHeader, position: number) => boolean | void): Promise<void> {
+    const corrupt = (problem: string) => new BrokerError('KAFKA_STORAGE_ERROR', `${this.describe()} is corrupt: ${problem}`, { context: { path: this.logPath } });
     let at = position;
     while (at < this.size) {
       const chunk = await this.read(at, SCAN_CHUNK);
@@ -174,12 +183,12 @@ export class LogSegment {
       while (local + BATCH_HEADER_SIZE <= chunk.length && at + local < this.size) {
         const header = readBatchHeader(chunk, local);
         if (header.batchLength + LOG_OVERHEAD < BATCH_HEADER_SIZE) {
-          throw storageError(`reading ${this.logPath}`, new Error(`invalid batch length at ${at + local}`));
+          throw corrupt(`invalid batch length at byte ${at + local}`);
         }
         if (visit(header, at + local) === false) return;
         local += batchSize(header);
       }
-      if (local === 0) throw storageError(`reading ${this.logPath}`, new Error(`short batch header at ${at}`));
+      if (local === 0) throw corrupt(`short batch header at byte ${at}`);
       at += local;
     }
   }
@@ -400,7 +409,7 @@ export class LogSegment {
         set(path + DELETED_SUFFIX);
         renamed.push(path + DELETED_SUFFIX);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw storageError(`renaming ${path}`, err);
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw storageError(`renaming the files of ${this.describe()}`, err, path);
       }
     }
     return renamed;
@@ -409,7 +418,7 @@ export class LogSegment {
   /** Makes renames and creations in the segment's directory durable. */
   async syncDirectory(): Promise<void> {
     await this.handles.io.syncDirectory(this.dir).catch((err) => {
-      throw storageError(`syncing directory ${this.dir}`, err);
+      throw storageError(`syncing the directory of partition ${basename(this.dir)}`, err, this.dir);
     });
   }
 

@@ -15,7 +15,7 @@
  *                              producers: the named producers only
  */
 import { join } from 'node:path';
-import { BrokerError, storageError } from '../log/errors.js';
+import { BrokerError, errnoOf, storageError } from '../log/errors.js';
 import { writeFileAtomic, type FileIO } from '../log/file-io.js';
 import { isValidTopicName } from '../log/segment-files.js';
 import { Serial } from '../log/serial.js';
@@ -108,7 +108,9 @@ export class LocalMetadataStore implements MetadataStore {
         this.nextProducerId = this.reservedUpTo = doc.nextProducerId;
         for (const p of doc.producers) if (p.name !== null) this.remember(p);
       } catch (err) {
-        throw storageError(`reading ${producersPath}`, err);
+        // Read at start-up only, so the message may name the file: the operator needs it.
+        if (errnoOf(err) === null) throw new BrokerError('KAFKA_STORAGE_ERROR', `${producersPath} is corrupt: ${(err as Error).message}`, { cause: err });
+        throw storageError(`reading ${producersPath}`, err, producersPath);
       }
     }
     return { problems };
@@ -130,7 +132,7 @@ export class LocalMetadataStore implements MetadataStore {
     try {
       await writeFileAtomic(this.io, this.topicPath(topic.name), Buffer.from(JSON.stringify(topic, null, 2) + '\n'));
     } catch (err) {
-      throw storageError(`writing metadata of topic ${topic.name}`, err);
+      throw storageError(`writing metadata of topic ${topic.name}`, err, this.topicPath(topic.name));
     }
     this.topics.set(topic.name, structuredClone(topic));
   }
@@ -146,7 +148,7 @@ export class LocalMetadataStore implements MetadataStore {
       });
       await this.io.syncDirectory(join(this.dir, 'topics'));
     } catch (err) {
-      throw storageError(`removing metadata of topic ${name}`, err);
+      throw storageError(`removing metadata of topic ${name}`, err, this.topicPath(name));
     }
     this.topics.delete(name);
   }
@@ -178,7 +180,7 @@ export class LocalMetadataStore implements MetadataStore {
       try {
         await writeFileAtomic(this.io, join(this.dir, 'producers.json'), Buffer.from(JSON.stringify(doc) + '\n'));
       } catch (err) {
-        throw storageError('writing producer ids', err);
+        throw storageError('writing producer ids', err, join(this.dir, 'producers.json'));
       }
       if (existing !== undefined && existing !== identity.producerId) this.producers.delete(existing);
       if (name !== null) this.remember(identity);

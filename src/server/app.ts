@@ -8,7 +8,9 @@ import type { Logger } from 'pino';
 import { BrokerError } from '../log/errors.js';
 import { VERSION } from './version.js';
 import { ERROR_TABLE, errorHandler, sendError } from './errors.js';
-import { RECORD_BATCH_MEDIA_TYPE, type Services } from './routes/common.js';
+import { registerBodyParsers } from './body-parsers.js';
+import { clientErrorHandler } from './client-errors.js';
+import type { Services } from './routes/common.js';
 import { fetchRoutes } from './routes/fetch.js';
 import { groupRoutes } from './routes/groups.js';
 import { multiFetchRoutes } from './routes/multi-fetch.js';
@@ -17,10 +19,18 @@ import { produceRoutes } from './routes/produce.js';
 import { topicRoutes } from './routes/topics.js';
 
 export async function buildApp(services: Services, logger: Logger): Promise<FastifyInstance> {
+  const { config } = services;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: services.config.maxRequestBytes,
+    bodyLimit: config.maxRequestBytes,
+    // Node's defaults (60 s for headers, none at all under fastify for the whole request) let slow-loris
+    // clients hold sockets for minutes. The request timeout counts only until the request has arrived, so a
+    // long-polling fetch that waits up to maxFetchWaitMs for data is not cut by it. Expiry is checked every
+    // second (Node: every 30 s).
+    http: { maxHeaderSize: config.maxHeaderBytes, headersTimeout: config.requestHeadersTimeoutMs, requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: 1_000 },
+    requestTimeout: config.requestTimeoutMs,
+    clientErrorHandler: clientErrorHandler(config, logger as FastifyBaseLogger),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     // Requests arriving during a graceful shutdown get the contract's error body (onRequest hook below).
     return503OnClosing: false,
@@ -33,9 +43,7 @@ export async function buildApp(services: Services, logger: Logger): Promise<Fast
     forceCloseConnections: 'idle',
   });
 
-  app.addContentTypeParser(RECORD_BATCH_MEDIA_TYPE, { parseAs: 'buffer', bodyLimit: services.config.maxRequestBytes }, (_request, body, done) => {
-    done(null, body);
-  });
+  registerBodyParsers(app, config.maxRequestBytes);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, new BrokerError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),

@@ -15,6 +15,9 @@ export const BROKER_SETTINGS: readonly SettingSpec[] = [
   { key: 'fsync', type: 'enum', default: 'always', choices: FSYNC_POLICIES, doc: 'always: acknowledge after fdatasync (group commit); interval: fsync every flushIntervalMs; never: leave it to the OS' },
   { key: 'flushIntervalMs', type: 'integer', default: 1_000, unit: 'ms', min: 1, doc: 'how often the interval policy fsyncs' },
   { key: 'maxRequestBytes', type: 'integer', default: 16_777_216, unit: 'bytes', min: 1_024, max: 1_073_741_824, doc: 'largest request body accepted (413 RECORD_TOO_LARGE above)' },
+  { key: 'maxHeaderBytes', type: 'integer', default: 16_384, unit: 'bytes', min: 1_024, max: 1_048_576, doc: 'largest request line plus headers accepted (431 REQUEST_HEADERS_TOO_LARGE above)' },
+  { key: 'requestHeadersTimeoutMs', type: 'integer', default: 10_000, unit: 'ms', min: 100, doc: 'time a client has to send the request line and headers (408 REQUEST_INCOMPLETE after; ends slow-loris connections); at most requestTimeoutMs' },
+  { key: 'requestTimeoutMs', type: 'integer', default: 60_000, unit: 'ms', min: 1_000, doc: 'time a client has to send a whole request, body included (408 REQUEST_INCOMPLETE after); only the upload counts, not the wait for the reply (a long-polling fetch)' },
   { key: 'maxOpenFiles', type: 'integer', default: 512, unit: 'count', min: 16, doc: 'file descriptors the storage engine keeps open (least recently used are closed)' },
   { key: 'recoveryPointCheckpointIntervalMs', type: 'integer', default: 60_000, unit: 'ms', min: 100, doc: 'how often recovery points are written to disk' },
   { key: 'fileDeleteDelayMs', type: 'integer', default: 60_000, unit: 'ms', min: 0, doc: 'delay between marking a segment deleted and removing its files' },
@@ -26,6 +29,7 @@ export const BROKER_SETTINGS: readonly SettingSpec[] = [
   { key: 'producerIdExpirationCheckIntervalMs', type: 'integer', default: 600_000, unit: 'ms', min: 100, doc: 'how often idle producer state is looked for' },
   { key: 'shutdownTimeoutMs', type: 'integer', default: 30_000, unit: 'ms', min: 0, doc: 'how long a graceful shutdown waits for in-flight requests' },
   { key: 'logLevel', type: 'enum', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], doc: 'pino log level; request lines are logged at debug' },
+  { key: 'logBufferBytes', type: 'integer', default: 4_194_304, unit: 'bytes', min: 16_384, max: 1_073_741_824, doc: 'log lines kept in memory while stdout cannot take them (a slow reader, a full disk); lines beyond are dropped and counted in sluice_log_lines_dropped_total' },
   ...TOPIC_SETTINGS.map((s) => ({ ...s, doc: `default for topics: ${s.doc}` })),
 ];
 
@@ -37,6 +41,9 @@ export interface BrokerConfig extends TopicConfig {
   fsync: FsyncPolicy;
   flushIntervalMs: number;
   maxRequestBytes: number;
+  maxHeaderBytes: number;
+  requestHeadersTimeoutMs: number;
+  requestTimeoutMs: number;
   maxOpenFiles: number;
   recoveryPointCheckpointIntervalMs: number;
   fileDeleteDelayMs: number;
@@ -48,6 +55,7 @@ export interface BrokerConfig extends TopicConfig {
   producerIdExpirationCheckIntervalMs: number;
   shutdownTimeoutMs: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  logBufferBytes: number;
 }
 
 export const BROKER_DEFAULTS = defaultsOf(BROKER_SETTINGS) as unknown as BrokerConfig;
@@ -101,6 +109,9 @@ export function loadBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
     if (raw !== undefined) apply(key, raw, true, `flag`);
   }
   for (const [key, raw] of Object.entries(sources.overrides ?? {})) apply(key, raw, false, 'override');
+  if (problems.length === 0 && (values.requestHeadersTimeoutMs as number) > (values.requestTimeoutMs as number)) {
+    problems.push(`requestHeadersTimeoutMs (${values.requestHeadersTimeoutMs}) must not be above requestTimeoutMs (${values.requestTimeoutMs})`);
+  }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return values as unknown as BrokerConfig;
 }

@@ -30,6 +30,8 @@ export interface StartOptions {
   io?: FileIO;
   /** false: build the app without listening (tests use app.inject) */
   listen?: boolean;
+  /** log lines the logger's destination dropped so far (sluice_log_lines_dropped_total) */
+  droppedLogLines?: () => number;
 }
 
 export interface RunningBroker {
@@ -44,7 +46,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   const { logger } = options;
   const clock = options.clock ?? systemClock;
   const io = options.io ?? nodeFileIO;
-  const metrics = new BrokerMetrics();
+  const metrics = new BrokerMetrics(options.droppedLogLines);
 
   const store = new LocalMetadataStore(io, config.dataDir);
   await io.mkdir(config.dataDir);

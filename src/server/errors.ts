@@ -4,7 +4,7 @@
  * same table and a test keeps them equal.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { BrokerError, ERROR_CODES, type ErrorCode } from '../log/errors.js';
+import { BrokerError, ERROR_CODES, errnoOf, type ErrorCode } from '../log/errors.js';
 
 export const ERROR_STATUS: Record<ErrorCode, number | readonly number[]> = {
   INVALID_REQUEST: 400,
@@ -13,6 +13,9 @@ export const ERROR_STATUS: Record<ErrorCode, number | readonly number[]> = {
   INVALID_TIMESTAMP: 400,
   CORRUPT_MESSAGE: 400,
   RECORD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  REQUEST_HEADERS_TOO_LARGE: 431,
+  REQUEST_INCOMPLETE: 408,
   UNKNOWN_TOPIC: 404,
   UNKNOWN_PARTITION: 404,
   TOPIC_ALREADY_EXISTS: 409,
@@ -30,6 +33,7 @@ export const ERROR_STATUS: Record<ErrorCode, number | readonly number[]> = {
   KAFKA_STORAGE_ERROR: [500, 507],
   NOT_FOUND: 404,
   BROKER_NOT_AVAILABLE: 503,
+  UNKNOWN_SERVER_ERROR: 500,
 };
 
 /** The status of one error: where a code has two, the details decide (disk full is 507). */
@@ -45,8 +49,13 @@ export function errorBody(err: BrokerError): { error: Record<string, unknown> } 
   return { error: { ...(err.details ?? {}), code: err.code, message: err.message, retriable: err.retriable } };
 }
 
-/** Turns anything thrown in a route (ours, fastify's, a parser's) into the contract's error response. */
-export function toBrokerError(err: unknown): BrokerError {
+/**
+ * Turns anything thrown in a route (ours, fastify's, a parser's) into the contract's error response. What is
+ * neither ours nor a request fastify refused is unexpected: an I/O error that escaped the storage engine's
+ * wrapping becomes a KAFKA_STORAGE_ERROR naming only the errno, anything else (a bug) UNKNOWN_SERVER_ERROR with
+ * a fixed message. Their own messages may hold file paths or internals, so they go to the log only.
+ */
+export function toBrokerError(err: unknown, requestId?: string): BrokerError {
   if (err instanceof BrokerError) return err;
   const f = err as FastifyError & { validation?: unknown; statusCode?: number };
   if (f?.validation) return new BrokerError('INVALID_REQUEST', f.message);
@@ -54,16 +63,17 @@ export function toBrokerError(err: unknown): BrokerError {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new BrokerError('RECORD_TOO_LARGE', 'request body is larger than maxRequestBytes');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new BrokerError('INVALID_REQUEST', `unsupported Content-Type: ${f.message}`);
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new BrokerError('UNSUPPORTED_MEDIA_TYPE', 'unsupported Content-Type: send application/json (UTF-8) or, where a route says so, application/vnd.sluice.record-batch');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new BrokerError('INVALID_REQUEST', f.message);
   }
-  if (f instanceof SyntaxError || (f?.statusCode && f.statusCode >= 400 && f.statusCode < 500)) {
+  if (f?.statusCode && f.statusCode >= 400 && f.statusCode < 500) {
     return new BrokerError('INVALID_REQUEST', f.message || 'malformed request');
   }
-  return new BrokerError('KAFKA_STORAGE_ERROR', `internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  const at = requestId === undefined ? '' : ` (request ${requestId})`;
+  const errno = errnoOf(err);
+  if (errno !== null) return new BrokerError('KAFKA_STORAGE_ERROR', `an I/O operation failed (${errno})${at}`, { cause: err, details: { errno } });
+  return new BrokerError('UNKNOWN_SERVER_ERROR', `the broker failed to handle the request${at}; the details are in its log`, { cause: err });
 }
 
 export function sendError(reply: FastifyReply, err: BrokerError): FastifyReply {
@@ -71,10 +81,11 @@ export function sendError(reply: FastifyReply, err: BrokerError): FastifyReply {
   return reply.code(statusOf(err)).type('application/json').send(errorBody(err));
 }
 
+/** Logs and answers a route's error: 5xx at error level with the whole error (cause, stack, paths), 4xx at debug. */
 export function errorHandler(this: unknown, err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const broker = toBrokerError(err);
+  const broker = toBrokerError(err, request.id);
   const status = statusOf(broker);
-  if (status >= 500) request.log.error({ err, code: broker.code }, broker.message);
+  if (status >= 500) request.log.error({ err, code: broker.code, method: request.method, url: request.url }, broker.message);
   else request.log.debug({ code: broker.code }, broker.message);
   return sendError(reply, broker);
 }

@@ -31,8 +31,18 @@ export class BrokerMetrics {
   readonly retentionBytes = new Counter({ name: 'sluice_retention_deleted_bytes_total', help: 'bytes of segments deleted by retention, by topic', labelNames: ['topic'], registers: [this.registry] });
   readonly retentionLastPass = new Gauge({ name: 'sluice_retention_last_pass_timestamp_seconds', help: 'when the last retention pass ended (Unix time)', registers: [this.registry] });
 
-  constructor() {
+  /** `droppedLogLines`: the count kept by the logger's destination (none: the metric stays 0) */
+  constructor(droppedLogLines: () => number = () => 0) {
     collectDefaultMetrics({ register: this.registry, prefix: 'sluice_' });
+    new Counter({
+      name: 'sluice_log_lines_dropped_total',
+      help: 'log lines dropped because the log destination (stdout) could not take them: full, failing or not read',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(droppedLogLines());
+      },
+    });
   }
 
   /** Gauges read from the logs and the replica manager at scrape time. */

@@ -26,6 +26,12 @@ export class BrokerProcess {
     readonly dataDir: string,
     readonly port: number,
     readonly extraArgs: string[] = [],
+    /**
+     * Where the broker's stdout goes: 'read' (collected into `output`) or a file descriptor (e.g. a FIFO
+     * nobody reads, or /dev/full, where every write fails ENOSPC).
+     */
+    readonly stdout: 'read' | number = 'read',
+    readonly env: NodeJS.ProcessEnv = {},
   ) {}
 
   get url(): string {
@@ -34,11 +40,11 @@ export class BrokerProcess {
 
   async start(): Promise<void> {
     const child = spawn(process.execPath, [SLUICE_BIN, 'serve', '--data-dir', this.dataDir, '--port', String(this.port), ...this.extraArgs], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'warn' },
+      stdio: ['ignore', typeof this.stdout === 'number' ? this.stdout : 'pipe', 'pipe'],
+      env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'warn', ...this.env },
     });
     this.child = child;
-    child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {

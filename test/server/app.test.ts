@@ -158,7 +158,7 @@ describe('produce and fetch (JSON)', () => {
     expectError(await call('POST', '/topics/t/records', { records: [] }), 400, 'INVALID_REQUEST');
     expectError(await call('POST', '/topics/t/records', { records: [{ value: 'x' }], acks: '2' }), 400, 'INVALID_REQUEST');
     expectError(await call('POST', '/topics/t/records', 'not json', { 'content-type': 'application/json' }), 400, 'INVALID_REQUEST');
-    expectError(await call('POST', '/topics/t/records', 'value', { 'content-type': 'text/plain' }), 400, 'INVALID_REQUEST');
+    expectError(await call('POST', '/topics/t/records', 'value', { 'content-type': 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
     expectError(await call('POST', '/topics/missing/records', { records: [{ value: 'x' }] }), 404, 'UNKNOWN_TOPIC');
     for (const p of [0, 1]) expect(b.services.logs.get({ topic: 't', partition: p })!.logEndOffset).toBe(0);
 

@@ -12,6 +12,11 @@ describe('broker config', () => {
     expect(BROKER_DEFAULTS).toMatchObject({ dataDir: './data', host: '127.0.0.1', port: 8080, fsync: 'always', maxRequestBytes: 16_777_216, retentionMs: 1_209_600_000, retentionCheckIntervalMs: 300_000 });
   });
 
+  it('bounds slow clients tighter than Node does, and log buffering', () => {
+    expect(BROKER_DEFAULTS).toMatchObject({ maxHeaderBytes: 16_384, requestHeadersTimeoutMs: 10_000, requestTimeoutMs: 60_000, logBufferBytes: 4_194_304 });
+    expect(() => loadBrokerConfig({ flags: { requestHeadersTimeoutMs: '20000', requestTimeoutMs: '15000' } })).toThrow(/requestHeadersTimeoutMs \(20000\) must not be above requestTimeoutMs \(15000\)/);
+  });
+
   it('derives flags and env vars from keys', () => {
     expect(flagOf('dataDir')).toBe('--data-dir');
     expect(envOf('dataDir')).toBe('SLUICE_DATA_DIR');
