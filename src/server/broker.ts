@@ -71,7 +71,11 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   const topics = new TopicManager(store, logs, defaults, logger.child({ component: 'topics' }));
   await topics.repair();
   const producers = new ProducerSessions(store, () => logs.all());
-  const replicas = new ReplicaManager(topics, producers, clock, logger.child({ component: 'replicas' }));
+  const replicas = new ReplicaManager(topics, producers, clock, logger.child({ component: 'replicas' }), {
+    maxBatchInflatedBytes: config.maxBatchInflatedBytes,
+    maxRequestInflatedBytes: config.maxRequestInflatedBytes,
+    maxRequestBytes: config.maxRequestBytes,
+  });
   const groups = await GroupCoordinator.open(topics, clock, logger.child({ component: 'groups' }), {
     offsetsTopicPartitions: config.offsetsTopicPartitions,
     offsetsRetentionMs: config.offsetsRetentionMs,
