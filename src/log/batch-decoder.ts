@@ -4,7 +4,7 @@
  * Buffers, like the encoder in record-batch.ts, which also documents the byte layout.
  */
 import { Reader } from './buffers.js';
-import { decompress } from './compression.js';
+import { decompress, type CompressionCodec } from './compression.js';
 import { corruptMessage } from './errors.js';
 import {
   BATCH,
@@ -88,46 +88,137 @@ export function validateBatch(buffer: Buffer, at = 0, maxBatchSize?: number): Re
   return header;
 }
 
+/** The codec of a batch, refusing a compressed control batch (CORRUPT_MESSAGE). */
+export function batchCodec(header: RecordBatchHeader): CompressionCodec {
+  const codec = codecOf(header);
+  if (isControlBatch(header) && codec !== 'none') throw corruptMessage('compressed control batch');
+  return codec;
+}
+
 /**
  * Walks the records of a batch and checks their structure (lengths, offset deltas, header counts, nothing
  * left over) without building record objects: the append path's validation, cheaper than decodeRecords.
+ * `maxInflatedBytes` bounds the decompressed payload (RECORD_TOO_LARGE above).
  */
-export function checkRecords(batch: Buffer, header: RecordBatchHeader): void {
-  const codec = codecOf(header);
-  if (isControlBatch(header) && codec !== 'none') throw corruptMessage('compressed control batch');
-  const reader = new Reader(decompress(codec, batch.subarray(BATCH_HEADER_SIZE)));
+export function checkRecords(batch: Buffer, header: RecordBatchHeader, maxInflatedBytes?: number): void {
+  const payload = decompress(batchCodec(header), batch.subarray(BATCH_HEADER_SIZE), maxInflatedBytes);
+  new RecordWalker(payload, header).check(Infinity);
+}
+
+/**
+ * A cursor over the records of one batch's (decompressed) payload, so that a long batch can be checked in
+ * slices (`check(budget)`, the event loop runs between slices: batch-inflation.ts) and decoded one record at
+ * a time (`next()`, a reader stops when it has enough). Throws CORRUPT_MESSAGE saying which record does not parse; after the
+ * last record, bytes left over are corrupt too.
+ */
+export class RecordWalker {
+  private readonly reader: Reader;
+  private index = 0;
+  /** While a record's headers are being checked: where it ends, its length, headers still to check. */
+  private recordEnd = -1;
+  private recordLength = 0;
+  private headersLeft = 0;
   // The time index and timestamp lookups trust maxTimestamp, so no record may be newer than it.
-  const createTime = timestampTypeOf(header) === 'create';
-  let index = 0;
-  try {
-    for (; index < header.recordCount; index++) {
-      const length = reader.readVarint();
-      const end = reader.position + length;
-      if (length < 0 || end > reader.end) throw new RangeError(`record length ${length} passes the payload end`);
-      reader.skip(1);
-      const timestampDelta = reader.readVarint();
-      if (createTime && header.baseTimestamp + timestampDelta > header.maxTimestamp) {
-        throw new RangeError(`timestamp ${header.baseTimestamp + timestampDelta} is above the batch's maxTimestamp ${header.maxTimestamp}`);
-      }
-      if (reader.readVarint() !== index) throw new RangeError('offsetDelta out of sequence');
-      skipNullable(reader);
-      skipNullable(reader);
-      const headers = reader.readVarint();
-      if (headers < 0) throw new RangeError(`negative header count ${headers}`);
-      for (let h = 0; h < headers; h++) {
-        const keyLength = reader.readVarint();
-        if (keyLength < 0) throw new RangeError(`header key length ${keyLength}`);
-        reader.skip(keyLength);
-        skipNullable(reader);
-      }
-      if (reader.position !== end) throw new RangeError(`record length ${length} does not match its fields`);
-    }
-  } catch (err) {
-    if (err instanceof RangeError) throw corruptMessage(`record ${index} does not parse: ${err.message}`);
-    throw err;
+  private readonly createTime: boolean;
+
+  constructor(
+    payload: Buffer,
+    private readonly header: RecordBatchHeader,
+  ) {
+    this.reader = new Reader(payload);
+    this.createTime = timestampTypeOf(header) === 'create';
   }
-  if (reader.remaining !== 0) {
-    throw corruptMessage(`${reader.remaining} bytes after the last of ${header.recordCount} records`);
+
+  get done(): boolean {
+    return this.index >= this.header.recordCount;
+  }
+
+  /**
+   * Checks records without building them, for at most about `budget` units of work (a record's fields are a
+   * unit, each of its headers another: one record may hold millions of headers, so a slice can end inside
+   * one); returns the units spent. After the last record, `done` is true and nothing may be left over.
+   */
+  check(budget: number): number {
+    let units = 0;
+    try {
+      while (units < budget && !this.done) {
+        if (this.recordEnd < 0) {
+          this.startRecord();
+          units++;
+        }
+        const headers = Math.min(this.headersLeft, budget - units);
+        for (let h = 0; h < headers; h++) this.skipHeader();
+        this.headersLeft -= headers;
+        units += headers;
+        if (this.headersLeft === 0) this.finishRecord();
+      }
+    } catch (err) {
+      throw this.parseError(err);
+    }
+    if (this.done) this.checkNothingLeft();
+    return units;
+  }
+
+  /** The next record and its size in the payload (framing included); null after the last one. */
+  next(): { record: StoredRecord; size: number } | null {
+    if (this.done) {
+      this.checkNothingLeft();
+      return null;
+    }
+    const start = this.reader.position;
+    try {
+      const record = readRecord(this.reader, this.header, this.index);
+      this.index++;
+      return { record, size: this.reader.position - start };
+    } catch (err) {
+      throw this.parseError(err);
+    }
+  }
+
+  /** Reads a record's fields up to its header count. */
+  private startRecord(): void {
+    const reader = this.reader;
+    const header = this.header;
+    const length = reader.readVarint();
+    const end = reader.position + length;
+    if (length < 0 || end > reader.end) throw new RangeError(`record length ${length} passes the payload end`);
+    reader.skip(1);
+    const timestampDelta = reader.readVarint();
+    if (this.createTime && header.baseTimestamp + timestampDelta > header.maxTimestamp) {
+      throw new RangeError(`timestamp ${header.baseTimestamp + timestampDelta} is above the batch's maxTimestamp ${header.maxTimestamp}`);
+    }
+    if (reader.readVarint() !== this.index) throw new RangeError('offsetDelta out of sequence');
+    skipNullable(reader);
+    skipNullable(reader);
+    const headers = reader.readVarint();
+    if (headers < 0) throw new RangeError(`negative header count ${headers}`);
+    this.recordLength = length;
+    this.recordEnd = end;
+    this.headersLeft = headers;
+  }
+
+  private skipHeader(): void {
+    const keyLength = this.reader.readVarint();
+    if (keyLength < 0) throw new RangeError(`header key length ${keyLength}`);
+    this.reader.skip(keyLength);
+    skipNullable(this.reader);
+    if (this.reader.position > this.recordEnd) throw new RangeError(`record length ${this.recordLength} does not match its fields`);
+  }
+
+  private finishRecord(): void {
+    if (this.reader.position !== this.recordEnd) throw new RangeError(`record length ${this.recordLength} does not match its fields`);
+    this.recordEnd = -1;
+    this.index++;
+  }
+
+  private parseError(err: unknown): unknown {
+    return err instanceof RangeError ? corruptMessage(`record ${this.index} does not parse: ${err.message}`) : err;
+  }
+
+  private checkNothingLeft(): void {
+    if (this.reader.remaining !== 0) {
+      throw corruptMessage(`${this.reader.remaining} bytes after the last of ${this.header.recordCount} records`);
+    }
   }
 }
 
@@ -155,22 +246,9 @@ function validateBatchFrame(buffer: Buffer, at: number, maxBatchSize?: number): 
 
 /** Parses the records of one batch (`batch` is exactly the batch's bytes). */
 export function decodeRecords(batch: Buffer, header: RecordBatchHeader): StoredRecord[] {
-  const codec = codecOf(header);
-  if (isControlBatch(header) && codec !== 'none') throw corruptMessage('compressed control batch');
-  const payload = decompress(codec, batch.subarray(BATCH_HEADER_SIZE));
-  const reader = new Reader(payload);
+  const walker = new RecordWalker(decompress(batchCodec(header), batch.subarray(BATCH_HEADER_SIZE)), header);
   const records: StoredRecord[] = new Array(header.recordCount);
-  try {
-    for (let i = 0; i < header.recordCount; i++) {
-      records[i] = readRecord(reader, header, i);
-    }
-  } catch (err) {
-    if (err instanceof RangeError) throw corruptMessage(`record ${records.length} does not parse: ${err.message}`);
-    throw err;
-  }
-  if (reader.remaining !== 0) {
-    throw corruptMessage(`${reader.remaining} bytes after the last of ${header.recordCount} records`);
-  }
+  for (let i = 0, next = walker.next(); next !== null; next = walker.next()) records[i++] = next.record;
   return records;
 }
 

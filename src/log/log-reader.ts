@@ -3,7 +3,8 @@
  * watermark for consumers), lookups by timestamp, and segment descriptions. Finding a segment is a binary
  * search on base offsets; inside it, the sparse index and a short forward scan (log-segment.ts).
  */
-import { decodeRecords, trimToBatches } from './batch-decoder.js';
+import { trimToBatches } from './batch-decoder.js';
+import { firstRecordAtOrAfter } from './batch-inflation.js';
 import type { LogSegment } from './log-segment.js';
 
 export interface ReadOptions {
@@ -63,7 +64,7 @@ export async function findOffsetByTimestamp(
   for (const segment of segments) {
     await segment.ensureIndexesLoaded();
     if (segment.baseOffset >= highWatermark) return null;
-    const found = await segment.findOffsetByTimestamp(timestamp, (batch, header) => decodeRecords(batch, header));
+    const found = await segment.findOffsetByTimestamp(timestamp, (batch, header) => firstRecordAtOrAfter(batch, header, timestamp));
     if (found) return found.offset < highWatermark ? found : null;
   }
   return null;

@@ -235,7 +235,7 @@ export class LogSegment {
   /** The first offset in this segment whose record timestamp is >= `timestamp`, with that timestamp. */
   async findOffsetByTimestamp(
     timestamp: number,
-    decodeTimestamps: (batch: Buffer, header: RecordBatchHeader) => { offset: number; timestamp: number }[],
+    findInBatch: (batch: Buffer, header: RecordBatchHeader) => Promise<{ offset: number; timestamp: number } | null>,
   ): Promise<{ offset: number; timestamp: number } | null> {
     await this.ensureIndexesLoaded();
     if (this.maxTimestamp < timestamp) return null;
@@ -251,8 +251,7 @@ export class LogSegment {
     if (candidate === null) return null;
     const { position, header } = candidate as { position: number; header: RecordBatchHeader };
     const bytes = await this.read(position, batchSize(header));
-    const first = decodeTimestamps(bytes, header).find((r) => r.timestamp >= timestamp);
-    return first ? { offset: first.offset, timestamp: first.timestamp } : null;
+    return findInBatch(bytes, header);
   }
 
   /**

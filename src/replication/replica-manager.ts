@@ -15,7 +15,9 @@ import type { LogEvents } from '../log/log-config.js';
 import { BrokerError } from '../log/errors.js';
 import type { BatchAppendInfo, PartitionLog, ReadResult } from '../log/partition-log.js';
 import { batchSize, hasProducerId, readBatchHeader } from '../log/record-batch.js';
-import { checkRecords, decodeRecords, splitBatchFrames } from '../log/batch-decoder.js';
+import { decodeRecords, splitBatchFrames } from '../log/batch-decoder.js';
+import { checkIncomingRecords, checkInflatedBounds, effectiveInflationLimits, type InflationSettings } from '../log/batch-inflation.js';
+import { Serial } from '../log/serial.js';
 import type { ProducerSessions, ProducerStamp } from './producer-sessions.js';
 import { INTERNAL_TOPIC_PREFIX, type TopicManager } from './topic-manager.js';
 import type { TopicConfig } from './topic-config.js';
@@ -71,12 +73,15 @@ export class ReplicaManager {
   private waiting = 0;
   private closing = false;
   private readonly wakeOnClose = new Set<() => void>();
+  /** Per partition log: binary produce requests enter the log in arrival order, whatever their checks cost. */
+  private readonly admissions = new WeakMap<PartitionLog, Serial>();
 
   constructor(
     private readonly topics: TopicManager,
     private readonly producers: ProducerSessions,
     private readonly clock: Clock,
     private readonly events: LogEvents,
+    private readonly inflation: InflationSettings,
   ) {}
 
   /** Idempotent JSON producer sessions held now. */
@@ -113,12 +118,22 @@ export class ReplicaManager {
     const log = this.topics.partitionLog(topic, partition);
     const config = this.topics.configOf(this.topics.topic(topic));
     this.checkAcks(topic, config, options.acks);
-    // Sizes, timestamps and producer ids first (from the headers), then the records: an oversized LZ4
-    // batch is refused before anything is decompressed.
+    // Sizes, timestamps, producer ids and what the batches may inflate to first (headers and LZ4 frame
+    // structure only): an oversized batch or a decompression bomb is refused before anything is inflated.
+    // Then the records, checked without blocking the event loop (batch-inflation.ts).
     const batches = splitBatchFrames(data);
     this.checkBatches(config, batches);
-    for (const { at, header } of batches) checkRecords(data.subarray(at, at + batchSize(header)), header);
-    return this.appendAndAcknowledge(log, data, options, { checkSequences: true, trusted: true }, batches.length);
+    const limits = effectiveInflationLimits(this.inflation, config.maxMessageBytes);
+    const bounds = checkInflatedBounds(data, batches, limits);
+    let admission = this.admissions.get(log);
+    if (!admission) this.admissions.set(log, (admission = new Serial()));
+    // The append starts inside the queue (so in arrival order) but is awaited outside it: durability of one
+    // request does not hold up the checks of the next (group commit).
+    const { appended } = await admission.run(async () => {
+      await checkIncomingRecords(data, batches, bounds, limits);
+      return { appended: this.appendAndAcknowledge(log, data, options, { checkSequences: true, trusted: true }, batches.length) };
+    });
+    return appended;
   }
 
   private checkBatches(config: TopicConfig, batches: { at: number; header: ReturnType<typeof readBatchHeader> }[]): void {

@@ -4,6 +4,7 @@
  * Validated at start-up: the broker refuses to start with a clear message on any unknown key or bad value.
  */
 import { readFileSync } from 'node:fs';
+import { MAX_DECOMPRESSED_BYTES } from '../log/compression.js';
 import { FSYNC_POLICIES, type FsyncPolicy } from '../log/log-config.js';
 import { coerce, defaultsOf, envOf, type SettingSpec, type SettingValue } from '../log/settings.js';
 import { TOPIC_SETTINGS, type TopicConfig } from '../replication/topic-config.js';
@@ -18,6 +19,8 @@ export const BROKER_SETTINGS: readonly SettingSpec[] = [
   { key: 'maxHeaderBytes', type: 'integer', default: 16_384, unit: 'bytes', min: 1_024, max: 1_048_576, doc: 'largest request line plus headers accepted (431 REQUEST_HEADERS_TOO_LARGE above)' },
   { key: 'requestHeadersTimeoutMs', type: 'integer', default: 10_000, unit: 'ms', min: 100, doc: 'time a client has to send the request line and headers (408 REQUEST_INCOMPLETE after; ends slow-loris connections); at most requestTimeoutMs' },
   { key: 'requestTimeoutMs', type: 'integer', default: 60_000, unit: 'ms', min: 1_000, doc: 'time a client has to send a whole request, body included (408 REQUEST_INCOMPLETE after); only the upload counts, not the wait for the reply (a long-polling fetch)' },
+  { key: 'maxBatchInflatedBytes', type: 'integer', default: 67_108_864, unit: 'bytes', min: 1_024, max: MAX_DECOMPRESSED_BYTES, doc: 'largest size the records of one produced batch may inflate to when decompressed, checked on the LZ4 frame before inflating (413 RECORD_TOO_LARGE above; never below the topic\'s maxMessageBytes)' },
+  { key: 'maxRequestInflatedBytes', type: 'integer', default: 268_435_456, unit: 'bytes', min: 1_024, doc: 'largest total the batches of one produce request may inflate to when decompressed (413 RECORD_TOO_LARGE above; never below maxRequestBytes)' },
   { key: 'maxOpenFiles', type: 'integer', default: 512, unit: 'count', min: 16, doc: 'file descriptors the storage engine keeps open (least recently used are closed)' },
   { key: 'recoveryPointCheckpointIntervalMs', type: 'integer', default: 60_000, unit: 'ms', min: 100, doc: 'how often recovery points are written to disk' },
   { key: 'fileDeleteDelayMs', type: 'integer', default: 60_000, unit: 'ms', min: 0, doc: 'delay between marking a segment deleted and removing its files' },
@@ -44,6 +47,8 @@ export interface BrokerConfig extends TopicConfig {
   maxHeaderBytes: number;
   requestHeadersTimeoutMs: number;
   requestTimeoutMs: number;
+  maxBatchInflatedBytes: number;
+  maxRequestInflatedBytes: number;
   maxOpenFiles: number;
   recoveryPointCheckpointIntervalMs: number;
   fileDeleteDelayMs: number;

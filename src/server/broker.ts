@@ -79,7 +79,11 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     expirationMs: config.producerIdExpirationMs,
     checkIntervalMs: config.producerIdExpirationCheckIntervalMs,
   });
-  const replicas = new ReplicaManager(topics, producers, clock, logger.child({ component: 'replicas' }));
+  const replicas = new ReplicaManager(topics, producers, clock, logger.child({ component: 'replicas' }), {
+    maxBatchInflatedBytes: config.maxBatchInflatedBytes,
+    maxRequestInflatedBytes: config.maxRequestInflatedBytes,
+    maxRequestBytes: config.maxRequestBytes,
+  });
   const groups = await GroupCoordinator.open(topics, clock, logger.child({ component: 'groups' }), {
     offsetsTopicPartitions: config.offsetsTopicPartitions,
     offsetsRetentionMs: config.offsetsRetentionMs,

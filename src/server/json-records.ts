@@ -5,8 +5,10 @@
  * Keys and values are UTF-8 text, or base64 with `encoding: base64`; header values are always UTF-8 text.
  */
 import { BrokerError } from '../log/errors.js';
-import { batchSize, encodeBatch, isControlBatch, readBatchHeader, type RecordInput } from '../log/record-batch.js';
-import { decodeRecords } from '../log/batch-decoder.js';
+import { batchSize, encodeBatch, isControlBatch, lastOffsetOf, readBatchHeader, type RecordInput } from '../log/record-batch.js';
+import { RecordWalker } from '../log/batch-decoder.js';
+import { inflatePayload } from '../log/batch-inflation.js';
+import { Pacer } from '../log/pacer.js';
 import type { TopicConfig } from '../replication/topic-config.js';
 import { partitionForKey } from '../log/murmur2.js';
 import type { StickyPartitioner } from './partitioner.js';
@@ -111,28 +113,46 @@ export interface FetchedRecord {
   headers: Record<string, string | null>;
 }
 
-/** Decodes fetched batches to JSON records at or after `from`, at most `maxRecords`. */
-export function recordsFromBatches(bytes: Buffer, from: number, maxRecords: number, encoding: Encoding): { records: FetchedRecord[]; lastOffset: number | null } {
+export interface JsonFetchLimits {
+  maxRecords: number;
+  /** bytes of decoded records (key, value, headers and framing, as in the batch before compression) */
+  maxBytes: number;
+}
+
+/**
+ * Decodes fetched batches to JSON records at or after `from`: at most `maxRecords`, and no more than
+ * `maxBytes` of decoded records, except that the first record is returned whatever its size (as Kafka does,
+ * so a consumer always makes progress). When a limit stops the walk (possibly inside a batch), `nextOffset`
+ * is the first record not returned; otherwise null (the read's own next offset applies). Big payloads are
+ * inflated off the event loop and long walks yield to it (pacer.ts).
+ */
+export async function recordsFromBatches(bytes: Buffer, from: number, limits: JsonFetchLimits, encoding: Encoding): Promise<{ records: FetchedRecord[]; nextOffset: number | null }> {
   const records: FetchedRecord[] = [];
-  let lastOffset: number | null = null;
-  for (let at = 0; at < bytes.length && records.length < maxRecords; ) {
+  const pacer = new Pacer();
+  let used = 0;
+  for (let at = 0; at < bytes.length; ) {
     const header = readBatchHeader(bytes, at);
     const size = batchSize(header);
-    if (!isControlBatch(header)) {
-      for (const r of decodeRecords(bytes.subarray(at, at + size), header)) {
-        if (r.offset < from) continue;
-        if (records.length >= maxRecords) break;
-        records.push({
-          offset: r.offset,
-          timestamp: r.timestamp,
-          key: r.key === null ? null : r.key.toString(encoding),
-          value: r.value === null ? null : r.value.toString(encoding),
-          headers: Object.fromEntries(r.headers.map((h) => [h.key, h.value === null ? null : h.value.toString('utf8')])),
-        });
-        lastOffset = r.offset;
-      }
-    }
+    const batch = bytes.subarray(at, at + size);
     at += size;
+    if (isControlBatch(header) || lastOffsetOf(header) < from) continue;
+    const walker = new RecordWalker(await inflatePayload(batch, header, pacer), header);
+    for (let next = walker.next(); next !== null; next = walker.next()) {
+      const { record } = next;
+      if (pacer.spend(1 + record.headers.length)) await pacer.turn();
+      if (record.offset < from) continue;
+      if (records.length >= limits.maxRecords || (records.length > 0 && used + next.size > limits.maxBytes)) {
+        return { records, nextOffset: record.offset };
+      }
+      used += next.size;
+      records.push({
+        offset: record.offset,
+        timestamp: record.timestamp,
+        key: record.key === null ? null : record.key.toString(encoding),
+        value: record.value === null ? null : record.value.toString(encoding),
+        headers: Object.fromEntries(record.headers.map((h) => [h.key, h.value === null ? null : h.value.toString('utf8')])),
+      });
+    }
   }
-  return { records, lastOffset };
+  return { records, nextOffset: null };
 }

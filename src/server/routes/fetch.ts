@@ -83,11 +83,11 @@ export function fetchRoutes(app: FastifyInstance, s: Services): void {
           .type(RECORD_BATCH_MEDIA_TYPE)
           .send(result.bytes);
       }
-      const { records, lastOffset } = recordsFromBatches(result.bytes, offset, maxRecords, encoding);
-      const truncated = records.length === maxRecords && lastOffset !== null && lastOffset + 1 < result.nextOffset;
+      // maxBytes bounds the stored bytes read above and, here, the decoded records returned (at least one).
+      const { records, nextOffset } = await recordsFromBatches(result.bytes, offset, { maxRecords, maxBytes }, encoding);
       return {
         records,
-        nextOffset: truncated ? lastOffset! + 1 : result.nextOffset,
+        nextOffset: nextOffset ?? result.nextOffset,
         highWatermark: result.highWatermark,
         logStartOffset: result.logStartOffset,
       };
