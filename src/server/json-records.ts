@@ -126,7 +126,7 @@ export interface JsonFetchLimits {
  * is the first record not returned; otherwise null (the read's own next offset applies). Big payloads are
  * inflated off the event loop and long walks yield to it (pacer.ts).
  */
-export async function recordsFromBatches(bytes: Buffer, from: number, limits: JsonFetchLimits, encoding: Encoding): Promise<{ records: FetchedRecord[]; nextOffset: number | null }> {
+export async function recordsFromBatches(bytes: Buffer, from: number, limits: JsonFetchLimits, encoding: Encoding): Promise<{ records: FetchedRecord[]; nextOffset: number | null; decodedBytes: number }> {
   const records: FetchedRecord[] = [];
   const pacer = new Pacer();
   let used = 0;
@@ -142,7 +142,7 @@ export async function recordsFromBatches(bytes: Buffer, from: number, limits: Js
       if (pacer.spend(1 + record.headers.length)) await pacer.turn();
       if (record.offset < from) continue;
       if (records.length >= limits.maxRecords || (records.length > 0 && used + next.size > limits.maxBytes)) {
-        return { records, nextOffset: record.offset };
+        return { records, nextOffset: record.offset, decodedBytes: used };
       }
       used += next.size;
       records.push({
@@ -154,5 +154,5 @@ export async function recordsFromBatches(bytes: Buffer, from: number, limits: Js
       });
     }
   }
-  return { records, nextOffset: null };
+  return { records, nextOffset: null, decodedBytes: used };
 }

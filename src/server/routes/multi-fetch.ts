@@ -9,7 +9,7 @@ import { BrokerError } from '../../log/errors.js';
 import type { FetchManyEntry } from '../../replication/replica-manager.js';
 import { validateTopicName } from '../../replication/topic-manager.js';
 import { errorBody } from '../errors.js';
-import { recordsFromBatches, type Encoding } from '../json-records.js';
+import { recordsFromBatches, type Encoding, type FetchedRecord } from '../json-records.js';
 import { RECORD_BATCH_MEDIA_TYPE, wantsBatches, type Services } from './common.js';
 
 /** Kafka's fetch.max.bytes default. */
@@ -83,28 +83,47 @@ export function multiFetchRoutes(app: FastifyInstance, s: Services): void {
         const frames = encodeFetchFrames(entries.map(toFrame));
         return reply.type(RECORD_BATCH_MEDIA_TYPE).send(Buffer.concat(frames));
       }
-      return { partitions: entries.map((e, i) => toJson(e, body.partitions[i]!.offset, body.encoding ?? 'utf8')) };
+      return { partitions: await toJson(entries, body) };
     },
   );
+}
+
+/**
+ * JSON entries: decoded records are bounded like the stored bytes were (maxBytesPerPartition, and maxBytes in
+ * total, except that the first partition with records gets at least one); a partition past the total budget
+ * answers no records and its requested offset as nextOffset.
+ */
+async function toJson(entries: FetchManyEntry[], body: MultiFetchBody) {
+  let remaining = body.maxBytes ?? DEFAULT_MAX_BYTES;
+  const perPartition = body.maxBytesPerPartition ?? DEFAULT_MAX_BYTES_PER_PARTITION;
+  const out = [];
+  for (const [i, e] of entries.entries()) {
+    if ('error' in e) {
+      out.push({ topic: e.topic, partition: e.partition, error: errorOf(e.error) });
+      continue;
+    }
+    const offset = body.partitions[i]!.offset;
+    const { bytes, highWatermark, logStartOffset } = e.result;
+    const spent = remaining < (body.maxBytes ?? DEFAULT_MAX_BYTES);
+    let records: FetchedRecord[] = [];
+    let nextOffset = e.result.nextOffset;
+    if (bytes.length > 0 && (remaining > 0 || !spent)) {
+      const decoded = await recordsFromBatches(bytes, offset, { maxRecords: MAX_RECORDS_PER_PARTITION, maxBytes: Math.max(1, Math.min(perPartition, remaining)) }, body.encoding ?? 'utf8');
+      records = decoded.records;
+      nextOffset = decoded.nextOffset ?? nextOffset;
+      remaining -= decoded.decodedBytes;
+    } else if (bytes.length > 0) {
+      nextOffset = offset;
+    }
+    out.push({ topic: e.topic, partition: e.partition, records, nextOffset, highWatermark, logStartOffset });
+  }
+  return out;
 }
 
 function toFrame(e: FetchManyEntry): FetchFrame {
   if ('error' in e) return { kind: 'error', topic: e.topic, partition: e.partition, error: errorOf(e.error) };
   const { bytes, nextOffset, highWatermark, logStartOffset } = e.result;
   return { kind: 'records', topic: e.topic, partition: e.partition, highWatermark, logStartOffset, nextOffset, batches: bytes };
-}
-
-function toJson(e: FetchManyEntry, offset: number, encoding: Encoding) {
-  if ('error' in e) return { topic: e.topic, partition: e.partition, error: errorOf(e.error) };
-  const { records } = recordsFromBatches(e.result.bytes, offset, MAX_RECORDS_PER_PARTITION, encoding);
-  return {
-    topic: e.topic,
-    partition: e.partition,
-    records,
-    nextOffset: e.result.nextOffset,
-    highWatermark: e.result.highWatermark,
-    logStartOffset: e.result.logStartOffset,
-  };
 }
 
 function errorOf(err: BrokerError): { code: string; message: string; retriable: boolean } {
