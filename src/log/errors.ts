@@ -56,12 +56,19 @@ export function isBrokerError(err: unknown, code?: ErrorCode): err is BrokerErro
 
 /** Wraps a low-level I/O failure (ENOSPC, EIO, a failed fsync) as the storage error the layers above expect. */
 export function storageError(what: string, cause: unknown): BrokerError {
-  const sys = cause as NodeJS.ErrnoException | undefined;
-  const errno = sys?.code ? ` (${sys.code})` : '';
-  return new BrokerError('KAFKA_STORAGE_ERROR', `${what} failed${errno}: ${sys?.message ?? String(cause)}`, {
+  // A storage error wrapped again keeps the errno of the system call underneath (ENOSPC decides 507).
+  const code = cause instanceof BrokerError ? errnoOf(cause) : (cause as NodeJS.ErrnoException | undefined)?.code;
+  const errno = code ? ` (${code})` : '';
+  return new BrokerError('KAFKA_STORAGE_ERROR', `${what} failed${errno}: ${(cause as Error | undefined)?.message ?? String(cause)}`, {
     cause,
-    details: sys?.code ? { errno: sys.code } : undefined,
+    details: code ? { errno: code } : undefined,
   });
+}
+
+/** The errno (ENOSPC, EIO, ...) behind a storage error, if one is known. */
+export function errnoOf(err: BrokerError): string | undefined {
+  const errno = err.details?.errno;
+  return typeof errno === 'string' ? errno : undefined;
 }
 
 export function corruptMessage(message: string, details?: ErrorDetails): BrokerError {

@@ -58,6 +58,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     flushIntervalMs: config.flushIntervalMs,
     recoveryPointCheckpointIntervalMs: config.recoveryPointCheckpointIntervalMs,
     maxOpenFiles: config.maxOpenFiles,
+    storageRetryBackoffMs: config.storageRetryBackoffMs,
     clock,
     io,
     events: logger.child({ component: 'log' }),
