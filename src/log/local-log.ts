@@ -201,11 +201,20 @@ export abstract class LocalLog {
     return describeSegments(this.segments);
   }
 
-  /** Work that fails because the log was closed under it (its topic deleted) gets the reason it was closed. */
+  /**
+   * A read that fails because the log was closed under it (its topic deleted) gets the reason it was closed.
+   * One that ends after the log was abandoned gets it too: its files may belong to a new partition by now.
+   */
   protected unlessClosed<T>(work: Promise<T>): Promise<T> {
-    return work.catch((err: unknown) => {
-      throw this.closed ? this.closedReason : err;
-    });
+    return work.then(
+      (value) => {
+        if (this.abandoned) throw this.closedReason;
+        return value;
+      },
+      (err: unknown) => {
+        throw this.closed ? this.closedReason : err;
+      },
+    );
   }
 
   // ---------------------------------------------------------------- roll and durability

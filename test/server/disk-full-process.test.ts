@@ -87,7 +87,7 @@ describe.skipIf(!canMount)('a real full disk (tmpfs) during segment rolls', () =
     };
     // Fill every partition's first segment to just below a roll.
     for (let p = 0; p < PARTITIONS; p++) expect((await produce(p)).status).toBe(200);
-    const describe = async () => (await (await fetch(`${broker.url}/topics/full`)).json()).partitions as { sizeBytes: number; segments: number }[];
+    const describe = async () => ((await (await fetch(`${broker.url}/topics/full`)).json()) as { partitions: { sizeBytes: number; segments: number }[] }).partitions;
     const batchBytes = (await describe())[0]!.sizeBytes;
     const perSegment = Math.floor(SEGMENT_BYTES / batchBytes);
     for (let p = 0; p < PARTITIONS; p++) for (let i = 1; i < perSegment; i++) expect((await produce(p)).status).toBe(200);
@@ -109,13 +109,14 @@ describe.skipIf(!canMount)('a real full disk (tmpfs) during segment rolls', () =
     unlinkSync(filler);
     await new Promise((r) => setTimeout(r, 150)); // past the backoff
     for (let round = 0; round < 3; round++) for (let p = 0; p < PARTITIONS; p++) expect(await produce(p)).toEqual({ status: 200, code: undefined });
-    expect((await (await fetch(`${broker.url}/health`)).json()).offlinePartitions).toEqual([]);
+    expect(((await (await fetch(`${broker.url}/health`)).json()) as { offlinePartitions: string[] }).offlinePartitions).toEqual([]);
 
     const readAll = async (partition: number) => {
       const out: string[] = [];
       for (let offset = 0; ; ) {
-        const body = await (await fetch(`${broker.url}/topics/full/partitions/${partition}/records?offset=${offset}&maxBytes=1000000`)).json();
-        out.push(...body.records.map((r: { value: string }) => r.value));
+        const response = await fetch(`${broker.url}/topics/full/partitions/${partition}/records?offset=${offset}&maxBytes=1000000`);
+        const body = (await response.json()) as { records: { value: string }[]; nextOffset: number; highWatermark: number };
+        out.push(...body.records.map((r) => r.value));
         if (body.nextOffset >= body.highWatermark) return out;
         offset = body.nextOffset;
       }
