@@ -62,9 +62,12 @@ export function isBrokerError(err: unknown, code?: ErrorCode): err is BrokerErro
   return err instanceof BrokerError && (code === undefined || err.code === code);
 }
 
-/** The errno code (ENOSPC, EIO, ...) of a system call's error; null for anything else (ERR_* codes included). */
+/**
+ * The errno code (ENOSPC, EIO, ...) of a system call's error, or the one a storage error carries in its
+ * details; null for anything else (ERR_* codes included).
+ */
 export function errnoOf(err: unknown): string | null {
-  const code = (err as { code?: unknown } | null)?.code;
+  const code = err instanceof BrokerError ? err.details?.errno : (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : null;
 }
 

@@ -25,6 +25,7 @@ interface Waiter {
 export class GroupSync {
   private waiters: Waiter[] = [];
   private running = false;
+  private looping: Promise<void> = Promise.resolve();
   /** every offset below this is on disk */
   durableOffset: number;
 
@@ -39,13 +40,18 @@ export class GroupSync {
     if (offset <= this.durableOffset) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ offset, resolve, reject });
-      if (!this.running) void this.loop();
+      if (!this.running) this.looping = this.loop();
     });
   }
 
   /** Forces a sync of everything written so far (used by the interval flusher and clean close). */
   async syncNow(): Promise<void> {
     await this.waitDurable(this.target.endOffset());
+  }
+
+  /** Waits until no sync (and no repair after a failed one) is running. */
+  async idle(): Promise<void> {
+    while (this.running) await this.looping;
   }
 
   /** After truncation the durable offset can go down. */

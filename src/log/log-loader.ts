@@ -1,6 +1,7 @@
 /**
  * Opens a partition directory: sorts out stray files, loads segments, and after an unclean stop recovers the
- * segments past the recovery point. Kept apart from PartitionLog so the append path stays small.
+ * segments past the recovery point. Kept apart from PartitionLog so the append path stays small; it gives
+ * the state a PartitionLog starts from (at start-up, and when an offline partition is reopened).
  *
  * After a clean stop nothing is scanned: inactive segments' indexes are read lazily on first use, and the
  * active segment is read only after its last index entry (to learn the log end offset).
@@ -22,7 +23,7 @@ import { writeFully } from './file-io.js';
 import { segmentOptionsOf, type LogConfig } from './log-config.js';
 import { LogSegment } from './log-segment.js';
 import { recoverSegment } from './segment-recovery.js';
-import { PartitionLog, type PartitionLogDeps } from './partition-log.js';
+import type { LogSegmentsState, PartitionLogDeps } from './local-log.js';
 import { deleteSnapshotsAbove, rebuildProducerState } from './producer-snapshot.js';
 import {
   CORRUPTED_SUFFIX,
@@ -51,13 +52,14 @@ export interface LoadPartitionOptions {
   recoveryPoint: number;
 }
 
-export async function loadPartitionLog(
+/** Loads (and if needed recovers) the files of a partition: the state a PartitionLog starts from. */
+export async function loadPartitionState(
   dir: string,
   tp: TopicPartition,
   config: Partial<LogConfig>,
   deps: PartitionLogDeps,
   options: LoadPartitionOptions,
-): Promise<{ log: PartitionLog; report: PartitionLoadReport }> {
+): Promise<{ state: LogSegmentsState; report: PartitionLoadReport }> {
   const io = deps.handles.io;
   const name = `${tp.topic}-${tp.partition}`;
   const report: PartitionLoadReport = {
@@ -137,8 +139,7 @@ export async function loadPartitionLog(
   await deleteSnapshotsAbove(io, dir, logEndOffset);
   const producerState = await rebuildProducerState(io, dir, segments, logEndOffset, deps.events);
   const recoveryPoint = recoverFrom >= 0 ? segments[segments.length - 1]!.baseOffset : logEndOffset;
-  const log = new PartitionLog(dir, tp, config, deps, { segments, recoveryPoint, producerState });
-  return { log, report };
+  return { state: { segments, recoveryPoint, producerState }, report };
 }
 
 async function recoverSegments(
@@ -191,8 +192,8 @@ async function recoverSegments(
       await segment.truncateFileTo(result.validBytes);
     }
     await segment.writeIndexes();
-    if (i < segments.length - 1) await segment.onBecomeInactive();
-    else await segment.sync();
+    await segment.sync();
+    if (i < segments.length - 1) await segment.finishIndexes();
   }
   return segments;
 }

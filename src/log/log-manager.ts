@@ -20,9 +20,9 @@ import { nodeFileIO, writeFileAtomic, type FileIO } from './file-io.js';
 import { HandleCache } from './handle-cache.js';
 import { readOffsetCheckpoint, writeOffsetCheckpoint } from './checkpoint-file.js';
 import { segmentOptionsOf, silentLogEvents, type FsyncPolicy, type LogConfig, type LogEvents } from './log-config.js';
-import { loadPartitionLog, type PartitionLoadReport } from './log-loader.js';
+import { loadPartitionState, type PartitionLoadReport } from './log-loader.js';
 import { LogSegment } from './log-segment.js';
-import { PartitionLog, type PartitionLogDeps } from './partition-log.js';
+import { DEFAULT_STORAGE_RETRY_BACKOFF_MS, PartitionLog, type PartitionLogDeps } from './partition-log.js';
 import { ProducerStateMap } from './producer-state.js';
 import { Serial } from './serial.js';
 import { LOCK_FILE, lockDataDir } from './dir-lock.js';
@@ -56,6 +56,8 @@ export interface LogManagerOptions {
   logConfigFor?: (tp: TopicPartition) => Partial<LogConfig>;
   /** told how long each group fdatasync took (metrics) */
   onSync?: (seconds: number) => void;
+  /** after a full disk: how long until the next append may reopen an offline partition or retry finishing rolled segments */
+  storageRetryBackoffMs?: number;
 }
 
 export interface StartupReport {
@@ -99,7 +101,14 @@ export class LogManager {
 
   private constructor(private readonly options: Required<LogManagerOptions>) {
     this.handles = new HandleCache(options.io, options.maxOpenFiles);
-    this.deps = { handles: this.handles, clock: options.clock, events: options.events, fsyncPolicy: options.fsyncPolicy, onSync: options.onSync };
+    this.deps = {
+      handles: this.handles,
+      clock: options.clock,
+      events: options.events,
+      fsyncPolicy: options.fsyncPolicy,
+      onSync: options.onSync,
+      storageRetryBackoffMs: options.storageRetryBackoffMs,
+    };
   }
 
   static async open(options: LogManagerOptions): Promise<LogManager> {
@@ -116,6 +125,7 @@ export class LogManager {
       io: nodeFileIO,
       logConfigFor: () => ({}),
       onSync: () => undefined,
+      storageRetryBackoffMs: DEFAULT_STORAGE_RETRY_BACKOFF_MS,
       ...options,
     });
     await manager.load();
@@ -175,12 +185,13 @@ export class LogManager {
       while (next < dirs.length) {
         const { name, tp } = dirs[next++]!;
         const dir = join(dataDir, name);
+        const config = this.options.logConfigFor(tp);
         try {
-          const { log, report } = await loadPartitionLog(dir, tp, this.options.logConfigFor(tp), this.deps, {
+          const { state, report } = await loadPartitionState(dir, tp, config, this.deps, {
             cleanShutdown,
             recoveryPoint: checkpoint.offsets.get(name) ?? 0,
           });
-          this.logs.set(name, log);
+          this.logs.set(name, new PartitionLog(dir, tp, config, this.deps, state));
           reports.push(report);
         } catch (err) {
           // One partition never keeps the broker from starting: it stays offline (its files untouched, for an
@@ -304,17 +315,20 @@ export class LogManager {
   }
 
   /**
-   * Deletes a partition's data: the directory is renamed `<name>.<time>-delete` (atomic, so a crash leaves
-   * either the old partition or a directory that start-up removes) and then removed.
+   * Deletes a partition's data: the log is given up (appends in flight and later calls get `reason`, by
+   * default UNKNOWN_PARTITION; topic deletion passes UNKNOWN_TOPIC) and, once it has stopped touching its
+   * files, the directory is renamed `<name>.<time>-delete` (atomic, so a crash leaves either the old partition
+   * or a directory that start-up removes) and then removed.
    */
-  async delete(tp: TopicPartition): Promise<void> {
+  async delete(tp: TopicPartition, reason?: BrokerError): Promise<void> {
     const name = partitionDirName(tp);
     const log = this.logs.get(name);
     const unloadable = this.unloadable.get(name);
     let dir: string;
     if (log) {
       this.logs.delete(name);
-      log.abandon();
+      log.abandon(reason ?? new BrokerError('UNKNOWN_PARTITION', `partition ${name} was deleted`));
+      await log.quiesce();
       dir = log.dir;
     } else if (unloadable) {
       this.unloadable.delete(name);
@@ -329,14 +343,15 @@ export class LogManager {
     await io.removeTree(doomed);
   }
 
-  /** Re-opens a partition that went offline after an I/O error, running recovery on it. */
+  /**
+   * Re-opens a partition (one that went offline after an I/O error, say), running recovery on it in place; a
+   * partition offline for a full disk also does this by itself on a later append (PartitionLog.reopen).
+   */
   async reopen(tp: TopicPartition): Promise<PartitionLog> {
     const name = partitionDirName(tp);
-    const old = this.logs.get(name);
-    if (!old) throw new BrokerError('UNKNOWN_PARTITION', `partition ${name} does not exist`);
-    old.abandon();
-    const { log } = await loadPartitionLog(old.dir, tp, old.config, this.deps, { cleanShutdown: false, recoveryPoint: old.recoveryPoint });
-    this.logs.set(name, log);
+    const log = this.logs.get(name);
+    if (!log) throw new BrokerError('UNKNOWN_PARTITION', `partition ${name} does not exist`);
+    await log.reopen();
     return log;
   }
 
@@ -370,7 +385,8 @@ export class LogManager {
         const log = logs[next++]!;
         try {
           await log.close();
-          if (log.offlineReason) allClean = false;
+          // Offline, or a rolled segment left unfinished: the next start recovers it.
+          if (log.offlineReason || log.recoveryPoint < log.logEndOffset) allClean = false;
         } catch (err) {
           allClean = false;
           this.options.events.error({ partition: log.name, err }, 'closing partition failed');

@@ -6,6 +6,7 @@
 import { trimToBatches } from './batch-decoder.js';
 import { firstRecordAtOrAfter } from './batch-inflation.js';
 import type { LogSegment } from './log-segment.js';
+import { batchSize, type RecordBatchHeader } from './record-batch.js';
 
 export interface ReadOptions {
   maxBytes: number;
@@ -64,10 +65,26 @@ export async function findOffsetByTimestamp(
   for (const segment of segments) {
     await segment.ensureIndexesLoaded();
     if (segment.baseOffset >= highWatermark) return null;
-    const found = await segment.findOffsetByTimestamp(timestamp, (batch, header) => firstRecordAtOrAfter(batch, header, timestamp));
+    const found = await findInSegment(segment, timestamp);
     if (found) return found.offset < highWatermark ? found : null;
   }
   return null;
+}
+
+/** The first offset in `segment` whose record timestamp is >= `timestamp`, with that timestamp. */
+async function findInSegment(segment: LogSegment, timestamp: number): Promise<{ offset: number; timestamp: number } | null> {
+  if (segment.maxTimestamp < timestamp) return null;
+  const start = segment.offsetIndex.lookup(segment.timeIndex.lookup(timestamp));
+  let candidate: { position: number; header: RecordBatchHeader } | null = null;
+  await segment.forEachBatchHeader(start, (header, position) => {
+    if (header.maxTimestamp < timestamp) return true;
+    candidate = { position, header };
+    return false;
+  });
+  if (candidate === null) return null;
+  const { position, header } = candidate as { position: number; header: RecordBatchHeader };
+  const bytes = await segment.read(position, batchSize(header));
+  return firstRecordAtOrAfter(bytes, header, timestamp);
 }
 
 export async function describeSegments(segments: LogSegment[]): Promise<SegmentInfo[]> {

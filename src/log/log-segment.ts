@@ -232,28 +232,6 @@ export class LogSegment {
     return found ? this.read(found.position, Math.max(maxBytes, batchSize(found.header))) : null;
   }
 
-  /** The first offset in this segment whose record timestamp is >= `timestamp`, with that timestamp. */
-  async findOffsetByTimestamp(
-    timestamp: number,
-    findInBatch: (batch: Buffer, header: RecordBatchHeader) => Promise<{ offset: number; timestamp: number } | null>,
-  ): Promise<{ offset: number; timestamp: number } | null> {
-    await this.ensureIndexesLoaded();
-    if (this.maxTimestamp < timestamp) return null;
-    const start = this.offsetIndex.lookup(this.timeIndex.lookup(timestamp));
-    let candidate: { position: number; header: RecordBatchHeader } | null = null;
-    await this.forEachBatchHeader(start, (header, position) => {
-      if (header.maxTimestamp >= timestamp) {
-        candidate = { position, header };
-        return false;
-      }
-      return true;
-    });
-    if (candidate === null) return null;
-    const { position, header } = candidate as { position: number; header: RecordBatchHeader };
-    const bytes = await this.read(position, batchSize(header));
-    return findInBatch(bytes, header);
-  }
-
   /**
    * Reads the indexes of an inactive segment on first use; a missing or insane index is rebuilt from the log
    * (and the reason returned so the caller can report it).
@@ -374,11 +352,13 @@ export class LogSegment {
     return this.nextOffset;
   }
 
-  /** Called when a newer segment takes over: final time index entry, indexes trimmed, data flushed. */
-  async onBecomeInactive(): Promise<void> {
+  /**
+   * When a newer segment takes over (or at close): final time index entry, indexes written and trimmed to their
+   * entries. The .log is the caller's to sync. Safe to repeat after a failure.
+   */
+  async finishIndexes(): Promise<void> {
     await this.ensureIndexesLoaded();
     if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
-    await this.sync();
     await this.offsetIndex.trimToEntries();
     await this.timeIndex.trimToEntries();
   }

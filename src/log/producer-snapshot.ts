@@ -37,10 +37,14 @@ export async function writeSnapshot(io: FileIO, dir: string, offset: number, sta
   const fd = await io.open(tmp, 'create');
   try {
     await writeFully(io, fd, [Buffer.from(body)], 0);
-  } finally {
     await io.close(fd);
+    await io.rename(tmp, path);
+  } catch (err) {
+    // On a full disk a half-written temp file would hold space until the next start removed it.
+    await io.close(fd).catch(() => undefined);
+    await io.unlink(tmp).catch(() => undefined);
+    throw err;
   }
-  await io.rename(tmp, path);
   const older = (await listSnapshotOffsets(io, dir)).filter((o) => o < offset);
   for (const old of older.slice(0, Math.max(0, older.length - (KEEP - 1)))) {
     await io.unlink(snapshotPath(dir, old)).catch(() => undefined);

@@ -64,9 +64,13 @@ export abstract class SparseIndex {
     const fd = await this.handles.io.open(this.path, 'create');
     try {
       await this.handles.io.truncate(fd, this.maxEntries * this.entrySize);
-    } finally {
-      await this.handles.io.close(fd);
+    } catch (err) {
+      // The file is ours (created just now): remove it, or the next attempt would find it there.
+      await this.handles.io.close(fd).catch(() => undefined);
+      await this.handles.io.unlink(this.path).catch(() => undefined);
+      throw err;
     }
+    await this.handles.io.close(fd);
   }
 
   /** Starts empty in memory (the entries are about to be rebuilt); the file is rewritten on the next flush. */

@@ -221,7 +221,8 @@ export class TopicManager {
   }
 
   private async removeTopicData(topic: TopicMetadata): Promise<void> {
-    for (let p = 0; p < topic.partitions; p++) await this.logs.delete({ topic: topic.name, partition: p });
+    // Requests still at the partitions learn that the topic is gone, not that the disk failed.
+    for (let p = 0; p < topic.partitions; p++) await this.logs.delete({ topic: topic.name, partition: p }, unknownTopic(topic.name));
     await this.store.removeTopic(topic.name);
   }
 

@@ -24,6 +24,7 @@ export const BROKER_SETTINGS: readonly SettingSpec[] = [
   { key: 'maxOpenFiles', type: 'integer', default: 512, unit: 'count', min: 16, doc: 'file descriptors the storage engine keeps open (least recently used are closed)' },
   { key: 'recoveryPointCheckpointIntervalMs', type: 'integer', default: 60_000, unit: 'ms', min: 100, doc: 'how often recovery points are written to disk' },
   { key: 'fileDeleteDelayMs', type: 'integer', default: 60_000, unit: 'ms', min: 0, doc: 'delay between marking a segment deleted and removing its files' },
+  { key: 'storageRetryBackoffMs', type: 'integer', default: 5_000, unit: 'ms', min: 100, doc: 'after a full disk: how long until the next produce may reopen a partition it took offline (recovering it from its files) or retry finishing rolled segments' },
   { key: 'retentionCheckIntervalMs', type: 'integer', default: 300_000, unit: 'ms', min: 100, doc: 'how often the retention pass runs (also on demand: POST /admin/retention/run)' },
   { key: 'offsetsTopicPartitions', type: 'integer', default: 8, unit: 'count', min: 1, max: 1_000, doc: 'partitions of the internal __consumer_offsets topic (fixed once it exists)' },
   { key: 'offsetsRetentionMs', type: 'integer', default: 604_800_000, unit: 'ms', min: 1_000, doc: 'committed offsets of a group that stayed empty this long expire' },
@@ -52,6 +53,7 @@ export interface BrokerConfig extends TopicConfig {
   maxOpenFiles: number;
   recoveryPointCheckpointIntervalMs: number;
   fileDeleteDelayMs: number;
+  storageRetryBackoffMs: number;
   retentionCheckIntervalMs: number;
   maxFetchWaitMs: number;
   offsetsTopicPartitions: number;

@@ -62,6 +62,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     maxOpenFiles: config.maxOpenFiles,
     producerIdExpirationMs: config.producerIdExpirationMs,
     producerIdExpirationCheckIntervalMs: config.producerIdExpirationCheckIntervalMs,
+    storageRetryBackoffMs: config.storageRetryBackoffMs,
     clock,
     io,
     events: logger.child({ component: 'log' }),

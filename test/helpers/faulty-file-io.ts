@@ -16,7 +16,7 @@ export interface Fault {
   shortWrite?: number;
   /** fire this many times, then disarm (default: until removed) */
   times?: number;
-  /** instead of failing, succeed after this many milliseconds (a slow disk) */
+  /** succeed after this many milliseconds (a slow disk); with `errno` too, fail after them */
   delayMs?: number;
 }
 
@@ -49,7 +49,7 @@ export class FaultyFileIO implements FileIO {
     if (!fault) return;
     if (fault.delayMs !== undefined) {
       await new Promise((r) => setTimeout(r, fault.delayMs));
-      return;
+      if (fault.errno === undefined) return;
     }
     this.fail(fault, op);
   }
