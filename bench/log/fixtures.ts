@@ -61,7 +61,6 @@ export async function fillLog(log: PartitionLog, batch: Buffer, bytes: number, p
   };
   await Promise.all(copies.map(worker));
   await log.flush();
-  log.setHighWatermark(log.logEndOffset);
   progress.finish();
 }
 

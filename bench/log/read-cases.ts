@@ -45,7 +45,7 @@ async function measureFetch(opened: OpenedLog, settings: LogSuiteSettings): Prom
   const files = segmentFiles(log);
   const fds = await Promise.all(files.map((f) => raw.open(f.path, 'r')));
   const random = seededRandom(42);
-  const offsets = Array.from({ length: 4096 }, () => Math.floor(random() * log.highWatermark));
+  const offsets = Array.from({ length: 4096 }, () => Math.floor(random() * log.logEndOffset));
   // raw positions: a segment chosen in proportion to its size, then a position in it
   const total = files.reduce((t, f) => t + f.size, 0);
   const places = Array.from({ length: 4096 }, () => {
@@ -68,7 +68,7 @@ async function measureFetch(opened: OpenedLog, settings: LogSuiteSettings): Prom
         {
           name: 'log',
           fn: async () => {
-            const read = await log.read(offsets[next++ & 4095]!, { maxBytes: settings.fetchMaxBytes });
+            const read = await log.read(offsets[next++ & 4095]!, { maxBytes: settings.fetchMaxBytes, maxOffset: log.logEndOffset });
             if (read.bytes.length === 0) throw new Error('fetch returned nothing');
           },
         },
@@ -131,8 +131,8 @@ async function readLogFully(opened: OpenedLog, maxBytes: number): Promise<number
   const started = performance.now();
   let bytes = 0;
   let offset = log.logStartOffset;
-  while (offset < log.highWatermark) {
-    const read = await log.read(offset, { maxBytes });
+  while (offset < log.logEndOffset) {
+    const read = await log.read(offset, { maxBytes, maxOffset: log.logEndOffset });
     if (read.nextOffset <= offset) throw new Error(`sequential read made no progress at offset ${offset}`);
     bytes += read.bytes.length;
     offset = read.nextOffset;

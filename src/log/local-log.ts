@@ -1,14 +1,15 @@
 /**
  * The files of one partition log (Kafka's LocalLog): an ordered list of segments, the last of which (the
- * active segment) takes appends, and what is done to them as files: reads bounded by the high watermark,
- * lookups by timestamp, rolling to a new segment, cutting the tail, taking the oldest segments out, keeping
+ * active segment) takes appends, and what is done to them as files: reads bounded by an offset the owner
+ * gives (the high watermark, which the Partition above owns), lookups by timestamp, rolling to a new segment, cutting the tail, taking the oldest segments out, keeping
  * them durable (log-durability.ts) and finishing rolled ones (rolled-segments.ts), and giving them up.
  * PartitionLog builds on it with the rules of appending: offsets, producer state, acknowledgement, and
  * bringing an offline partition back.
  *
- * Offsets: log start offset (first segment's base offset) <= high watermark <= log end offset (one past the
- * last appended record). The high watermark is set by the layer above (single node: after the append is
- * durable; with replication: when the ISR has it); reads for consumers stop below it.
+ * Offsets: log start offset (first segment's base offset) <= log end offset (one past the last appended
+ * record). The high watermark between them is not the log's: the Partition (src/replication/partition.ts)
+ * owns it and passes it to reads, timestamp lookups and retention. Changes the owner did not make (truncation,
+ * a reopen from the files, abandonment) are announced to `onChange` listeners.
  *
  * A log that was closed or abandoned answers with the reason it was given (for a deleted topic
  * UNKNOWN_TOPIC); once abandoned, it changes its files no more, and after `quiesce` it touches them no more.
@@ -50,7 +51,6 @@ export interface LogSegmentsState {
 export abstract class LocalLog {
   /** oldest first; never empty; the last one is active */
   segments: LogSegment[];
-  highWatermark: number;
   config: LogConfig;
 
   /** every rolled segment below it is finished (indexes, and outside `always` data, on disk) */
@@ -65,7 +65,7 @@ export abstract class LocalLog {
   protected abandoned = false;
   /** what appends, reads and waiters get once the log is closed or abandoned */
   protected closedReason = new BrokerError('KAFKA_STORAGE_ERROR', 'log is closed');
-  protected readonly appendListeners = new Set<() => void>();
+  protected readonly changeListeners = new Set<() => void>();
 
   constructor(
     readonly dir: string,
@@ -77,7 +77,6 @@ export abstract class LocalLog {
     this.config = { ...DEFAULT_LOG_CONFIG, ...config };
     this.segments = state.segments;
     this.finishedPoint = state.recoveryPoint;
-    this.highWatermark = this.logEndOffset;
     const retryBackoffMs = deps.storageRetryBackoffMs ?? DEFAULT_STORAGE_RETRY_BACKOFF_MS;
     this.background = new BackgroundWork(deps.handles.io, deps.clock, deps.events, this.name);
     this.durability = new LogDurability(
@@ -157,43 +156,43 @@ export abstract class LocalLog {
     this.config = { ...this.config, ...config };
   }
 
-  /** Sets the high watermark, clamped to [log start offset, log end offset]. */
-  setHighWatermark(offset: number): void {
-    const clamped = Math.min(Math.max(offset, this.logStartOffset), this.logEndOffset);
-    if (clamped === this.highWatermark) return;
-    this.highWatermark = clamped;
-    for (const listener of this.appendListeners) listener();
+  /**
+   * Called when the log changes in a way its owner did not ask for: its tail was cut (a failed fdatasync),
+   * it was reopened from its files, or it was given up. Returns an unsubscribe function.
+   */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
   }
 
-  /** Called whenever the high watermark moves (long polling waits on it). Returns an unsubscribe function. */
-  onHighWatermarkChange(listener: () => void): () => void {
-    this.appendListeners.add(listener);
-    return () => this.appendListeners.delete(listener);
+  protected changed(): void {
+    for (const listener of this.changeListeners) listener();
   }
 
   // ---------------------------------------------------------------- read
 
   /**
    * Reads whole batches starting with the one that holds `offset`, up to `maxBytes` (at least one batch)
-   * and below `maxOffset` (default the high watermark). Stops at a segment end.
+   * and below `maxOffset` (for consumers the high watermark, which the OFFSET_OUT_OF_RANGE details call it).
+   * Stops at a segment end.
    */
   read(offset: number, options: ReadOptions): Promise<ReadResult> {
     if (this.closed) return Promise.reject(this.closedReason);
-    const maxOffset = options.maxOffset ?? this.highWatermark;
+    const { maxOffset } = options;
     if (offset < this.logStartOffset || offset > maxOffset) {
       return Promise.reject(
         new BrokerError('OFFSET_OUT_OF_RANGE', `offset ${offset} is outside [${this.logStartOffset}, ${maxOffset}] of ${this.name}`, {
-          details: { logStartOffset: this.logStartOffset, highWatermark: this.highWatermark },
+          details: { logStartOffset: this.logStartOffset, highWatermark: maxOffset },
         }),
       );
     }
     return this.unlessClosed(readSegments(this.segments, offset, options.maxBytes, maxOffset));
   }
 
-  /** The first offset below the high watermark whose record timestamp is >= `timestamp` (Kafka's ListOffsets). */
-  offsetForTimestamp(timestamp: number): Promise<{ offset: number; timestamp: number } | null> {
+  /** The first offset below `maxOffset` whose record timestamp is >= `timestamp` (Kafka's ListOffsets). */
+  offsetForTimestamp(timestamp: number, maxOffset: number): Promise<{ offset: number; timestamp: number } | null> {
     if (this.closed) return Promise.reject(this.closedReason);
-    return this.unlessClosed(findOffsetByTimestamp(this.segments, timestamp, this.highWatermark));
+    return this.unlessClosed(findOffsetByTimestamp(this.segments, timestamp, maxOffset));
   }
 
   /** Size, range and age of every segment (for retention and describe). */
@@ -270,22 +269,20 @@ export abstract class LocalLog {
     await active.truncateTo(target);
     if (active.baseOffset >= target && active.isEmpty) active.nextOffset = active.baseOffset;
     const end = this.logEndOffset;
-    this.highWatermark = Math.min(this.highWatermark, end);
     this.finishedPoint = Math.min(this.finishedPoint, active.baseOffset);
     this.durability.resetDurableOffset(end);
   }
 
   /**
-   * Deletes whole segments whose records all lie below `offset` (retention), oldest first; never the active
-   * segment and never past the high watermark. The segments leave the log at once; their files are renamed
+   * Deletes whole segments whose records all lie below `offset`, oldest first, never the active segment (the
+   * owner keeps `offset` at or below the high watermark). The segments leave the log at once; their files are renamed
    * `.deleted` in the background and removed after `fileDeleteDelayMs`, so reads already in progress finish.
    * Returns what was deleted.
    */
   deleteSegmentsBefore(offset: number): Promise<{ deletedSegments: number; freedBytes: number }> {
     return this.serial.run(async () => {
-      const limit = Math.min(offset, this.highWatermark);
       let count = 0;
-      while (count < this.segments.length - 1 && this.segments[count]!.nextOffset <= limit && this.segments[count + 1]!.baseOffset <= limit) count++;
+      while (count < this.segments.length - 1 && this.segments[count]!.nextOffset <= offset && this.segments[count + 1]!.baseOffset <= offset) count++;
       return this.deleteOldest(count, 'before offset');
     });
   }
@@ -320,7 +317,7 @@ export abstract class LocalLog {
     this.closed = true;
     this.abandoned = true;
     this.closedReason = reason;
-    for (const listener of this.appendListeners) listener();
+    this.changed();
     for (const s of this.segments) s.dropHandles();
   }
 

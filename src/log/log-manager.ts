@@ -29,6 +29,7 @@ import { LOCK_FILE, lockDataDir } from './dir-lock.js';
 import {
   CLEAN_SHUTDOWN_FILE,
   RECOVERY_POINT_FILE,
+  HIGH_WATERMARK_FILE,
   parsePartitionDirName,
   partitionDirName,
   type TopicPartition,
@@ -160,7 +161,7 @@ export class LogManager {
     for (const name of (await io.readdir(dataDir)).sort()) {
       const path = join(dataDir, name);
       if (!(await io.isDirectory(path))) {
-        if (name !== CLEAN_SHUTDOWN_FILE && name !== RECOVERY_POINT_FILE && name !== LOCK_FILE) {
+        if (name !== CLEAN_SHUTDOWN_FILE && name !== RECOVERY_POINT_FILE && name !== HIGH_WATERMARK_FILE && name !== LOCK_FILE) {
           if (name.endsWith('.tmp')) {
             await io.unlink(path);
             removedStrayFiles.push(name);

@@ -10,8 +10,8 @@ import { batchSize, type RecordBatchHeader } from './record-batch.js';
 
 export interface ReadOptions {
   maxBytes: number;
-  /** exclusive upper bound, default the high watermark (replication reads up to the log end offset) */
-  maxOffset?: number;
+  /** exclusive upper bound: the high watermark for consumers (replication reads up to the log end offset) */
+  maxOffset: number;
 }
 
 export interface ReadResult {

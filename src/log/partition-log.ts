@@ -202,8 +202,8 @@ export class PartitionLog extends LocalLog {
    * the recovery point is checked, a torn tail cut, indexes rebuilt), in place: the object stays the same, so
    * whoever holds it (topic lookups, the offsets store, waiting fetches) sees the result. An offline partition
    * comes back this way. Under `always` the log is then cut back to the durable offset: the records after it
-   * were never acknowledged (their appends were refused), so they must not appear now. The high watermark
-   * becomes the log end offset, as after a restart: everything loaded is on disk.
+   * were never acknowledged (their appends were refused), so they must not appear now. The owner hears of it
+   * through `onChange` (the high watermark may have to come down to the new log end).
    */
   reopen(): Promise<void> {
     return this.serial.run(() => this.reload());
@@ -235,8 +235,7 @@ export class PartitionLog extends LocalLog {
       throw reason;
     }
     offline.reopened();
-    this.highWatermark = this.logEndOffset;
-    for (const listener of this.appendListeners) listener();
+    this.changed();
     this.deps.events.warn({ partition: this.name, ...before, logEndOffset: this.logEndOffset }, 'partition reopened from its files; appends go on');
   }
 
@@ -262,6 +261,7 @@ export class PartitionLog extends LocalLog {
     await deleteSnapshotsAbove(this.deps.handles.io, this.dir, end);
     this.producerState = await rebuildProducerState(this.deps.handles.io, this.dir, this.segments, end, this.deps.events);
     this.deps.events.warn({ partition: this.name, offset, logEndOffset: end }, 'log truncated');
+    this.changed();
   }
 
   protected async repairAfterSyncFailure(durableOffset: number): Promise<void> {
@@ -274,15 +274,15 @@ export class PartitionLog extends LocalLog {
   }
 
   /**
-   * Retention: deletes the oldest segments that `policy` expires at `now` (see retention.ts), rolling first
-   * when the active segment expired too. The log start offset moves to the first segment kept; it is the base
+   * Retention: deletes the oldest segments that `policy` expires at `now` (see retention.ts), never past
+   * `highWatermark`, rolling first when the active segment expired too. The log start offset moves to the first segment kept; it is the base
    * offset of the first segment file, so it persists once the background renames are synced (until then a
    * restart brings the deleted segments back, for the next pass).
    */
-  applyRetention(policy: RetentionPolicy, now: number): Promise<{ deletedSegments: number; freedBytes: number }> {
+  applyRetention(policy: RetentionPolicy, now: number, highWatermark: number): Promise<{ deletedSegments: number; freedBytes: number }> {
     return this.serial.run(async () => {
       if (this.closed || this.offlineReason) return { deletedSegments: 0, freedBytes: 0 };
-      const plan = await planRetention(this.segments, policy, now, this.highWatermark);
+      const plan = await planRetention(this.segments, policy, now, highWatermark);
       if (plan.deleteCount === 0) return { deletedSegments: 0, freedBytes: 0 };
       if (plan.rollFirst) {
         await this.roll();

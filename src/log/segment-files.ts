@@ -23,6 +23,8 @@ export const CORRUPTED_SUFFIX = '.corrupted';
 export const TEMP_SUFFIX = '.tmp';
 
 export const RECOVERY_POINT_FILE = 'recovery-point-offset-checkpoint';
+/** the replication layer's high-watermark checkpoint (src/replication/high-watermark-checkpoint.ts) */
+export const HIGH_WATERMARK_FILE = 'replication-offset-checkpoint';
 export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown';
 
 const OFFSET_DIGITS = 20;

@@ -68,7 +68,7 @@ export class GroupCoordinator {
       );
     }
     const count = topics.topic(OFFSETS_TOPIC).partitions;
-    const store = new OffsetsStore(count, (p) => topics.partitionLog(OFFSETS_TOPIC, p), clock, events);
+    const store = new OffsetsStore(count, (p) => topics.partition(OFFSETS_TOPIC, p), clock, events);
     await store.load();
     const coordinator = new GroupCoordinator(topics, store, clock, events, options);
     const now = clock.now();
@@ -170,10 +170,10 @@ export class GroupCoordinator {
     if (request.memberId !== undefined) g.checkOwnership(request.memberId, request.offsets);
     const now = this.clock.now();
     const entries: OffsetsEntry[] = request.offsets.map((o) => {
-      const log = this.topics.partitionLog(o.topic, o.partition);
-      if (!Number.isSafeInteger(o.offset) || o.offset < 0 || o.offset > log.highWatermark) {
-        throw new BrokerError('OFFSET_OUT_OF_RANGE', `offset ${o.offset} for ${o.topic}-${o.partition} is outside [0, ${log.highWatermark}]`, {
-          details: { topic: o.topic, partition: o.partition, logStartOffset: log.logStartOffset, highWatermark: log.highWatermark },
+      const partition = this.topics.partition(o.topic, o.partition);
+      if (!Number.isSafeInteger(o.offset) || o.offset < 0 || o.offset > partition.highWatermark) {
+        throw new BrokerError('OFFSET_OUT_OF_RANGE', `offset ${o.offset} for ${o.topic}-${o.partition} is outside [0, ${partition.highWatermark}]`, {
+          details: { topic: o.topic, partition: o.partition, logStartOffset: partition.logStartOffset, highWatermark: partition.highWatermark },
         });
       }
       const metadata = o.metadata ?? '';
@@ -194,7 +194,7 @@ export class GroupCoordinator {
       const [topic, partition] = splitKey(key);
       let highWatermark = committed.offset;
       try {
-        highWatermark = this.topics.partitionLog(topic, partition).highWatermark;
+        highWatermark = this.topics.partition(topic, partition).highWatermark;
       } catch {
         // the topic is gone (its offsets are being forgotten): report no lag
       }

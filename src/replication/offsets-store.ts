@@ -17,7 +17,7 @@
 import { decodeRecords } from '../log/batch-decoder.js';
 import { BrokerError } from '../log/errors.js';
 import type { LogEvents } from '../log/log-config.js';
-import type { PartitionLog } from '../log/partition-log.js';
+import type { Partition } from './partition.js';
 import { batchSize, encodeBatch, readBatchHeader, type RecordInput } from '../log/record-batch.js';
 import { Serial } from '../log/serial.js';
 import { partitionKey } from './assignors.js';
@@ -59,12 +59,11 @@ export class OffsetsStore {
   private readonly partitions: PartitionState[];
 
   /**
-   * `logOf(index)` looks the partition's log up at each use (it throws while the partition is offline), so a
-   * log that is replaced, when an offline partition is opened again, is the one written to.
+   * `offsetsPartition(index)` looks the partition up at each use (it throws while the partition failed to load).
    */
   constructor(
     count: number,
-    private readonly logOf: (index: number) => PartitionLog,
+    private readonly offsetsPartition: (index: number) => Partition,
     private readonly clock: { now(): number },
     private readonly events: LogEvents,
     private readonly maxSegments = 8,
@@ -85,7 +84,7 @@ export class OffsetsStore {
     for (let i = 0; i < this.partitions.length; i++) {
       const state = this.partitions[i]!;
       try {
-        await this.replay(this.logOf(i), state);
+        await this.replay(this.offsetsPartition(i), state);
       } catch (err) {
         if (!(err instanceof BrokerError) || err.code !== 'KAFKA_STORAGE_ERROR') throw err;
         state.unavailable = err;
@@ -101,9 +100,10 @@ export class OffsetsStore {
     return this.partitions[index]!.unavailable;
   }
 
-  private async replay(log: PartitionLog, state: PartitionState): Promise<void> {
-    for (let offset = log.logStartOffset; offset < log.logEndOffset; ) {
-      const { bytes, nextOffset } = await log.read(offset, { maxBytes: 1 << 20, maxOffset: log.logEndOffset });
+  /** Replays what is committed (below the high watermark; on a single node all of the log). */
+  private async replay(partition: Partition, state: PartitionState): Promise<void> {
+    for (let offset = partition.logStartOffset; offset < partition.highWatermark; ) {
+      const { bytes, nextOffset } = await partition.read(offset, 1 << 20);
       if (nextOffset === offset) break;
       for (let at = 0; at < bytes.length; ) {
         const header = readBatchHeader(bytes, at);
@@ -159,7 +159,7 @@ export class OffsetsStore {
     return state.serial.run(async () => {
       await this.append(index, entries);
       for (const { key, value } of entries) apply(state, key, value);
-      if (this.logOf(index).segments.length > this.maxSegments) {
+      if (this.offsetsPartition(index).segmentCount > this.maxSegments) {
         await this.compact(index).catch((err) => this.events.error({ partition: index, err }, `compacting ${OFFSETS_TOPIC} failed; will retry`));
       }
     });
@@ -167,7 +167,7 @@ export class OffsetsStore {
 
   private async append(index: number, entries: OffsetsEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const log = this.logOf(index);
+    const partition = this.offsetsPartition(index);
     const now = this.clock.now();
     const batches: Buffer[] = [];
     let records: RecordInput[] = [];
@@ -184,17 +184,15 @@ export class OffsetsStore {
       bytes += size;
     }
     batches.push(encodeBatch({ records }));
-    const result = await log.append(Buffer.concat(batches), { trusted: true });
-    const end = Math.max(...result.batches.map((b) => b.lastOffset)) + 1;
-    if (end > log.highWatermark) log.setHighWatermark(end);
+    await partition.appendAsLeader(Buffer.concat(batches), { trusted: true });
   }
 
   /** Rewrites the live state at the log end and drops the segments before it. */
   private async compact(index: number): Promise<void> {
-    const log = this.logOf(index);
+    const partition = this.offsetsPartition(index);
     const state = this.partitions[index]!;
-    await log.roll();
-    const start = log.logEndOffset;
+    await partition.roll();
+    const start = partition.logEndOffset;
     const live: OffsetsEntry[] = [];
     for (const [group, offsets] of state.offsets) {
       for (const [tp, value] of offsets) {
@@ -205,8 +203,8 @@ export class OffsetsStore {
     for (const [group, value] of state.groups) live.push({ key: { type: 'group', group }, value });
     await this.append(index, live);
     // The snapshot must be on disk before the records it replaces go, whatever the fsync policy.
-    await log.flush();
-    await log.deleteSegmentsBefore(start);
+    await partition.flush();
+    await partition.deleteSegmentsBefore(start);
   }
 }
 

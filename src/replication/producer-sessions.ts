@@ -15,7 +15,7 @@
  * producer are handled one at a time.
  */
 import { BrokerError } from '../log/errors.js';
-import type { PartitionLog } from '../log/partition-log.js';
+import type { Partition } from './partition.js';
 import type { ProducerBatch } from '../log/producer-state.js';
 import type { Clock } from '../log/clock.js';
 import { Serial } from '../log/serial.js';
@@ -53,8 +53,8 @@ export class ProducerSessions {
 
   constructor(
     private readonly store: MetadataStore,
-    /** every partition log, to rebuild the producers' last request sequences after a restart */
-    private readonly allLogs: () => PartitionLog[],
+    /** every partition, to rebuild the producers' last request sequences after a restart */
+    private readonly allPartitions: () => Partition[],
     private readonly options: ProducerSessionOptions,
   ) {
     this.lastExpiryCheck = options.clock.now();
@@ -103,8 +103,8 @@ export class ProducerSessions {
    */
   private sessionsFromLogs(now: number): Map<number, Session> {
     const sessions = new Map<number, Session>();
-    for (const log of this.allLogs()) {
-      for (const entry of log.producerState.producers.values()) {
+    for (const partition of this.allPartitions()) {
+      for (const entry of partition.producerEntries()) {
         let session = sessions.get(entry.producerId);
         if (!session || entry.producerEpoch > session.epoch) {
           session = { epoch: entry.producerEpoch, lastSequence: -1, serial: new Serial(), lastUsed: now };
@@ -133,7 +133,7 @@ export class ProducerSessions {
    */
   run<T>(
     stamp: ProducerStamp,
-    logs: PartitionLog[],
+    partitions: Partition[],
     execute: (plans: PartitionPlan[], track: (append: Promise<unknown>) => void) => Promise<T>,
   ): Promise<T> {
     this.checkRegistered(stamp.id, stamp.epoch);
@@ -151,12 +151,12 @@ export class ProducerSessions {
           }
           const expected = session.lastSequence + 1;
           if (stamp.sequence > expected) throw outOfOrder(stamp, expected);
-          const plans = logs.map((log) => this.plan(log, stamp, stamp.sequence === expected));
+          const plans = partitions.map((p) => this.plan(p, stamp, stamp.sequence === expected));
           const appends: Promise<unknown>[] = [];
           const work = execute(plans, (append) => appends.push(append));
           work.then(resolve, reject);
           await Promise.allSettled([work, ...appends]);
-          if (session.epoch === stamp.epoch && logs.some((log) => this.find(log, stamp) !== undefined)) {
+          if (session.epoch === stamp.epoch && partitions.some((p) => this.find(p, stamp) !== undefined)) {
             session.lastSequence = Math.max(session.lastSequence, stamp.sequence);
           }
         })
@@ -164,21 +164,21 @@ export class ProducerSessions {
     });
   }
 
-  private find(log: PartitionLog, stamp: ProducerStamp): ProducerBatch | undefined {
-    const entry = log.producerState.get(stamp.id);
+  private find(partition: Partition, stamp: ProducerStamp): ProducerBatch | undefined {
+    const entry = partition.producerEntry(stamp.id);
     if (!entry || entry.producerEpoch !== stamp.epoch) return undefined;
     return entry.batches.find((b) => b.firstSequence === stamp.sequence);
   }
 
   /** Duplicate when the partition holds the request's batch; append when it cannot (the next sequence). */
-  private plan(log: PartitionLog, stamp: ProducerStamp, isNext: boolean): PartitionPlan {
-    const original = this.find(log, stamp);
+  private plan(partition: Partition, stamp: ProducerStamp, isNext: boolean): PartitionPlan {
+    const original = this.find(partition, stamp);
     if (original) return { kind: 'duplicate', batch: original };
-    return isNext ? { kind: 'append' } : this.planRetry(log, stamp);
+    return isNext ? { kind: 'append' } : this.planRetry(partition, stamp);
   }
 
-  private planRetry(log: PartitionLog, stamp: ProducerStamp): PartitionPlan {
-    const entry = log.producerState.get(stamp.id);
+  private planRetry(partition: Partition, stamp: ProducerStamp): PartitionPlan {
+    const entry = partition.producerEntry(stamp.id);
     const batches = entry && entry.producerEpoch === stamp.epoch ? entry.batches : [];
     // Not in this partition: appended never, or too long ago to tell. Only the first can be repaired.
     const oldest = batches[0];

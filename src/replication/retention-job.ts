@@ -68,8 +68,7 @@ export class RetentionJob {
         let result: RetentionResult;
         try {
           // a topic deleted during the pass throws UNKNOWN_TOPIC here and is skipped
-          const log = this.topics.partitionLog(topic.name, partition);
-          result = await log.applyRetention({ retentionMs, retentionBytes }, this.clock.now());
+          result = await this.topics.partition(topic.name, partition).applyRetention({ retentionMs, retentionBytes }, this.clock.now());
         } catch (err) {
           this.events.warn({ topic: topic.name, partition, err }, 'retention skipped a partition');
           continue;

@@ -4,9 +4,11 @@
  * (see metadata-store.ts for the lifecycle states).
  */
 import { BrokerError } from '../log/errors.js';
-import type { LogEvents } from '../log/log-config.js';
+import type { Clock } from '../log/clock.js';
+import type { FsyncPolicy, LogEvents } from '../log/log-config.js';
 import type { LogManager } from '../log/log-manager.js';
 import type { PartitionLog } from '../log/partition-log.js';
+import { Partition } from './partition.js';
 import { isValidTopicName } from '../log/segment-files.js';
 import { unknownTopic, type MetadataStore, type TopicMetadata } from './metadata-store.js';
 import {
@@ -72,18 +74,31 @@ export function validateTopicName(name: unknown): string {
   return name;
 }
 
+export interface TopicManagerOptions {
+  clock: Clock;
+  fsyncPolicy: FsyncPolicy;
+  /** brokers able to hold replicas (1 on a single node) */
+  brokerCount?: number;
+  /** a partition's high watermark from the last checkpoint (replication-offset-checkpoint), if any */
+  checkpointedHighWatermark?: (name: string) => number | undefined;
+}
+
 export class TopicManager {
   /** one create or delete at a time */
   private lifecycle: Promise<unknown> = Promise.resolve();
+  /** the Partition of each loaded log, made on first use and dropped when its topic is deleted */
+  private readonly partitions = new Map<string, Partition>();
+  private readonly brokerCount: number;
 
   constructor(
     private readonly store: MetadataStore,
     private readonly logs: LogManager,
     private readonly defaults: () => TopicConfig,
     private readonly events: LogEvents,
-    /** brokers able to hold replicas (1 on a single node) */
-    private readonly brokerCount = 1,
-  ) {}
+    private readonly options: TopicManagerOptions,
+  ) {
+    this.brokerCount = options.brokerCount ?? 1;
+  }
 
   /**
    * At start-up: gives every partition log its topic's config, completes topics left 'creating' and removes
@@ -145,16 +160,47 @@ export class TopicManager {
     return topic;
   }
 
-  partitionLog(name: string, partition: number): PartitionLog {
+  /**
+   * The partition of a ready topic: UNKNOWN_TOPIC, UNKNOWN_PARTITION, or the storage error of a partition
+   * whose files could not be loaded.
+   */
+  partition(name: string, partition: number): Partition {
     const topic = this.topic(name);
     if (!Number.isInteger(partition) || partition < 0 || partition >= topic.partitions) {
       throw new BrokerError('UNKNOWN_PARTITION', `topic ${name} has no partition ${partition} (it has ${topic.partitions})`, {
         details: { topic: name, partition, partitions: topic.partitions },
       });
     }
-    const log = this.logs.get({ topic: name, partition });
-    if (!log) throw this.logs.unloadableError({ topic: name, partition }) ?? new BrokerError('KAFKA_STORAGE_ERROR', `partition ${name}-${partition} has no log on this broker`);
-    return log;
+    const tp = { topic: name, partition };
+    const log = this.logs.get(tp);
+    if (!log) throw this.logs.unloadableError(tp) ?? new BrokerError('KAFKA_STORAGE_ERROR', `partition ${name}-${partition} has no log on this broker`);
+    return this.partitionOf(log);
+  }
+
+  /** Every partition of every ready topic that has a log here (metrics, checkpoints, producer sessions). */
+  allPartitions(): Partition[] {
+    const out: Partition[] = [];
+    for (const topic of this.list()) {
+      for (let p = 0; p < topic.partitions; p++) {
+        const log = this.logs.get({ topic: topic.name, partition: p });
+        if (log) out.push(this.partitionOf(log));
+      }
+    }
+    return out;
+  }
+
+  private partitionOf(log: PartitionLog): Partition {
+    const existing = this.partitions.get(log.name);
+    if (existing?.ownsLog(log)) return existing;
+    existing?.close(unknownTopic(log.topicPartition.topic));
+    const made = new Partition(
+      log.topicPartition,
+      log,
+      { clock: this.options.clock, events: this.events, fsyncPolicy: this.options.fsyncPolicy, brokerId: LOCAL_BROKER_ID },
+      this.options.checkpointedHighWatermark?.(log.name),
+    );
+    this.partitions.set(log.name, made);
+    return made;
   }
 
   list(): TopicMetadata[] {
@@ -222,7 +268,12 @@ export class TopicManager {
 
   private async removeTopicData(topic: TopicMetadata): Promise<void> {
     // Requests still at the partitions learn that the topic is gone, not that the disk failed.
-    for (let p = 0; p < topic.partitions; p++) await this.logs.delete({ topic: topic.name, partition: p }, unknownTopic(topic.name));
+    for (let p = 0; p < topic.partitions; p++) {
+      const name = `${topic.name}-${p}`;
+      this.partitions.get(name)?.close(unknownTopic(topic.name));
+      this.partitions.delete(name);
+      await this.logs.delete({ topic: topic.name, partition: p }, unknownTopic(topic.name));
+    }
     await this.store.removeTopic(topic.name);
   }
 
@@ -263,18 +314,18 @@ export class TopicManager {
         partitions.push({ ...OFFLINE_PARTITION, partition: p, offline: true });
         continue;
       }
-      const log = this.partitionLog(name, p);
+      const partition = this.partition(name, p);
       partitions.push({
-        ...(log.offlineReason ? { offline: true } : {}),
+        ...(partition.offlineReason ? { offline: true } : {}),
         partition: p,
         leader: LOCAL_BROKER_ID,
         replicas: [LOCAL_BROKER_ID],
-        isr: [LOCAL_BROKER_ID],
-        logStartOffset: log.logStartOffset,
-        highWatermark: log.highWatermark,
-        logEndOffset: log.logEndOffset,
-        sizeBytes: log.sizeInBytes,
-        segments: log.segments.length,
+        isr: [...partition.isr],
+        logStartOffset: partition.logStartOffset,
+        highWatermark: partition.highWatermark,
+        logEndOffset: partition.logEndOffset,
+        sizeBytes: partition.sizeInBytes,
+        segments: partition.segmentCount,
       });
     }
     return { name, config: this.configOf(topic), partitions };

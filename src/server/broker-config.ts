@@ -23,6 +23,7 @@ export const BROKER_SETTINGS: readonly SettingSpec[] = [
   { key: 'maxRequestInflatedBytes', type: 'integer', default: 268_435_456, unit: 'bytes', min: 1_024, doc: 'largest total the batches of one produce request may inflate to when decompressed (413 RECORD_TOO_LARGE above; never below maxRequestBytes)' },
   { key: 'maxOpenFiles', type: 'integer', default: 512, unit: 'count', min: 16, doc: 'file descriptors the storage engine keeps open (least recently used are closed)' },
   { key: 'recoveryPointCheckpointIntervalMs', type: 'integer', default: 60_000, unit: 'ms', min: 100, doc: 'how often recovery points are written to disk' },
+  { key: 'highWatermarkCheckpointIntervalMs', type: 'integer', default: 5_000, unit: 'ms', min: 100, doc: 'how often every partition\'s high watermark is written to replication-offset-checkpoint (and at a clean stop)' },
   { key: 'fileDeleteDelayMs', type: 'integer', default: 60_000, unit: 'ms', min: 0, doc: 'delay between marking a segment deleted and removing its files' },
   { key: 'storageRetryBackoffMs', type: 'integer', default: 5_000, unit: 'ms', min: 100, doc: 'after a full disk: how long until the next produce may reopen a partition it took offline (recovering it from its files) or retry finishing rolled segments' },
   { key: 'retentionCheckIntervalMs', type: 'integer', default: 300_000, unit: 'ms', min: 100, doc: 'how often the retention pass runs (also on demand: POST /admin/retention/run)' },
@@ -53,6 +54,7 @@ export interface BrokerConfig extends TopicConfig {
   maxOpenFiles: number;
   recoveryPointCheckpointIntervalMs: number;
   fileDeleteDelayMs: number;
+  highWatermarkCheckpointIntervalMs: number;
   storageRetryBackoffMs: number;
   retentionCheckIntervalMs: number;
   maxFetchWaitMs: number;

@@ -13,6 +13,8 @@ import { LocalMetadataStore } from '../replication/metadata-store.js';
 import { ProducerSessions } from '../replication/producer-sessions.js';
 import { GroupCoordinator } from '../replication/group-coordinator.js';
 import { ReplicaManager } from '../replication/replica-manager.js';
+import { FetchManager } from '../replication/fetch-manager.js';
+import { HighWatermarkCheckpoint, readHighWatermarks } from '../replication/high-watermark-checkpoint.js';
 import { effectiveTopicConfig, logConfigOf } from '../replication/topic-config.js';
 import { TopicManager } from '../replication/topic-manager.js';
 import { VERSION } from './version.js';
@@ -73,9 +75,15 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
       return { ...logConfigOf(effective), fileDeleteDelayMs: config.fileDeleteDelayMs };
     },
   });
-  const topics = new TopicManager(store, logs, defaults, logger.child({ component: 'topics' }));
+  const highWatermarks = await readHighWatermarks(io, config.dataDir, logger.child({ component: 'replicas' }));
+  const topics = new TopicManager(store, logs, defaults, logger.child({ component: 'topics' }), {
+    clock,
+    fsyncPolicy: config.fsync,
+    checkpointedHighWatermark: (name) => highWatermarks.get(name),
+  });
   await topics.repair();
-  const producers = new ProducerSessions(store, () => logs.all(), {
+  const hwCheckpoint = new HighWatermarkCheckpoint(io, config.dataDir, () => topics.allPartitions(), clock, logger.child({ component: 'replicas' }), config.highWatermarkCheckpointIntervalMs);
+  const producers = new ProducerSessions(store, () => topics.allPartitions(), {
     clock,
     expirationMs: config.producerIdExpirationMs,
     checkIntervalMs: config.producerIdExpirationCheckIntervalMs,
@@ -85,12 +93,13 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     maxRequestInflatedBytes: config.maxRequestInflatedBytes,
     maxRequestBytes: config.maxRequestBytes,
   });
+  const fetches = new FetchManager(topics, clock);
   const groups = await GroupCoordinator.open(topics, clock, logger.child({ component: 'groups' }), {
     offsetsTopicPartitions: config.offsetsTopicPartitions,
     offsetsRetentionMs: config.offsetsRetentionMs,
     hash: murmur2,
   });
-  metrics.watch(logs, replicas, groups);
+  metrics.watch(logs, topics, fetches, groups);
   const retention = new RetentionJob(topics, clock, logger.child({ component: 'retention' }), {
     intervalMs: config.retentionCheckIntervalMs,
     onDeleted: (topic, _partition, result) => {
@@ -101,7 +110,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   });
 
   const lifecycle = { closing: false };
-  const services: Services = { config, clock, logs, store, topics, replicas, groups, retention, metrics, partitioner: new StickyPartitioner(), lifecycle };
+  const services: Services = { config, clock, logs, store, topics, replicas, fetches, groups, retention, metrics, partitioner: new StickyPartitioner(), lifecycle };
   let app: FastifyInstance;
   let url: string | null = null;
   try {
@@ -114,6 +123,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     throw err;
   }
   retention.start();
+  hwCheckpoint.start();
   logger.info(
     {
       version: VERSION,
@@ -132,13 +142,14 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     (closing ??= (async () => {
       logger.info('shutting down: finishing in-flight requests');
       lifecycle.closing = true;
-      replicas.close();
+      fetches.close();
       groups.close();
       retention.close();
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());
       const closed = await Promise.race([app.close().then(() => 'closed' as const), timeout]);
       if (closed === 'timeout') logger.warn({ shutdownTimeoutMs: config.shutdownTimeoutMs }, 'in-flight requests did not finish in time');
       app.server.closeAllConnections();
+      await hwCheckpoint.stop().catch((err) => logger.error({ err }, 'writing the high-watermark checkpoint at shutdown failed'));
       await logs.close();
       logger.info('sluice stopped cleanly');
     })());

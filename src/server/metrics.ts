@@ -5,7 +5,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LogManager } from '../log/log-manager.js';
 import type { GroupCoordinator } from '../replication/group-coordinator.js';
-import type { ReplicaManager } from '../replication/replica-manager.js';
+import type { FetchManager } from '../replication/fetch-manager.js';
+import type { Partition } from '../replication/partition.js';
+import type { TopicManager } from '../replication/topic-manager.js';
 
 export class BrokerMetrics {
   readonly registry = new Registry();
@@ -45,8 +47,8 @@ export class BrokerMetrics {
     });
   }
 
-  /** Gauges read from the logs and the replica manager at scrape time. */
-  watch(logs: LogManager, replicas: ReplicaManager, groups: GroupCoordinator): void {
+  /** Gauges read from the partitions, the logs and the fetches at scrape time. */
+  watch(logs: LogManager, topics: TopicManager, fetches: FetchManager, groups: GroupCoordinator): void {
     new Gauge({
       name: 'sluice_consumer_group_lag',
       help: 'records between a group\'s committed offset and the high watermark, per group and partition',
@@ -57,7 +59,7 @@ export class BrokerMetrics {
         for (const l of groups.allLags()) this.set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.lag);
       },
     });
-    const perPartition = (name: string, help: string, pick: (log: ReturnType<LogManager['all']>[number]) => number) =>
+    const perPartition = (name: string, help: string, pick: (partition: Partition) => number) =>
       new Gauge({
         name,
         help,
@@ -65,7 +67,7 @@ export class BrokerMetrics {
         registers: [this.registry],
         collect() {
           this.reset();
-          for (const log of logs.all()) this.set({ topic: log.topicPartition.topic, partition: String(log.topicPartition.partition) }, pick(log));
+          for (const p of topics.allPartitions()) this.set({ topic: p.topicPartition.topic, partition: String(p.topicPartition.partition) }, pick(p));
         },
       });
     perPartition('sluice_log_end_offset', 'log end offset per partition', (l) => l.logEndOffset);
@@ -93,7 +95,7 @@ export class BrokerMetrics {
       help: 'fetch requests waiting for data (long polling)',
       registers: [this.registry],
       collect() {
-        this.set(replicas.waitingFetches);
+        this.set(fetches.waitingFetches);
       },
     });
   }

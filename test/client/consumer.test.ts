@@ -225,7 +225,7 @@ describe('Admin', () => {
     const records = await pollFor(consumer, 1_000);
     expect(new Set(records.map((r) => r.partition)).size).toBe(1_000);
     // Idle now: one long poll covers every partition, and a record anywhere wakes it.
-    await waitFor(() => b.services.replicas.waitingFetches === 1, 5_000, 'one long poll');
+    await waitFor(() => b.services.fetches.waitingFetches === 1, 5_000, 'one long poll');
     const producer = track(new Producer({ broker: b.url!, lingerMs: 0 }));
     await producer.send({ topic: 'wide', partition: 777, value: 'late' });
     const [late] = await pollFor(consumer, 1);

@@ -14,13 +14,12 @@ export function batchOf(values: string[], options: { timestamp?: number; produce
   });
 }
 
-/** Every visible record of the log (below the high watermark, or `maxOffset`) as [offset, value] pairs. */
-export async function readAll(log: PartitionLog, from = log.logStartOffset, maxOffset?: number): Promise<[number, string][]> {
+/** Every record of the log below `maxOffset` (default the log end offset) as [offset, value] pairs. */
+export async function readAll(log: PartitionLog, from = log.logStartOffset, maxOffset = log.logEndOffset): Promise<[number, string][]> {
   const out: [number, string][] = [];
   let offset = from;
-  const end = maxOffset ?? log.highWatermark;
-  while (offset < end) {
-    const { bytes, nextOffset } = await log.read(offset, { maxBytes: 64 * 1024, ...(maxOffset !== undefined ? { maxOffset } : {}) });
+  while (offset < maxOffset) {
+    const { bytes, nextOffset } = await log.read(offset, { maxBytes: 64 * 1024, maxOffset });
     if (nextOffset === offset) break;
     for (let at = 0; at < bytes.length; ) {
       const header = readBatchHeader(bytes, at);

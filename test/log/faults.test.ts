@@ -33,7 +33,6 @@ describe('fault injection', () => {
       expect(log.logEndOffset).toBe(1);
       const next = await log.append(batchOf(['two']));
       expect(next.batches[0]!.baseOffset).toBe(1);
-      log.setHighWatermark(log.logEndOffset);
       expect(await readAll(log)).toEqual([[0, 'one'], [1, 'two']]);
       await manager.close();
     });
@@ -43,7 +42,6 @@ describe('fault injection', () => {
     const { io, manager, log } = await setup();
     io.inject({ op: 'writev', pathIncludes: '.log', shortWrite: 10, times: 3 });
     await log.append(batchOf(['a fairly long value that needs several partial writes']));
-    log.setHighWatermark(log.logEndOffset);
     expect(await readAll(log)).toEqual([[0, 'a fairly long value that needs several partial writes']]);
     await manager.close();
   });
@@ -58,7 +56,6 @@ describe('fault injection', () => {
     // The offsets of the failed appends are handed out again.
     const after = await log.append(batchOf(['after']));
     expect(after.batches[0]!.baseOffset).toBe(1);
-    log.setHighWatermark(log.logEndOffset);
     expect(await readAll(log)).toEqual([[0, 'durable'], [1, 'after']]);
     manager.abandon();
     const reopened = await LogManager.open({ dataDir });
@@ -70,13 +67,12 @@ describe('fault injection', () => {
   it('goes offline when the repair after a failed fdatasync fails too, keeps serving reads, and reopens cleanly', async () => {
     const { io, manager, log } = await setup();
     await log.append(batchOf(['kept']));
-    log.setHighWatermark(1);
     io.inject({ op: 'datasync', pathIncludes: '.log', errno: 'EIO', times: 1 });
     io.inject({ op: 'truncate', errno: 'EIO' });
     await expect(log.append(batchOf(['x']))).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
     await waitFor(() => log.offlineReason !== null, 5_000, 'the partition to go offline');
     await expect(log.append(batchOf(['y']))).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
-    expect(await readAll(log)).toEqual([[0, 'kept']]);
+    expect(await readAll(log, 0, 1)).toEqual([[0, 'kept']]);
     io.clear();
     const reopened = await manager.reopen(tp);
     expect(reopened.offlineReason).toBeNull();

@@ -19,7 +19,6 @@ describe('partition log', () => {
     for (let i = 0; i < 50; i++) {
       const result = await log.append(batchOf([`a${i}`, `b${i}`]));
       expect(result.batches[0]).toMatchObject({ baseOffset: i * 2, lastOffset: i * 2 + 1, duplicate: false });
-      log.setHighWatermark(result.batches[0]!.lastOffset + 1);
     }
     expect(log.segments.length).toBeGreaterThan(3);
     const expected = Array.from({ length: 50 }, (_, i) => [[i * 2, `a${i}`], [i * 2 + 1, `b${i}`]]).flat();
@@ -172,19 +171,18 @@ describe('appends', () => {
 });
 
 describe('reads and lookups', () => {
-  it('refuses offsets outside [logStartOffset, highWatermark] and hides records above the high watermark', async () => {
+  it('refuses offsets outside [logStartOffset, maxOffset] and reads nothing at or above maxOffset', async () => {
     const manager = await LogManager.open({ dataDir: tempDir() });
     const log = await manager.create(tp);
     await log.append(batchOf(['a', 'b']));
     await log.append(batchOf(['c']));
-    log.setHighWatermark(2);
-    expect(await readAll(log)).toEqual([[0, 'a'], [1, 'b']]);
-    expect((await log.read(2, { maxBytes: 1000 })).bytes.length).toBe(0);
-    await expect(log.read(3, { maxBytes: 1000 })).rejects.toMatchObject({ code: 'OFFSET_OUT_OF_RANGE', details: { highWatermark: 2, logStartOffset: 0 } });
-    await expect(log.read(-1, { maxBytes: 1000 })).rejects.toMatchObject({ code: 'OFFSET_OUT_OF_RANGE' });
-    expect(await readAll(log, 0, log.logEndOffset)).toHaveLength(3);
+    expect(await readAll(log, 0, 2)).toEqual([[0, 'a'], [1, 'b']]);
+    expect((await log.read(2, { maxBytes: 1000, maxOffset: 2 })).bytes.length).toBe(0);
+    await expect(log.read(3, { maxBytes: 1000, maxOffset: 2 })).rejects.toMatchObject({ code: 'OFFSET_OUT_OF_RANGE', details: { highWatermark: 2, logStartOffset: 0 } });
+    await expect(log.read(-1, { maxBytes: 1000, maxOffset: 2 })).rejects.toMatchObject({ code: 'OFFSET_OUT_OF_RANGE' });
+    expect(await readAll(log)).toHaveLength(3);
     // A batch bigger than maxBytes is still returned whole, so a reader always makes progress.
-    const one = await log.read(0, { maxBytes: 1 });
+    const one = await log.read(0, { maxBytes: 1, maxOffset: 3 });
     expect(one.nextOffset).toBe(2);
     await manager.close();
   });
@@ -194,15 +192,14 @@ describe('reads and lookups', () => {
     const log = await manager.create(tp, { segmentBytes: 1024, indexIntervalBytes: 64 });
     const timestamps = [100, 200, 150, 300, 300, 250, 400, 500, 450, 600, 700, 650, 800];
     for (const t of timestamps) await log.append(batchOf([`t${t}`.padEnd(200, '.')], { timestamp: t }));
-    log.setHighWatermark(log.logEndOffset);
+    const end = log.logEndOffset;
     expect(log.segments.length).toBeGreaterThan(2);
     for (const target of [0, 100, 101, 150, 151, 250, 300, 301, 449, 450, 451, 650, 651, 800]) {
       const expected = timestamps.findIndex((t) => t >= target);
-      expect(await log.offsetForTimestamp(target)).toEqual({ offset: expected, timestamp: timestamps[expected] });
+      expect(await log.offsetForTimestamp(target, end)).toEqual({ offset: expected, timestamp: timestamps[expected] });
     }
-    expect(await log.offsetForTimestamp(801)).toBeNull();
-    log.setHighWatermark(5);
-    expect(await log.offsetForTimestamp(400)).toBeNull();
+    expect(await log.offsetForTimestamp(801, end)).toBeNull();
+    expect(await log.offsetForTimestamp(400, 5)).toBeNull();
     await manager.close();
   });
 });
@@ -217,8 +214,6 @@ describe('truncation and deletion', () => {
     await log.truncateTo(12);
     expect(log.logEndOffset).toBe(12);
     expect(log.segments.length).toBeLessThan(segmentsBefore);
-    expect(log.highWatermark).toBeLessThanOrEqual(12);
-    log.setHighWatermark(12);
     expect((await readAll(log)).map(([o]) => o)).toEqual(Array.from({ length: 12 }, (_, i) => i));
     // Sequence 12 is next again: the truncated batches are forgotten.
     const again = await log.append(batchOf(['again'], { producerId: 9, producerEpoch: 0, baseSequence: 12 }));
@@ -232,7 +227,6 @@ describe('truncation and deletion', () => {
     const manager = await LogManager.open({ dataDir, clock });
     const log = await manager.create(tp, { segmentBytes: 1024, fileDeleteDelayMs: 60_000 });
     for (let i = 0; i < 20; i++) await log.append(batchOf([`v${i}`.padEnd(200, '.')]));
-    log.setHighWatermark(log.logEndOffset);
     const infos = await log.segmentInfos();
     const reader = log.segments[0]!;
     const result = await log.deleteSegmentsBefore(infos[2]!.baseOffset);
@@ -243,13 +237,11 @@ describe('truncation and deletion', () => {
     expect(readdirSync(dir).filter((f) => f.endsWith('.deleted')).length).toBe(6);
     // A read that already holds the old segment still works until the files are removed.
     expect((await reader.read(0, 100)).length).toBe(100);
-    await expect(log.read(0, { maxBytes: 100 })).rejects.toMatchObject({ code: 'OFFSET_OUT_OF_RANGE', details: { logStartOffset: infos[2]!.baseOffset } });
+    await expect(log.read(0, { maxBytes: 100, maxOffset: log.logEndOffset })).rejects.toMatchObject({ code: 'OFFSET_OUT_OF_RANGE', details: { logStartOffset: infos[2]!.baseOffset } });
     clock.advance(60_000);
     await waitFor(() => readdirSync(dir).filter((f) => f.endsWith('.deleted')).length === 0, 5_000, 'deleted files to be removed');
-    // Never the active segment, never past the high watermark.
-    log.setHighWatermark(log.logStartOffset);
-    expect((await log.deleteSegmentsBefore(Number.MAX_SAFE_INTEGER)).deletedSegments).toBe(0);
-    log.setHighWatermark(log.logEndOffset);
+    // Never the active segment, never past the offset given.
+    expect((await log.deleteSegmentsBefore(log.logStartOffset)).deletedSegments).toBe(0);
     await log.deleteSegmentsBefore(Number.MAX_SAFE_INTEGER);
     expect(log.segments.length).toBe(1);
     await manager.close();

@@ -18,7 +18,6 @@ async function writeLog(dataDir: string, count: number, clean: boolean): Promise
   const manager = await LogManager.open({ dataDir, logConfigFor: () => config });
   const log = manager.get(tp) ?? (await manager.create(tp, config));
   for (let i = 0; i < count; i++) await log.append(batchOf([`record-${i}`.padEnd(100, '.')]));
-  log.setHighWatermark(log.logEndOffset);
   const all = await readAll(log);
   if (clean) await manager.close();
   else manager.abandon();
@@ -28,7 +27,6 @@ async function writeLog(dataDir: string, count: number, clean: boolean): Promise
 async function reopen(dataDir: string, events = new CollectedEvents(), io?: FaultyFileIO) {
   const manager = await LogManager.open({ dataDir, events, logConfigFor: () => config, ...(io ? { io } : {}) });
   const log = manager.get(tp)!;
-  log.setHighWatermark(log.logEndOffset);
   return { manager, log, events };
 }
 

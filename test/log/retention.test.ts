@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LogManager } from '../../src/log/log-manager.js';
 import type { PartitionLog } from '../../src/log/partition-log.js';
+import type { RetentionPolicy } from '../../src/log/retention.js';
 import { FaultyFileIO } from '../helpers/faulty-file-io.js';
 import { batchOf, readAll } from '../helpers/log-builder.js';
 import { ManualClock } from '../helpers/manual-clock.js';
@@ -17,7 +18,11 @@ const T0 = 1_700_000_000_000;
 
 async function append(log: PartitionLog, values: string[], timestamp: number): Promise<void> {
   await log.append(batchOf(values, { timestamp }));
-  log.setHighWatermark(log.logEndOffset);
+}
+
+/** Retention as the Partition runs it, with everything appended counted as committed. */
+function retain(log: PartitionLog, policy: RetentionPolicy, now: number) {
+  return log.applyRetention(policy, now, log.logEndOffset);
 }
 
 /** A log with one segment per call of `segment(timestamp)` (each batch fills a 1 KiB segment). */
@@ -39,11 +44,11 @@ describe('retention', () => {
     await segment(T0 + HOUR);
     await segment(T0 + 2 * HOUR); // active
     const policy = { retentionMs: HOUR, retentionBytes: null };
-    expect((await log.applyRetention(policy, T0 + HOUR)).deletedSegments).toBe(0); // exactly retentionMs old: kept
-    expect((await log.applyRetention(policy, T0 + HOUR + 1)).deletedSegments).toBe(1);
+    expect((await retain(log, policy, T0 + HOUR)).deletedSegments).toBe(0); // exactly retentionMs old: kept
+    expect((await retain(log, policy, T0 + HOUR + 1)).deletedSegments).toBe(1);
     expect(log.logStartOffset).toBe(1);
-    expect((await log.applyRetention(policy, T0 + 2 * HOUR)).deletedSegments).toBe(0);
-    expect((await log.applyRetention(policy, T0 + 2 * HOUR + 1)).deletedSegments).toBe(1);
+    expect((await retain(log, policy, T0 + 2 * HOUR)).deletedSegments).toBe(0);
+    expect((await retain(log, policy, T0 + 2 * HOUR + 1)).deletedSegments).toBe(1);
     expect(log.segments.map((s) => s.baseOffset)).toEqual([2]);
     expect(await readAll(log)).toEqual([[2, 'x'.repeat(700)]]);
     clock.advance(0);
@@ -58,8 +63,8 @@ describe('retention', () => {
     await append(log, ['tail'], T0 + 20 * HOUR);
     expect(log.segments.length).toBe(3);
     const policy = { retentionMs: HOUR, retentionBytes: null };
-    expect((await log.applyRetention(policy, T0 + 5 * HOUR)).deletedSegments).toBe(0);
-    expect((await log.applyRetention(policy, T0 + 11 * HOUR + 1)).deletedSegments).toBe(2);
+    expect((await retain(log, policy, T0 + 5 * HOUR)).deletedSegments).toBe(0);
+    expect((await retain(log, policy, T0 + 11 * HOUR + 1)).deletedSegments).toBe(2);
     expect(log.logStartOffset).toBe(3);
     await manager.close();
   });
@@ -71,11 +76,11 @@ describe('retention', () => {
     const total = sizes.reduce((a, b) => a + b, 0);
     // 2.5 segments too many: two go (a third would leave less than retentionBytes)
     const retentionBytes = total - Math.floor(sizes[0]! * 2.5);
-    const result = await log.applyRetention({ retentionMs: null, retentionBytes }, T0);
+    const result = await retain(log, { retentionMs: null, retentionBytes }, T0);
     expect(result).toEqual({ deletedSegments: 2, freedBytes: sizes[0]! + sizes[1]! });
     expect(log.sizeInBytes).toBeGreaterThanOrEqual(retentionBytes);
     // a tiny limit still keeps the active segment
-    await log.applyRetention({ retentionMs: null, retentionBytes: 1 }, T0);
+    await retain(log, { retentionMs: null, retentionBytes: 1 }, T0);
     expect(log.segments.length).toBe(1);
     expect(log.logStartOffset).toBe(5);
     await manager.close();
@@ -86,8 +91,8 @@ describe('retention', () => {
     await segment(T0);
     await segment(T0);
     await segment(T0);
-    log.setHighWatermark(1); // only offset 0 is committed
-    const result = await log.applyRetention({ retentionMs: 1, retentionBytes: null }, T0 + HOUR);
+    // only offset 0 is committed
+    const result = await log.applyRetention({ retentionMs: 1, retentionBytes: null }, T0 + HOUR, 1);
     expect(result.deletedSegments).toBe(1);
     expect(log.logStartOffset).toBe(1);
     await manager.close();
@@ -98,11 +103,11 @@ describe('retention', () => {
     await append(log, ['a', 'b'], T0);
     await append(log, ['c'], T0);
     expect(log.segments.length).toBe(1);
-    const result = await log.applyRetention({ retentionMs: HOUR, retentionBytes: null }, T0 + 2 * HOUR);
+    const result = await retain(log, { retentionMs: HOUR, retentionBytes: null }, T0 + 2 * HOUR);
     expect(result.deletedSegments).toBe(1);
     expect(log.segments.map((s) => s.baseOffset)).toEqual([3]);
-    expect([log.logStartOffset, log.logEndOffset, log.highWatermark]).toEqual([3, 3, 3]);
-    await expect(log.read(0, { maxBytes: 100 })).rejects.toMatchObject({ code: 'OFFSET_OUT_OF_RANGE', details: { logStartOffset: 3 } });
+    expect([log.logStartOffset, log.logEndOffset]).toEqual([3, 3]);
+    await expect(log.read(0, { maxBytes: 100, maxOffset: 3 })).rejects.toMatchObject({ code: 'OFFSET_OUT_OF_RANGE', details: { logStartOffset: 3 } });
     await log.settle();
     clock.advance(60_000);
     await waitFor(() => deletedFiles(dir).length === 0, 5_000, 'the .deleted files to go');
@@ -121,7 +126,7 @@ describe('retention', () => {
     await segment(T0);
     await segment(T0 + HOUR);
     const reading = log.segments[0]!;
-    await log.applyRetention({ retentionMs: 1, retentionBytes: null }, T0 + 1_000);
+    await retain(log, { retentionMs: 1, retentionBytes: null }, T0 + 1_000);
     await log.settle();
     expect(deletedFiles(dir).length).toBeGreaterThan(0);
     expect((await reading.read(0, 200)).length).toBe(200); // renamed, still readable through its descriptor
@@ -137,7 +142,7 @@ describe('retention', () => {
     await segment(T0);
     await segment(T0);
     await segment(T0 + HOUR);
-    await log.applyRetention({ retentionMs: 1, retentionBytes: null }, T0 + 1_000);
+    await retain(log, { retentionMs: 1, retentionBytes: null }, T0 + 1_000);
     await log.settle();
     const leftovers = deletedFiles(dir);
     expect(leftovers.length).toBeGreaterThan(0);
@@ -156,7 +161,7 @@ describe('retention', () => {
     for (let i = 0; i < 20; i++) await segment(T0);
     await segment(T0 + 2 * HOUR);
     const from = io.metadataOps.length;
-    const result = await log.applyRetention({ retentionMs: HOUR, retentionBytes: null }, T0 + 2 * HOUR);
+    const result = await retain(log, { retentionMs: HOUR, retentionBytes: null }, T0 + 2 * HOUR);
     expect(result.deletedSegments).toBe(20);
     expect(log.logStartOffset).toBe(20);
     await log.append(batchOf(['z'])); // appends do not wait for the renames
@@ -178,7 +183,7 @@ describe('retention', () => {
     const back = reopened.get(tp)!;
     expect(back.logStartOffset).toBe(15); // expired segments came back; nothing retained was lost
     expect((await readAll(back)).map(([offset]) => offset)).toEqual([15, 16, 17, 18, 19, 20, 21]);
-    expect((await back.applyRetention({ retentionMs: HOUR, retentionBytes: null }, T0 + 2 * HOUR)).deletedSegments).toBe(5);
+    expect((await retain(back, { retentionMs: HOUR, retentionBytes: null }, T0 + 2 * HOUR)).deletedSegments).toBe(5);
     expect(back.logStartOffset).toBe(20);
     await reopened.close();
   });
@@ -190,7 +195,7 @@ describe('retention', () => {
     await segment(T0 + 2 * HOUR);
     io.inject({ op: 'rename', pathIncludes: '00000000000000000003.log', errno: 'EIO', times: 1 });
     const policy = { retentionMs: HOUR, retentionBytes: null };
-    expect((await log.applyRetention(policy, T0 + 2 * HOUR)).deletedSegments).toBe(6);
+    expect((await retain(log, policy, T0 + 2 * HOUR)).deletedSegments).toBe(6);
     await log.settle(); // the failure is logged; the partition stays online
     clock.advance(1); // fileDeleteDelayMs 0, on the manual clock
     await waitFor(() => deletedFiles(log.dir).length === 0, 5_000, 'removal of the renamed segments');
@@ -201,7 +206,7 @@ describe('retention', () => {
     const reopened = await LogManager.open({ dataDir, clock });
     const back = reopened.get(tp)!;
     expect(back.logStartOffset).toBe(3); // segments that were being deleted, not lost data
-    expect((await back.applyRetention(policy, T0 + 2 * HOUR)).deletedSegments).toBe(3);
+    expect((await retain(back, policy, T0 + 2 * HOUR)).deletedSegments).toBe(3);
     expect(back.logStartOffset).toBe(6);
     await reopened.close();
   });
@@ -216,7 +221,7 @@ describe('retention', () => {
       for (let i = 0; i < 3; i++) await append(log, ['x'.repeat(700)], T0 + i * HOUR);
       logs.push(log);
     }
-    const results = await Promise.all(logs.map((log, p) => log.applyRetention({ retentionMs: p % 2 === 0 ? HOUR : null, retentionBytes: null }, T0 + 2 * HOUR)));
+    const results = await Promise.all(logs.map((log, p) => retain(log, { retentionMs: p % 2 === 0 ? HOUR : null, retentionBytes: null }, T0 + 2 * HOUR)));
     expect(results.map((r) => r.deletedSegments)).toEqual(logs.map((_, p) => (p % 2 === 0 ? 1 : 0)));
     await manager.close();
   });

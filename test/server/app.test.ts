@@ -181,7 +181,7 @@ describe('produce and fetch (JSON)', () => {
     expect(one.json().offsets[0].offset).toBe(0);
     const zero = await call('POST', '/topics/a/records', { records: [{ value: 'y' }], acks: '0' });
     expect(zero.json().offsets[0].offset).toBe(-1);
-    await waitFor(() => b.services.logs.get({ topic: 'a', partition: 0 })!.highWatermark === 2, 5_000, 'the acks=0 append');
+    await waitFor(() => b.services.topics.partition('a', 0).highWatermark === 2, 5_000, 'the acks=0 append');
   });
 
   it('times out with 504 when durability takes longer than timeoutMs', async () => {
@@ -308,12 +308,12 @@ describe('long polling and offsets', () => {
     await call('POST', '/topics', { name: 'lp' });
     const started = Date.now();
     const waiting = call('GET', '/topics/lp/partitions/0/records?offset=0&maxWaitMs=5000');
-    await waitFor(() => broker!.services.replicas.waitingFetches === 1, 5_000, 'the fetch to wait');
+    await waitFor(() => broker!.services.fetches.waitingFetches === 1, 5_000, 'the fetch to wait');
     await call('POST', '/topics/lp/records', { records: [{ value: 'wake' }] });
     const response = await waiting;
     expect(response.json().records.map((r: { value: string }) => r.value)).toEqual(['wake']);
     expect(Date.now() - started).toBeLessThan(4_900);
-    expect(broker!.services.replicas.waitingFetches).toBe(0);
+    expect(broker!.services.fetches.waitingFetches).toBe(0);
     const empty = await call('GET', '/topics/lp/partitions/0/records?offset=1&maxWaitMs=50');
     expect(empty.json()).toMatchObject({ records: [], nextOffset: 1 });
   });

@@ -92,12 +92,12 @@ describe('POST /fetch', () => {
       maxWaitMs: 20_000,
     });
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(broker.services.replicas.waitingFetches).toBe(1);
+    expect(broker.services.fetches.waitingFetches).toBe(1);
     await produce('a', 2, ['late']);
     const r = await pending;
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(r.json.partitions.map((p: { records: unknown[] }) => p.records.length)).toEqual([0, 0, 1]);
-    expect(broker.services.replicas.waitingFetches).toBe(0);
+    expect(broker.services.fetches.waitingFetches).toBe(0);
     // Nothing new anywhere and no wait: answered at once, empty.
     const empty = await call('POST', '/fetch', { partitions: [{ topic: 'a', partition: 2, offset: 1 }] });
     expect(empty.json.partitions[0]).toMatchObject({ records: [], nextOffset: 1, highWatermark: 1 });

@@ -128,7 +128,7 @@ describe('waiting and closing', () => {
     await call('POST', '/topics', { name: 'gone' });
     const started = Date.now();
     const polling = call('GET', '/topics/gone/partitions/0/records?offset=0&maxWaitMs=10000');
-    await waitFor(() => broker!.services.replicas.waitingFetches === 1, 5_000, 'the fetch to wait');
+    await waitFor(() => broker!.services.fetches.waitingFetches === 1, 5_000, 'the fetch to wait');
     await call('DELETE', '/topics/gone');
     const response = await polling;
     expect(response.statusCode).toBe(404);
@@ -152,13 +152,13 @@ describe('waiting and closing', () => {
     const polls = clients.map((c) =>
       fetch(`${broker!.url}/topics/lp/partitions/0/records?offset=0&maxWaitMs=20000`, { signal: c.signal }).catch(() => undefined),
     );
-    await waitFor(() => broker!.services.replicas.waitingFetches === 20, 5_000, '20 waiting fetches');
+    await waitFor(() => broker!.services.fetches.waitingFetches === 20, 5_000, '20 waiting fetches');
     for (const c of clients) c.abort();
     await Promise.all(polls);
-    await waitFor(() => broker!.services.replicas.waitingFetches === 0, 5_000, 'the waiters to go');
+    await waitFor(() => broker!.services.fetches.waitingFetches === 0, 5_000, 'the waiters to go');
     // A poll that stays connected still waits and is woken by data.
     const kept = fetch(`${broker.url}/topics/lp/partitions/0/records?offset=0&maxWaitMs=20000`);
-    await waitFor(() => broker!.services.replicas.waitingFetches === 1, 5_000, 'the kept fetch to wait');
+    await waitFor(() => broker!.services.fetches.waitingFetches === 1, 5_000, 'the kept fetch to wait');
     await call('POST', '/topics/lp/records', { records: [{ value: 'x' }] });
     expect(((await (await kept).json()) as { records: unknown[] }).records).toHaveLength(1);
   });

@@ -5,6 +5,7 @@ import type { LogManager } from '../../log/log-manager.js';
 import type { MetadataStore } from '../../replication/metadata-store.js';
 import type { GroupCoordinator } from '../../replication/group-coordinator.js';
 import type { ReplicaManager } from '../../replication/replica-manager.js';
+import type { FetchManager } from '../../replication/fetch-manager.js';
 import type { RetentionJob } from '../../replication/retention-job.js';
 import { validateTopicName, type TopicManager } from '../../replication/topic-manager.js';
 import type { BrokerConfig } from '../broker-config.js';
@@ -18,6 +19,7 @@ export interface Services {
   store: MetadataStore;
   topics: TopicManager;
   replicas: ReplicaManager;
+  fetches: FetchManager;
   groups: GroupCoordinator;
   retention: RetentionJob;
   metrics: BrokerMetrics;

@@ -71,7 +71,7 @@ export function fetchRoutes(app: FastifyInstance, s: Services): void {
         if (!reply.raw.writableFinished) gone.abort();
       };
       reply.raw.once('close', onClose);
-      const result = await s.replicas.fetch(topic, partition, offset, { maxBytes, maxWaitMs, signal: gone.signal }).finally(() =>
+      const result = await s.fetches.fetch(topic, partition, offset, { maxBytes, maxWaitMs, signal: gone.signal }).finally(() =>
         reply.raw.off('close', onClose),
       );
       s.metrics.bytesOut.inc({ topic }, result.bytes.length);

@@ -151,8 +151,8 @@ export function groupRoutes(app: FastifyInstance, s: Services): void {
       const offsets = await s.groups.resetOffsets(group, topic, async (partition) => {
         if (to === 'earliest' || to === 'latest') return (await s.replicas.listOffset(topic, partition, to)).offset;
         if ('timestamp' in to) return (await s.replicas.listOffset(topic, partition, to.timestamp)).offset;
-        const log = s.topics.partitionLog(topic, partition);
-        return Math.min(Math.max(to.offset, log.logStartOffset), log.highWatermark);
+        const p = s.topics.partition(topic, partition);
+        return Math.min(Math.max(to.offset, p.logStartOffset), p.highWatermark);
       });
       return { offsets };
     },

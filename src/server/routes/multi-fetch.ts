@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { encodeFetchFrames, type FetchFrame } from '../../common/fetch-frames.js';
 import { BrokerError } from '../../log/errors.js';
-import type { FetchManyEntry } from '../../replication/replica-manager.js';
+import type { FetchManyEntry } from '../../replication/fetch-manager.js';
 import { validateTopicName } from '../../replication/topic-manager.js';
 import { errorBody } from '../errors.js';
 import { recordsFromBatches, type Encoding, type FetchedRecord } from '../json-records.js';
@@ -70,7 +70,7 @@ export function multiFetchRoutes(app: FastifyInstance, s: Services): void {
         if (!reply.raw.writableFinished) gone.abort();
       };
       reply.raw.once('close', onClose);
-      const entries = await s.replicas
+      const entries = await s.fetches
         .fetchMany(body.partitions, {
           maxWaitMs: body.maxWaitMs ?? 0,
           maxBytes: body.maxBytes ?? DEFAULT_MAX_BYTES,
