@@ -15,7 +15,10 @@ import { assignOffsetAndEpoch, batchSize, readBatchHeader, type RecordBatchHeade
 export interface AppendOptions {
   /** stamped into every appended batch (replication uses it for log divergence) */
   leaderEpoch?: number;
-  /** batches built by the broker itself: skip the full validation */
+  /**
+   * the batches were validated already (the produce path checks frames and records before appending, the
+   * broker builds its own): only their frames are walked here
+   */
   trusted?: boolean;
   /**
    * false for batches whose baseSequence is a per-request sequence checked by the broker (the JSON produce
@@ -43,6 +46,8 @@ export interface PendingAppend {
   batches: { at: number; header: RecordBatchHeader }[];
   leaderEpoch: number;
   checkSequences: boolean;
+  /** a follower's copy of the leader's batches: offsets and epochs kept, producer state updated unchecked */
+  follower: boolean;
   resolve(result: AppendResult): void;
   reject(err: unknown): void;
 }
@@ -86,6 +91,7 @@ export function splitForAppend(data: Buffer, trusted: boolean, maxMessageBytes: 
  * nothing), or assigns offsets, records the batches in `overlay` and returns what to write.
  */
 export function planRequest(request: PendingAppend, overlay: ProducerStateMap, nextOffset: number): RequestPlan {
+  if (request.follower) return planFollowerRequest(request, overlay, nextOffset);
   const requestState = overlay.fork();
   const results: BatchAppendInfo[] = [];
   let offset = nextOffset;
@@ -112,6 +118,36 @@ export function planRequest(request: PendingAppend, overlay: ProducerStateMap, n
     written.push({ lastOffset: result.lastOffset, maxTimestamp: header.maxTimestamp, size });
     bytes += size;
   });
+  return { results, buffers, written, bytes, nextOffset: offset };
+}
+
+/**
+ * A follower appends the leader's batches as they are: they must start at its log end offset and follow on
+ * without gaps (the replica fetcher asks from there); their producers enter the state without checks, as
+ * the leader checked them.
+ */
+function planFollowerRequest(request: PendingAppend, overlay: ProducerStateMap, nextOffset: number): RequestPlan {
+  const results: BatchAppendInfo[] = [];
+  const buffers: Buffer[] = [];
+  const written: AppendedBatch[] = [];
+  let offset = nextOffset;
+  let bytes = 0;
+  for (const { at, header } of request.batches) {
+    if (header.baseOffset !== offset) {
+      throw new BrokerError('OFFSET_OUT_OF_RANGE', `a follower append starts at offset ${header.baseOffset}, the log ends at ${offset}`, {
+        details: { baseOffset: header.baseOffset, logEndOffset: offset },
+      });
+    }
+    const size = batchSize(header);
+    results.push({ baseOffset: header.baseOffset, lastOffset: header.baseOffset + header.lastOffsetDelta, maxTimestamp: header.maxTimestamp, duplicate: false });
+    buffers.push(request.data.subarray(at, at + size));
+    written.push({ lastOffset: header.baseOffset + header.lastOffsetDelta, maxTimestamp: header.maxTimestamp, size });
+    bytes += size;
+    offset = header.baseOffset + header.lastOffsetDelta + 1;
+  }
+  const state = overlay.fork();
+  for (const { header } of request.batches) state.update(header);
+  state.commitTo(overlay);
   return { results, buffers, written, bytes, nextOffset: offset };
 }
 

@@ -157,15 +157,16 @@ export function tempPathFor(path: string): string {
  * Replaces `path` with `data` durably: write a temp file, fdatasync it, rename it over the old one and
  * fsync the directory. A crash leaves either the old file or the new one, plus at most a stray `.tmp`.
  */
-export async function writeFileAtomic(io: FileIO, path: string, data: Buffer): Promise<void> {
+export async function writeFileAtomic(io: FileIO, path: string, data: Buffer, options: { durable?: boolean } = {}): Promise<void> {
+  const durable = options.durable ?? true;
   const tmp = tempPathFor(path);
   const fd = await io.open(tmp, 'create');
   try {
     await writeFully(io, fd, [data], 0);
-    await io.datasync(fd);
+    if (durable) await io.datasync(fd);
   } finally {
     await io.close(fd);
   }
   await io.rename(tmp, path);
-  await io.syncDirectory(dirname(path));
+  if (durable) await io.syncDirectory(dirname(path));
 }

@@ -21,6 +21,9 @@
  */
 import { join } from 'node:path';
 import { writeFileAtomic, type FileIO } from './file-io.js';
+import type { LogEvents } from './log-config.js';
+import type { LogSegment } from './log-segment.js';
+import type { RecordBatchHeader } from './record-batch.js';
 
 export const LEADER_EPOCH_FILE = 'leader-epoch-checkpoint';
 const VERSION = '0';
@@ -55,6 +58,11 @@ export class LeaderEpochCache {
 
   all(): readonly EpochEntry[] {
     return this.entries;
+  }
+
+  /** A copy to change and flush before it replaces this one (the file is written before the data). */
+  copy(): LeaderEpochCache {
+    return new LeaderEpochCache(this.io, this.dir, this.entries);
   }
 
   /**
@@ -115,10 +123,14 @@ export class LeaderEpochCache {
     return changed;
   }
 
-  /** Writes the file (write-temp, fdatasync, rename, directory fsync). */
-  async flush(): Promise<void> {
+  /**
+   * Writes the file (write-temp, rename; with `durable`, fdatasync and directory fsync too). Under fsync
+   * `interval` and `never` the file is not synced, like the data; a file that lost its newest entries in a
+   * crash is caught at load, where the last batch's epoch must be known (else the cache is rebuilt).
+   */
+  async flush(durable = true): Promise<void> {
     const lines = [VERSION, String(this.entries.length), ...this.entries.map((e) => `${e.epoch} ${e.startOffset}`)];
-    await writeFileAtomic(this.io, this.path, Buffer.from(lines.join('\n') + '\n'));
+    await writeFileAtomic(this.io, this.path, Buffer.from(lines.join('\n') + '\n'), { durable });
   }
 }
 
@@ -146,4 +158,51 @@ export async function readLeaderEpochFile(io: FileIO, dir: string): Promise<{ en
     entries.push({ epoch: epoch!, startOffset: startOffset! });
   }
   return { entries, problem: null };
+}
+
+/**
+ * The cache of a loaded log: from its file, or rebuilt from the batch headers when the file is missing or
+ * unreadable (then written), and cut to the log's range [log start, log end).
+ */
+export async function loadLeaderEpochCache(io: FileIO, dir: string, segments: readonly LogSegment[], events: LogEvents, name: string): Promise<LeaderEpochCache> {
+  const { entries, problem } = await readLeaderEpochFile(io, dir);
+  let cache: LeaderEpochCache;
+  let changed = false;
+  const last = await lastBatchHeader(segments);
+  const stale = entries !== null && last !== null && last.partitionLeaderEpoch >= 0 && !entries.some((e) => e.epoch === last.partitionLeaderEpoch);
+  if (entries && !stale) {
+    cache = new LeaderEpochCache(io, dir, entries);
+  } else {
+    if (problem || stale) {
+      events.warn({ partition: name, problem: problem ?? `the last batch's epoch ${last!.partitionLeaderEpoch} is not in it` }, 'leader-epoch checkpoint unreadable or behind the log; rebuilding it from the log');
+    }
+    cache = new LeaderEpochCache(io, dir);
+    for (const segment of segments) {
+      await segment.forEachBatchHeader(0, (header) => {
+        cache.assign(header.partitionLeaderEpoch, header.baseOffset);
+      });
+    }
+    changed = cache.all().length > 0 || problem !== null || stale;
+  }
+  const logStart = segments[0]!.baseOffset;
+  const logEnd = segments[segments.length - 1]!.nextOffset;
+  changed = cache.truncateFromEnd(logEnd) || changed;
+  changed = cache.truncateFromStart(logStart) || changed;
+  if (changed) await cache.flush();
+  return cache;
+}
+
+/** The header of the log's last batch (the newest non-empty segment's), or null for an empty log. */
+async function lastBatchHeader(segments: readonly LogSegment[]): Promise<RecordBatchHeader | null> {
+  for (let i = segments.length - 1; i >= 0; i--) {
+    const segment = segments[i]!;
+    if (segment.isEmpty) continue;
+    await segment.ensureIndexesLoaded();
+    let last: RecordBatchHeader | null = null;
+    await segment.forEachBatchHeader(segment.offsetIndex.lookup(segment.nextOffset), (header) => {
+      last = header;
+    });
+    return last;
+  }
+  return null;
 }

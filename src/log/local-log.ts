@@ -20,6 +20,7 @@ import type { HandleCache } from './handle-cache.js';
 import { DEFAULT_LOG_CONFIG, segmentOptionsOf, type FsyncPolicy, type LogConfig, type LogEvents } from './log-config.js';
 import { LogDurability } from './log-durability.js';
 import { findOffsetByTimestamp, describeSegments, readSegments, type ReadOptions, type ReadResult, type SegmentInfo } from './log-reader.js';
+import { LeaderEpochCache } from './leader-epoch-cache.js';
 import { LogSegment } from './log-segment.js';
 import type { ProducerEntry, ProducerStateMap } from './producer-state.js';
 import { RolledSegments } from './rolled-segments.js';
@@ -46,12 +47,16 @@ export interface LogSegmentsState {
   segments: LogSegment[];
   recoveryPoint: number;
   producerState: ProducerStateMap;
+  /** the leader-epoch cache (a new log starts with an empty one) */
+  epochs?: LeaderEpochCache;
 }
 
 export abstract class LocalLog {
   /** oldest first; never empty; the last one is active */
   segments: LogSegment[];
   config: LogConfig;
+  /** epoch -> first offset, kept with the log: written before data of a new epoch, cut with the log */
+  epochs: LeaderEpochCache;
 
   /** every rolled segment below it is finished (indexes, and outside `always` data, on disk) */
   protected finishedPoint: number;
@@ -76,6 +81,7 @@ export abstract class LocalLog {
   ) {
     this.config = { ...DEFAULT_LOG_CONFIG, ...config };
     this.segments = state.segments;
+    this.epochs = state.epochs ?? new LeaderEpochCache(deps.handles.io, dir);
     this.finishedPoint = state.recoveryPoint;
     const retryBackoffMs = deps.storageRetryBackoffMs ?? DEFAULT_STORAGE_RETRY_BACKOFF_MS;
     this.background = new BackgroundWork(deps.handles.io, deps.clock, deps.events, this.name);
@@ -298,6 +304,9 @@ export abstract class LocalLog {
       freedBytes += segment.size;
     }
     this.background.deleteSegmentsInBackground(doomed, this.config.fileDeleteDelayMs);
+    // In memory only: the file's older first entry is cut to the log start again at every load, and the next
+    // epoch change rewrites the file, so retention adds no file write (and no directory sync) of its own.
+    this.epochs.truncateFromStart(this.logStartOffset);
     const deletedSegments = doomed.length;
     if (deletedSegments > 0) {
       this.deps.events.info({ partition: this.name, deletedSegments, freedBytes, logStartOffset: this.logStartOffset, reason }, 'deleted old segments');

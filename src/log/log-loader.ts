@@ -24,6 +24,7 @@ import { segmentOptionsOf, type LogConfig } from './log-config.js';
 import { LogSegment } from './log-segment.js';
 import { recoverSegment } from './segment-recovery.js';
 import type { LogSegmentsState, PartitionLogDeps } from './local-log.js';
+import { LEADER_EPOCH_FILE, loadLeaderEpochCache } from './leader-epoch-cache.js';
 import { deleteSnapshotsAbove, rebuildProducerState } from './producer-snapshot.js';
 import {
   CORRUPTED_SUFFIX,
@@ -82,8 +83,8 @@ export async function loadPartitionState(
       logs.set(parsed.offset, (await io.fileSize(join(dir, file))) ?? 0);
     } else if (parsed?.kind === 'index' || parsed?.kind === 'timeindex') {
       indexes.push({ offset: parsed.offset, name: file });
-    } else if (parsed?.kind === 'snapshot') {
-      // read by rebuildProducerState
+    } else if (parsed?.kind === 'snapshot' || file === LEADER_EPOCH_FILE) {
+      // read by rebuildProducerState and loadLeaderEpochCache
     } else if (file.endsWith(DELETED_SUFFIX) || file.endsWith(TEMP_SUFFIX)) {
       await unlinkIfPresent(io, join(dir, file));
       report.removedStrayFiles.push(file);
@@ -138,8 +139,9 @@ export async function loadPartitionState(
   const logEndOffset = segments[segments.length - 1]!.nextOffset;
   await deleteSnapshotsAbove(io, dir, logEndOffset);
   const producerState = await rebuildProducerState(io, dir, segments, logEndOffset, deps.events);
+  const epochs = await loadLeaderEpochCache(io, dir, segments, deps.events, name);
   const recoveryPoint = recoverFrom >= 0 ? segments[segments.length - 1]!.baseOffset : logEndOffset;
-  return { state: { segments, recoveryPoint, producerState }, report };
+  return { state: { segments, recoveryPoint, producerState, epochs }, report };
 }
 
 async function recoverSegments(

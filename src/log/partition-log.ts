@@ -20,6 +20,8 @@ import type { LogConfig } from './log-config.js';
 import { loadPartitionState } from './log-loader.js';
 import { LocalLog, type LogSegmentsState, type PartitionLogDeps } from './local-log.js';
 import { MAX_RELATIVE_OFFSET, type AppendedBatch, type LogSegment } from './log-segment.js';
+import type { LeaderEpochCache } from './leader-epoch-cache.js';
+import { splitBatchFrames } from './batch-decoder.js';
 import { deleteSnapshotsAbove, readLatestSnapshot, rebuildProducerState, writeSnapshot } from './producer-snapshot.js';
 import type { ProducerStateMap } from './producer-state.js';
 import type { RecordBatchHeader } from './record-batch.js';
@@ -67,6 +69,28 @@ export class PartitionLog extends LocalLog {
    * Resolves once the batches are durable under the fsync policy.
    */
   append(data: Buffer, options: AppendOptions = {}): Promise<AppendResult> {
+    return this.enqueue(data, () => splitForAppend(data, options.trusted === true, this.config.maxMessageBytes), {
+      leaderEpoch: options.leaderEpoch ?? 0,
+      checkSequences: options.checkSequences ?? true,
+      follower: false,
+    });
+  }
+
+  /**
+   * Appends a follower's copy of the leader's batches (replication): they keep the leader's offsets and leader
+   * epochs, and must start at this log's end offset (else OFFSET_OUT_OF_RANGE, nothing written). Frames and
+   * CRCs are checked; records are not decoded (the leader validated them). Resolves once durable under the
+   * fsync policy.
+   */
+  appendAsFollower(data: Buffer): Promise<AppendResult> {
+    return this.enqueue(data, () => splitBatchFrames(data), { leaderEpoch: -1, checkSequences: false, follower: true });
+  }
+
+  private enqueue(
+    data: Buffer,
+    split: () => { at: number; header: RecordBatchHeader }[],
+    kind: Pick<PendingAppend, 'leaderEpoch' | 'checkSequences' | 'follower'>,
+  ): Promise<AppendResult> {
     if (this.closed) return Promise.reject(this.closedReason);
     const offline = this.durability.offline;
     // Offline: refused at once, unless a reopen is due (drain tries it first) or under way (the append waits).
@@ -74,12 +98,13 @@ export class PartitionLog extends LocalLog {
     if (this.rolled.retryDue) this.finishRolledSegments();
     let batches: { at: number; header: RecordBatchHeader }[];
     try {
-      batches = splitForAppend(data, options.trusted === true, this.config.maxMessageBytes);
+      batches = split();
+      if (batches.length === 0) throw new BrokerError('INVALID_REQUEST', 'no record batch to append');
     } catch (err) {
       return Promise.reject(err);
     }
     return new Promise<AppendResult>((resolve, reject) => {
-      this.queue.push({ data, batches, leaderEpoch: options.leaderEpoch ?? 0, checkSequences: options.checkSequences ?? true, resolve, reject });
+      this.queue.push({ data, batches, ...kind, resolve, reject });
       this.kick();
     });
   }
@@ -152,6 +177,7 @@ export class PartitionLog extends LocalLog {
     }
     if (buffers.length > 0) {
       try {
+        await this.recordEpochs(planned);
         await segment.append(buffers, written, this.deps.clock.now());
       } catch (err) {
         for (const p of planned) p.request.reject(this.closed ? this.closedReason : err);
@@ -162,6 +188,30 @@ export class PartitionLog extends LocalLog {
       this.durability.written(segment);
     }
     for (const p of planned) this.acknowledge(p);
+  }
+
+  /**
+   * A batch of a leader epoch newer than the cache's latest starts that epoch: the cache file is written
+   * (durably) before the data, as Kafka assigns the epoch before appending, so a restart never finds data of
+   * an epoch the cache does not know.
+   */
+  private async recordEpochs(planned: PlannedAppend[]): Promise<void> {
+    let next: LeaderEpochCache | null = null;
+    for (const { request, results } of planned) {
+      for (let i = 0; i < request.batches.length; i++) {
+        const result = results[i]!;
+        if (result.duplicate) continue;
+        const epoch = request.follower ? request.batches[i]!.header.partitionLeaderEpoch : request.leaderEpoch;
+        if (epoch > (next ?? this.epochs).latestEpoch) (next ??= this.epochs.copy()).assign(epoch, result.baseOffset);
+      }
+    }
+    if (!next) return;
+    try {
+      await next.flush(this.deps.fsyncPolicy === 'always');
+    } catch (err) {
+      throw storageError(`writing the leader-epoch checkpoint of ${this.name}`, err, next.path);
+    }
+    this.epochs = next;
   }
 
   private acknowledge({ request, results }: PlannedAppend): void {
@@ -220,6 +270,7 @@ export class PartitionLog extends LocalLog {
       const { state } = await loadPartitionState(this.dir, this.topicPartition, this.config, this.deps, { cleanShutdown: false, recoveryPoint: this.recoveryPoint });
       this.segments = state.segments;
       this.producerState = state.producerState;
+      this.epochs = state.epochs ?? this.epochs;
       this.finishedPoint = state.recoveryPoint;
       this.rolled.reset();
       if (this.logEndOffset < before.durableOffset) {
@@ -258,6 +309,7 @@ export class PartitionLog extends LocalLog {
     await this.background.idle();
     await this.cutSegmentsTo(Math.max(offset, 0));
     const end = this.logEndOffset;
+    if (this.epochs.truncateFromEnd(end)) await this.epochs.flush();
     await deleteSnapshotsAbove(this.deps.handles.io, this.dir, end);
     this.producerState = await rebuildProducerState(this.deps.handles.io, this.dir, this.segments, end, this.deps.events);
     this.deps.events.warn({ partition: this.name, offset, logEndOffset: end }, 'log truncated');

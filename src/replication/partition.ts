@@ -58,6 +58,8 @@ export class Partition {
     checkpointedHighWatermark = log.logStartOffset,
   ) {
     this.#isr = [deps.brokerId];
+    // The epoch this log last wrote in (0 on a single node, where leadership never changes).
+    this.#leaderEpoch = Math.max(0, log.epochs.latestEpoch);
     this.#highWatermark = this.clamp(checkpointedHighWatermark);
     // Everything a log loaded was recovered from disk: it is this broker's acknowledged position.
     this.acknowledgedEnd = log.logEndOffset;

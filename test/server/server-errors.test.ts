@@ -66,6 +66,7 @@ describe('unexpected exceptions', () => {
     };
     const { broker: b, dataDir } = await start({ io });
     await post(b, '/topics', { name: 't' });
+    expect((await post(b, '/topics/t/records', { records: [{ value: 'first' }] })).statusCode).toBe(200); // the epoch file is written
     broken = true;
     const response = await post(b, '/topics/t/records', { records: [{ value: 'x' }] });
     expect(response.statusCode).toBe(500);
