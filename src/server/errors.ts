@@ -66,7 +66,15 @@ export function toBrokerError(err: unknown): BrokerError {
   return new BrokerError('KAFKA_STORAGE_ERROR', `internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }
 
+/** The code of the error each failed reply carried (metrics count errors by code). */
+const sentCodes = new WeakMap<FastifyReply, ErrorCode>();
+
+export function errorCodeOf(reply: FastifyReply): ErrorCode | undefined {
+  return sentCodes.get(reply);
+}
+
 export function sendError(reply: FastifyReply, err: BrokerError): FastifyReply {
+  sentCodes.set(reply, err.code);
   if (err.code === 'NOT_LEADER_OR_FOLLOWER' && typeof err.details?.leaderUrl === 'string') reply.header('Location', err.details.leaderUrl);
   return reply.code(statusOf(err)).type('application/json').send(errorBody(err));
 }
