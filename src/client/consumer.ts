@@ -237,8 +237,9 @@ export class Consumer extends EventEmitter<ClientEventMap> implements AsyncItera
     this.processed();
     try {
       await this.started?.catch(() => undefined);
+      this.fetcher.markProcessed();
+      await this.group?.beforeClose();
       if (this.member && this.settings.autoCommit && !this.error) {
-        this.fetcher.markProcessed();
         await this.commit().catch(() => undefined); // a commit refused after a rebalance is not the caller's failure
       }
       await this.member?.leave().catch(() => undefined);

@@ -223,6 +223,13 @@ export class GroupAssignment {
     }
   }
 
+  /** The consumer closes: `onRevoked` for everything it owns, before the final commit and the leave. */
+  async beforeClose(): Promise<void> {
+    const owned = [...this.host.states.values()].map(tp);
+    const hook = this.host.settings.hooks.onRevoked;
+    if (hook && owned.length > 0) await this.runHook('onRevoked', hook, owned);
+  }
+
   /** Runs an application hook; its failure is logged and does not stop the rebalance. */
   private async runHook(name: string, hook: (partitions: TopicPartition[]) => void | Promise<void>, partitions: TopicPartition[]): Promise<void> {
     try {
