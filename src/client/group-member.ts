@@ -203,6 +203,7 @@ export class GroupMember {
           this.options.logger.warn({ group: this.options.group, memberId: this.memberId, err: error.message }, 'the group no longer knows this member; its partitions are lost, joining again');
           this.memberId = null;
           this.released.clear();
+          failures = 0; // the broker answered: rejoin at once
           this.options.onLost(error);
           this.waiters.unshift(...waiters);
           continue;
