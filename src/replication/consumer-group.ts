@@ -132,7 +132,8 @@ export class ConsumerGroup {
       claimed: request.owned ?? [],
       revokingSince: null,
     });
-    if (this.delayUntil !== null && this.expectedMembers !== null && this.members.size >= this.expectedMembers) this.endDelay();
+    if (this.delayUntil === null) this.expectedMembers = null; // only the delay after a restart waits for them
+    else if (this.expectedMembers !== null && this.members.size >= this.expectedMembers) this.endDelay();
     this.rebalance(partitionCounts, now, true);
     return this.view(memberId);
   }

@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Admin, Consumer, Producer, type BrokerError, type Logger, type RebalanceEvent, type RetryEvent } from '../../src/client/index.js';
 import { startTestBroker } from '../helpers/broker.js';
@@ -181,10 +182,14 @@ describe('rebalance hooks and events', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     open.push({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const producer = track(new Producer({ broker: url, clientId: 'billing-writer', maxBlockMs: 300, retryBackoffMs: 20 }));
+    // pino fits the logger option as it is
+    const producer = track(new Producer({ broker: url, clientId: 'billing-writer', maxBlockMs: 300, requestTimeoutMs: 100, retryBackoffMs: 20, logger: pino({ level: 'silent' }) }));
     const retries: RetryEvent[] = [];
+    const errors: BrokerError[] = [];
     producer.on('retry', (e) => retries.push(e));
+    producer.on('error', (e) => errors.push(e));
     await expect(producer.send({ topic: 't', value: 'x' })).rejects.toMatchObject({ code: 'BROKER_NOT_AVAILABLE' });
+    expect(errors[0]).toMatchObject({ code: 'BROKER_NOT_AVAILABLE', message: expect.stringContaining(url) }); // 503s for longer than requestTimeoutMs
     expect(seen.length).toBeGreaterThan(1);
     expect(seen.every((h) => h['sluice-client-id'] === 'billing-writer')).toBe(true);
     expect(retries[0]).toMatchObject({ operation: 'GET /topics/t', attempt: 1, error: { code: 'BROKER_NOT_AVAILABLE' } });
