@@ -101,11 +101,11 @@ async function consume(topic: string, flags: ConsumeFlags, io: CliIO): Promise<v
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
   try {
-    // The first poll only starts the consumer (joins the group, finds start positions) without waiting, so an
-    // empty topic ends at once.
-    for (let timeoutMs = 0; !interrupted; timeoutMs = 500) {
+    // Short polls until the consumer has started (joined the group, found its start positions), so an empty
+    // topic ends at once.
+    while (!interrupted) {
       const want = flags.max === undefined ? POLL_RECORDS : Math.min(POLL_RECORDS, flags.max - printed);
-      const records = await consumer.poll({ maxRecords: want, timeoutMs });
+      const records = await consumer.poll({ maxRecords: want, timeoutMs: started(consumer, flags) ? 500 : 20 });
       if (records.length > 0) {
         if (!(await io.write(formatRecords(records, flags)))) {
           allPrinted = false; // the reader went away (EPIPE): this batch must not be committed
@@ -116,10 +116,11 @@ async function consume(topic: string, flags: ConsumeFlags, io: CliIO): Promise<v
         if (flags.group !== undefined) await commitPrinted(consumer, io);
       }
       if (flags.max !== undefined && printed >= flags.max) break;
-      if (flags.follow) continue;
+      if (flags.follow || !started(consumer, flags)) continue;
       const left = remaining(consumer, end);
-      if (left === 0) break;
-      if (Date.now() - lastProgress > stall) {
+      // Partitions still on their way (the group forming, or their previous owner releasing them) count too.
+      if (left === 0 && consumer.pendingAssignment().length === 0) break;
+      if (left > 0 && Date.now() - lastProgress > stall) {
         throw new CliFailure(`no records from ${broker} for ${stall} ms with ${left} record(s) below the high watermark still to read`);
       }
     }
@@ -143,6 +144,11 @@ function checkOffset(topic: string, partitions: PartitionDescription[], offset: 
       throw new CliFailure(`offset ${offset} is out of range for ${topic}/${p.partition}: give ${p.logStartOffset} (its log start) to ${p.highWatermark} (its high watermark)`);
     }
   }
+}
+
+/** Whether the consumer has joined its group, or (without one) knows its partitions. */
+function started(consumer: Consumer, flags: ConsumeFlags): boolean {
+  return flags.group !== undefined ? consumer.generation >= 0 : consumer.assignment().length > 0;
 }
 
 /**

@@ -93,17 +93,22 @@ function resetTarget(flags: ResetFlags): ResetTarget {
 }
 
 async function describeLines(admin: Admin, d: GroupDescription): Promise<string[]> {
-  const owner = new Map<string, string>();
-  for (const m of d.members) for (const a of m.assignments) owner.set(`${a.topic}/${a.partition}`, m.memberId);
+  // Per partition, like kafka-consumer-groups.sh --describe: the owner's member id, host and client id.
+  const owner = new Map<string, Cell[]>();
+  for (const m of d.members) for (const a of m.assignments) owner.set(`${a.topic}/${a.partition}`, [m.memberId, m.host, m.clientId]);
+  const none: Cell[] = [null, null, null];
   const rows = new Map<string, Cell[]>();
-  for (const o of d.offsets) rows.set(`${o.topic}/${o.partition}`, [o.topic, o.partition, o.offset, o.highWatermark, o.lag, owner.get(`${o.topic}/${o.partition}`)]);
+  for (const o of d.offsets) rows.set(`${o.topic}/${o.partition}`, [o.topic, o.partition, o.offset, o.highWatermark, o.lag, ...(owner.get(`${o.topic}/${o.partition}`) ?? none)]);
   // Assigned partitions without a committed offset: their high watermark comes from the topic.
-  const uncommitted = d.members.flatMap((m) => m.assignments.map((a) => ({ ...a, memberId: m.memberId }))).filter((a) => !rows.has(`${a.topic}/${a.partition}`));
+  const uncommitted = d.members.flatMap((m) => m.assignments).filter((a) => !rows.has(`${a.topic}/${a.partition}`));
   const watermarks = new Map<string, number>();
   for (const topic of new Set(uncommitted.map((a) => a.topic))) {
     for (const p of (await admin.describeTopic(topic)).partitions) watermarks.set(`${topic}/${p.partition}`, p.highWatermark);
   }
-  for (const a of uncommitted) rows.set(`${a.topic}/${a.partition}`, [a.topic, a.partition, null, watermarks.get(`${a.topic}/${a.partition}`), null, a.memberId]);
+  for (const a of uncommitted) {
+    const key = `${a.topic}/${a.partition}`;
+    rows.set(key, [a.topic, a.partition, null, watermarks.get(key), null, ...(owner.get(key) ?? none)]);
+  }
   const sorted = [...rows.values()].sort((a, b) => (a[0] === b[0] ? (a[1] as number) - (b[1] as number) : String(a[0]) < String(b[0]) ? -1 : 1));
   return [
     ...renderFields([
@@ -118,11 +123,20 @@ async function describeLines(admin: Admin, d: GroupDescription): Promise<string[
       ? [
           '',
           ...renderTable(
-            ['member-id', 'topics', 'partitions', 'last-heartbeat'],
-            d.members.map((m) => [m.memberId, m.topics.join(','), m.assignments.length, new Date(m.lastHeartbeat).toISOString()]),
+            ['member-id', 'client-id', 'host', 'topics', 'partitions', 'releasing', 'pending', 'last-heartbeat'],
+            d.members.map((m) => [
+              m.memberId,
+              m.clientId,
+              m.host,
+              m.topics.join(','),
+              m.assignments.length,
+              m.revoking?.length ?? 0,
+              m.pending?.length ?? 0,
+              new Date(m.lastHeartbeat).toISOString(),
+            ]),
           ),
         ]
       : []),
-    ...(sorted.length > 0 ? ['', ...renderTable(['topic', 'partition', 'committed', 'high-watermark', 'lag', 'member-id'], sorted)] : []),
+    ...(sorted.length > 0 ? ['', ...renderTable(['topic', 'partition', 'committed', 'high-watermark', 'lag', 'member-id', 'host', 'client-id'], sorted)] : []),
   ];
 }

@@ -10,6 +10,7 @@
  */
 import { BATCH_OVERHEAD, type PreparedRecord } from './records.js';
 import type { RecordMetadata } from './types.js';
+import { BrokerError } from './errors.js';
 
 export interface Delivery {
   promise: Promise<RecordMetadata>;
@@ -69,6 +70,15 @@ export class ProducerBatch {
     }
     this.settle();
   }
+}
+
+/** The failure of a batch not acknowledged within deliveryTimeoutMs (with the last error that was retried). */
+export function deliveryTimeoutError(batch: ProducerBatch, deliveryTimeoutMs: number, last: BrokerError | null): BrokerError {
+  const why = last ? `; last error: ${last.code}: ${last.message}` : '';
+  return new BrokerError('REQUEST_TIMED_OUT', `records for ${batch.topic}/${batch.partition} not acknowledged within deliveryTimeoutMs ${deliveryTimeoutMs}${why}`, {
+    cause: last ?? undefined,
+    details: { topic: batch.topic, partition: batch.partition },
+  });
 }
 
 export class PartitionQueue {

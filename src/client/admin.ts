@@ -3,6 +3,7 @@
  * errors (a broker restart is invisible apart from latency, up to `retryTimeoutMs`); changes are sent once,
  * because repeating a create or delete whose reply was lost would answer with a misleading error.
  */
+import { defaultClientId } from './events.js';
 import { HttpClient, segment } from './http.js';
 import type { BackoffOptions } from './retry.js';
 import type {
@@ -28,6 +29,8 @@ export interface AdminOptions {
   retryTimeoutMs?: number;
   retryBackoffMs?: number;
   retryBackoffMaxMs?: number;
+  /** Sent with every request (default: host name and process id). */
+  clientId?: string;
 }
 
 export class Admin {
@@ -36,7 +39,7 @@ export class Admin {
   private readonly backoff: BackoffOptions;
 
   constructor(options: AdminOptions) {
-    this.http = new HttpClient(options.broker, { connections: 4, requestTimeoutMs: options.requestTimeoutMs ?? 30_000 });
+    this.http = new HttpClient(options.broker, { connections: 4, requestTimeoutMs: options.requestTimeoutMs ?? 30_000, clientId: options.clientId ?? defaultClientId() });
     this.retryTimeoutMs = options.retryTimeoutMs ?? 10_000;
     this.backoff = { retryBackoffMs: options.retryBackoffMs ?? 100, retryBackoffMaxMs: options.retryBackoffMaxMs ?? 1_000 };
   }

@@ -115,13 +115,16 @@ export class Fetcher {
     }
   }
 
-  /** Stops fetching a partition and forgets what was fetched but not handed out. */
-  stop(state: PartitionState): void {
+  /**
+   * Stops fetching a partition and forgets what was fetched but not handed out. With `keepProgress` (a
+   * partition being released) what was handed out still becomes processed when the application asks for more.
+   */
+  stop(state: PartitionState, keepProgress = false): void {
     state.owned = false;
     state.session++;
     this.active.delete(state);
     this.dropChunks(state);
-    this.moved.delete(state);
+    if (!keepProgress) this.moved.delete(state);
   }
 
   stopAll(): void {
@@ -265,7 +268,9 @@ export class Fetcher {
           this.options.onError(error);
           return;
         }
-        await sleep(backoffMs(this.failures++, this.options.backoff));
+        const delayMs = backoffMs(this.failures++, this.options.backoff);
+        this.options.backoff.onRetry?.({ operation: 'fetch', attempt: this.failures, delayMs, error });
+        await sleep(delayMs);
         continue;
       } finally {
         if (this.inFlight === abort) this.inFlight = null;

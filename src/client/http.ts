@@ -1,11 +1,15 @@
 /**
  * The one HTTP client of sluice/client: an undici keep-alive pool for one broker URL, JSON and record-batch
  * bodies, errors turned into BrokerError (from the response body, or a transport error naming the URL).
- * No retries here: the producer, consumer and admin decide what may be retried.
+ * Every request carries the client id (header `sluice-client-id`) and reports to a health observer whether
+ * the broker answered. No retries here: the producer, consumer and admin decide what may be retried.
  */
 import { Pool } from 'undici';
 import { errorFromResponse, invalidOption, transportError } from './errors.js';
 import { withRetries, type BackoffOptions } from './retry.js';
+import type { BrokerError } from './errors.js';
+
+export const CLIENT_ID_HEADER = 'sluice-client-id';
 
 export const RECORD_BATCH_MEDIA_TYPE = 'application/vnd.sluice.record-batch';
 
@@ -33,6 +37,10 @@ export interface HttpClientOptions {
   /** Most sockets to the broker at once (null: no limit, needed by consumers that long-poll many partitions). */
   connections?: number | null;
   requestTimeoutMs?: number;
+  /** sent with every request (header `sluice-client-id`) */
+  clientId?: string;
+  /** told whether each request reached the broker */
+  health?: { reached(): void; failed(err: BrokerError): void };
 }
 
 /** The broker's URL, checked: http or https. `name` is how the caller's user gave it (an option, a flag). */
@@ -52,6 +60,8 @@ export class HttpClient {
   private readonly pool: Pool;
   private readonly basePath: string;
   private readonly requestTimeoutMs: number;
+  private readonly clientId: string | undefined;
+  private readonly health: HttpClientOptions['health'];
   private closed = false;
 
   constructor(broker: string, options: HttpClientOptions = {}) {
@@ -59,6 +69,8 @@ export class HttpClient {
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.baseUrl = url.origin + this.basePath;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.clientId = options.clientId;
+    this.health = options.health;
     this.pool = new Pool(url.origin, { connections: options.connections ?? null, keepAliveTimeout: 30_000, pipelining: 1 });
   }
 
@@ -71,7 +83,7 @@ export class HttpClient {
 
   /** A GET of JSON, retried on retriable errors until `deadlineMs` (reads are safe to repeat). */
   getWithRetries<T>(path: string, deadlineMs: number, backoff: BackoffOptions, query?: Record<string, QueryValue>): Promise<T> {
-    return withRetries(() => this.json<T>('GET', path, { query }), deadlineMs, backoff);
+    return withRetries(() => this.json<T>('GET', path, { query }), deadlineMs, backoff, undefined, `GET ${path}`);
   }
 
   /** Sends a request and returns status, headers and body; a non-2xx status throws its BrokerError. */
@@ -80,6 +92,7 @@ export class HttpClient {
     const url = this.baseUrl + target;
     const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
     const headers: Record<string, string> = {};
+    if (this.clientId) headers[CLIENT_ID_HEADER] = this.clientId;
     let body: Buffer | string | undefined;
     if (options.json !== undefined) {
       headers['content-type'] = 'application/json';
@@ -107,16 +120,23 @@ export class HttpClient {
       responseBody = Buffer.from(await response.body.arrayBuffer());
     } catch (err) {
       if (options.signal?.aborted) throw err;
-      throw transportError(err, url, timeoutMs);
+      const error = transportError(err, url, timeoutMs);
+      this.health?.failed(error);
+      throw error;
     }
-    if (status >= 200 && status < 300) return { status, headers: responseHeaders, body: responseBody };
+    if (status >= 200 && status < 300) {
+      this.health?.reached();
+      return { status, headers: responseHeaders, body: responseBody };
+    }
     let parsed: unknown = null;
     try {
       parsed = JSON.parse(responseBody.toString('utf8'));
     } catch {
       // not a sluice error body (a proxy's page, say): the status alone decides
     }
-    throw errorFromResponse(status, parsed, url);
+    const error = errorFromResponse(status, parsed, url);
+    this.health?.failed(error); // a broker shutting down (503) counts as unreachable, any other answer as reached
+    throw error;
   }
 
   async close(): Promise<void> {

@@ -11,71 +11,37 @@
  * says the sequences diverged, the producer lets every request in flight settle and then takes a new producer
  * id (a new epoch when the producer has a `name`), restarting sequences at 0: later records are not refused
  * for a gap the producer cannot close. A fenced producer (INVALID_PRODUCER_EPOCH: another instance took the
- * same name) fails every pending and later send.
+ * same name) fails every pending and later send. Retries are `retry` events, a broker unreachable for
+ * requestTimeoutMs an `error` event (see events.ts).
  */
 import { partitionForKey } from '../log/murmur2.js';
 import { encodeBatch } from '../log/record-batch.js';
-import { Accumulator, type Delivery, type PartitionQueue, type ProducerBatch } from './accumulator.js';
+import { Accumulator, deliveryTimeoutError, type Delivery, type PartitionQueue, type ProducerBatch } from './accumulator.js';
 import { ByteBudget } from './byte-budget.js';
+import { EventEmitter } from 'node:events';
 import { BrokerError, asBrokerError, invalidArgument } from './errors.js';
+import { BrokerHealth, emitError, type ClientEventMap } from './events.js';
 import { HttpClient, segment } from './http.js';
-import { boolOption, enumOption, intOption } from './options.js';
+import { producerSettings, type ProducerOptions, type ProducerSettings } from './producer-options.js';
 import { prepareRecord, BATCH_OVERHEAD } from './records.js';
-import { backoffMs, sleep, type BackoffOptions } from './retry.js';
+import { backoffMs, sleep } from './retry.js';
 import { TopicMetadata } from './topic-metadata.js';
-import type { Acks, Compression, ProducerRecord, RecordMetadata } from './types.js';
+import type { ProducerRecord, RecordMetadata } from './types.js';
 
-export interface ProducerOptions {
-  broker: string;
-  /** "all" (default): durable (and, in a cluster, replicated to the ISR); "1"; "0": fire and forget. */
-  acks?: Acks;
-  /** How long a batch waits for more records before it is sent (default 5). */
-  lingerMs?: number;
-  /** Target size of a batch (default 524,288; capped by the topic's maxMessageBytes). */
-  batchBytes?: number;
-  /** Memory for records not yet acknowledged; `send` waits while it is full (default 33,554,432). */
-  bufferBytes?: number;
-  /** How long `send` may wait for buffer space or topic metadata (default 60,000). */
-  maxBlockMs?: number;
-  /** How long a record may take from `send` to acknowledgement, retries included (default 120,000). */
-  deliveryTimeoutMs?: number;
-  /** One produce request's timeout (default 30,000). */
-  requestTimeoutMs?: number;
-  retryBackoffMs?: number;
-  retryBackoffMaxMs?: number;
-  compression?: Compression;
-  /** Idempotent produce (default true). */
-  idempotent?: boolean;
-  /** A stable name: a new producer with the same name fences this one (its epoch is bumped). */
-  name?: string;
-  /** Batches per request (default 5, the number of recent batches the broker remembers per producer). */
-  maxBatchesPerRequest?: number;
-  /** Bytes per request (default 8,388,608; the broker's maxRequestBytes is 16 MiB by default). */
-  maxRequestBytes?: number;
-}
+export type { ProducerOptions } from './producer-options.js';
 
 interface ProducerIdentity {
   producerId: number;
   producerEpoch: number;
 }
 
-export class Producer {
+export class Producer extends EventEmitter<ClientEventMap> {
+  private readonly settings: ProducerSettings;
+  private readonly health: BrokerHealth;
   private readonly http: HttpClient;
   private readonly metadata: TopicMetadata;
   private readonly accumulator: Accumulator;
   private readonly budget: ByteBudget;
-  private readonly backoff: BackoffOptions;
-  private readonly acks: Acks;
-  private readonly lingerMs: number;
-  private readonly batchBytes: number;
-  private readonly maxBlockMs: number;
-  private readonly deliveryTimeoutMs: number;
-  private readonly requestTimeoutMs: number;
-  private readonly compression: Compression;
-  private readonly idempotent: boolean;
-  private readonly name: string | undefined;
-  private readonly maxBatchesPerRequest: number;
-  private readonly maxRequestBytes: number;
 
   private identity: ProducerIdentity | null = null;
   /** A new producer id is needed before the next request (first use, or sequences that cannot continue). */
@@ -93,25 +59,19 @@ export class Producer {
   private readonly stopping = new AbortController();
 
   constructor(options: ProducerOptions) {
-    if (!options || typeof options.broker !== 'string') throw invalidArgument('new Producer({ broker }) needs the broker URL');
-    this.acks = enumOption(options, 'acks', ['0', '1', 'all'] as const, 'all');
-    this.lingerMs = intOption(options, 'lingerMs', 5, 0, 60_000);
-    this.batchBytes = intOption(options, 'batchBytes', 524_288, 1_024, 1_073_741_824);
-    this.maxBlockMs = intOption(options, 'maxBlockMs', 60_000, 0);
-    this.deliveryTimeoutMs = intOption(options, 'deliveryTimeoutMs', 120_000, 1);
-    this.requestTimeoutMs = intOption(options, 'requestTimeoutMs', 30_000, 1, 300_000);
-    this.compression = enumOption(options, 'compression', ['none', 'lz4'] as const, 'none');
-    this.idempotent = boolOption(options, 'idempotent', true);
-    this.maxBatchesPerRequest = intOption(options, 'maxBatchesPerRequest', 5, 1, this.idempotent ? 5 : 1_000);
-    this.maxRequestBytes = intOption(options, 'maxRequestBytes', 8_388_608, 1_024);
-    this.backoff = { retryBackoffMs: intOption(options, 'retryBackoffMs', 100, 1), retryBackoffMaxMs: intOption(options, 'retryBackoffMaxMs', 1_000, 1) };
-    if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0)) throw invalidArgument('name must be a non-empty string');
-    this.name = options.name;
-    this.needIdentity = this.idempotent;
-    this.budget = new ByteBudget(intOption(options, 'bufferBytes', 33_554_432, 1_024));
-    this.http = new HttpClient(options.broker, { connections: null, requestTimeoutMs: this.requestTimeoutMs });
-    this.metadata = new TopicMetadata(this.http, this.backoff);
-    this.accumulator = new Accumulator({ batchBytes: this.batchBytes, lingerMs: this.lingerMs, deliveryTimeoutMs: this.deliveryTimeoutMs });
+    super();
+    const settings = (this.settings = producerSettings(options));
+    this.needIdentity = settings.idempotent;
+    this.budget = new ByteBudget(settings.bufferBytes);
+    this.health = new BrokerHealth(options.broker, settings.requestTimeoutMs, settings.logger, (err) => emitError(this, err));
+    this.http = new HttpClient(options.broker, { connections: null, requestTimeoutMs: settings.requestTimeoutMs, clientId: settings.clientId, health: this.health });
+    this.metadata = new TopicMetadata(this.http, { ...settings.backoff, onRetry: (e) => this.emit('retry', e) });
+    this.accumulator = new Accumulator({ batchBytes: settings.batchBytes, lingerMs: settings.lingerMs, deliveryTimeoutMs: settings.deliveryTimeoutMs });
+  }
+
+  /** The client id sent with every request. */
+  get clientId(): string {
+    return this.settings.clientId;
   }
 
   /** Bytes of records accepted but not yet acknowledged or failed (at most `bufferBytes`). */
@@ -185,6 +145,7 @@ export class Producer {
     this.closed = true;
     this.stopping.abort();
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.health.close();
     await this.http.close();
   }
 
@@ -209,7 +170,7 @@ export class Producer {
 
   private async admitSlowly(record: ProducerRecord): Promise<{ delivery: Promise<RecordMetadata> }> {
     this.checkOpen();
-    const deadline = Date.now() + this.maxBlockMs;
+    const deadline = Date.now() + this.settings.maxBlockMs;
     if (typeof record?.topic !== 'string') throw invalidArgument('record.topic must be a topic name');
     const info = await this.metadata.get(record.topic, deadline);
     const prepared = this.prepare(record, info);
@@ -238,7 +199,7 @@ export class Producer {
     const now = Date.now();
     const { full, created } = this.accumulator.append(record.topic, partition, prepared, delivery, now, keyless);
     if (full) this.drainSoon();
-    else if (created) this.wakeUpAt(now + this.lingerMs);
+    else if (created) this.wakeUpAt(now + this.settings.lingerMs);
     return promise;
   }
 
@@ -284,7 +245,7 @@ export class Producer {
       } else if (head && !this.needIdentity && this.accumulator.headReady(queue, now, this.closing)) {
         this.startRequest(queue, this.takeRequest(queue));
       } else if (head) {
-        next = Math.min(next, head.deadline, this.needIdentity ? Infinity : head.createdAt + this.lingerMs);
+        next = Math.min(next, head.deadline, this.needIdentity ? Infinity : head.createdAt + this.settings.lingerMs);
       }
     }
     if (this.needIdentity && !unsettled && queued) void this.renewIdentity();
@@ -295,14 +256,14 @@ export class Producer {
   private expireQueued(queue: PartitionQueue, now: number): void {
     while (queue.batches[0] && queue.batches[0].deadline <= now) {
       const batch = queue.batches.shift()!;
-      this.settle(batch, this.deliveryTimeout(batch, null));
+      this.settle(batch, deliveryTimeoutError(batch, this.settings.deliveryTimeoutMs, null));
     }
   }
 
   private takeRequest(queue: PartitionQueue): ProducerBatch[] {
     const taken: ProducerBatch[] = [];
     let bytes = 0;
-    while (queue.batches[0] && taken.length < this.maxBatchesPerRequest && (taken.length === 0 || bytes + queue.batches[0].bytes <= this.maxRequestBytes)) {
+    while (queue.batches[0] && taken.length < this.settings.maxBatchesPerRequest && (taken.length === 0 || bytes + queue.batches[0].bytes <= this.settings.maxRequestBytes)) {
       const batch = queue.batches.shift()!;
       bytes += batch.bytes;
       taken.push(batch);
@@ -323,12 +284,12 @@ export class Producer {
 
   private encode(queue: PartitionQueue, batch: ProducerBatch): Buffer {
     if (batch.encoded) return batch.encoded;
-    const stamp = this.idempotent && this.identity ? { producerId: this.identity.producerId, producerEpoch: this.identity.producerEpoch, baseSequence: queue.nextSequence } : {};
-    if (this.idempotent) {
+    const stamp = this.settings.idempotent && this.identity ? { producerId: this.identity.producerId, producerEpoch: this.identity.producerEpoch, baseSequence: queue.nextSequence } : {};
+    if (this.settings.idempotent) {
       batch.baseSequence = queue.nextSequence;
       queue.nextSequence = (queue.nextSequence + batch.records.length) % 0x80000000;
     }
-    batch.encoded = encodeBatch({ records: batch.records, compression: this.compression, ...stamp });
+    batch.encoded = encodeBatch({ records: batch.records, compression: this.settings.compression, ...stamp });
     return batch.encoded;
   }
 
@@ -338,8 +299,8 @@ export class Producer {
     try {
       reply = await this.http.json('POST', `/topics/${segment(queue.topic)}/partitions/${queue.partition}/batches`, {
         batches: encoded.length === 1 ? encoded[0]! : Buffer.concat(encoded),
-        query: { acks: this.acks, timeoutMs: this.requestTimeoutMs },
-        timeoutMs: this.requestTimeoutMs + 5_000,
+        query: { acks: this.settings.acks, timeoutMs: this.settings.requestTimeoutMs },
+        timeoutMs: this.settings.requestTimeoutMs + 5_000,
         signal: this.fatal ? AbortSignal.abort() : undefined,
       });
     } catch (err) {
@@ -356,12 +317,14 @@ export class Producer {
     if (this.fatal) return this.failRequest(queue, batches, this.fatal);
     if (error.retriable && !this.closed) {
       if (batches.every((b) => b.deadline > now)) {
-        queue.retryAt = now + backoffMs(queue.attempts++, this.backoff);
+        const delayMs = backoffMs(queue.attempts++, this.settings.backoff);
+        queue.retryAt = now + delayMs;
+        this.retried(`produce ${queue.topic}/${queue.partition}`, queue.attempts, delayMs, error);
         return;
       }
       // Their fate is unknown and they cannot be retried any longer: the sequences may have a gap now.
-      this.failRequest(queue, batches, this.deliveryTimeout(batches[0]!, error));
-      if (this.idempotent) this.needIdentity = true;
+      this.failRequest(queue, batches, deliveryTimeoutError(batches[0]!, this.settings.deliveryTimeoutMs, error));
+      if (this.settings.idempotent) this.needIdentity = true;
       return;
     }
     if (error.code === 'INVALID_PRODUCER_EPOCH') return this.fence(error);
@@ -369,8 +332,8 @@ export class Producer {
     this.failRequest(queue, batches, error);
     // After UNKNOWN_SERVER_ERROR (a broker bug) the batches may or may not be in the log: a new identity.
     if (error.code === 'OUT_OF_ORDER_SEQUENCE' || error.code === 'UNKNOWN_PRODUCER_ID' || error.code === 'UNKNOWN_SERVER_ERROR') {
-      if (this.idempotent) this.needIdentity = true;
-    } else if (this.idempotent && batches[0]!.baseSequence >= 0) {
+      if (this.settings.idempotent) this.needIdentity = true;
+    } else if (this.settings.idempotent && batches[0]!.baseSequence >= 0) {
       // Refused whole (a 4xx): nothing was appended, so the sequences are free again.
       queue.nextSequence = batches[0]!.baseSequence;
     }
@@ -387,14 +350,6 @@ export class Producer {
     else batch.complete(baseOffset);
   }
 
-  private deliveryTimeout(batch: ProducerBatch, last: BrokerError | null): BrokerError {
-    const why = last ? `; last error: ${last.code}: ${last.message}` : '';
-    return new BrokerError('REQUEST_TIMED_OUT', `records for ${batch.topic}/${batch.partition} not acknowledged within deliveryTimeoutMs ${this.deliveryTimeoutMs}${why}`, {
-      cause: last ?? undefined,
-      details: { topic: batch.topic, partition: batch.partition },
-    });
-  }
-
   /** Takes a (new) producer id once no request is in flight; sequences start again at 0 on every partition. */
   private async renewIdentity(): Promise<void> {
     if (this.acquiringIdentity) return;
@@ -402,14 +357,16 @@ export class Producer {
     try {
       for (let attempt = 0; !this.closed && !this.fatal; attempt++) {
         try {
-          this.identity = await this.http.json<ProducerIdentity>('POST', '/producers', { json: this.name ? { name: this.name } : {} });
+          this.identity = await this.http.json<ProducerIdentity>('POST', '/producers', { json: this.settings.name ? { name: this.settings.name } : {} });
           for (const queue of this.accumulator.allQueues()) queue.nextSequence = 0;
           this.needIdentity = false;
           return;
         } catch (err) {
           if (!(err instanceof BrokerError) || !err.retriable) return this.fence(asBrokerError(err));
           this.expireAll(); // fail what waited too long meanwhile
-          await sleep(backoffMs(attempt, this.backoff), this.stopping.signal);
+          const delayMs = backoffMs(attempt, this.settings.backoff);
+          this.retried('POST /producers', attempt + 1, delayMs, err);
+          await sleep(delayMs, this.stopping.signal);
         }
       }
     } finally {
@@ -423,9 +380,17 @@ export class Producer {
     for (const queue of this.accumulator.queuesWithWork()) this.expireQueued(queue, now);
   }
 
+  private retried(operation: string, attempt: number, delayMs: number, error: BrokerError): void {
+    this.settings.logger.debug({ operation, attempt, delayMs, code: error.code, err: error.message }, 'retrying');
+    this.emit('retry', { operation, attempt, delayMs, error });
+  }
+
   /** A fatal error: everything pending and every later send fails with it. */
   private fence(err: BrokerError): void {
-    if (!this.fatal) this.fatal = err;
+    if (!this.fatal) {
+      this.fatal = err;
+      this.settings.logger.error({ code: err.code, err: err.message }, 'producer failed; every pending and later send fails');
+    }
     for (const queue of this.accumulator.queuesWithWork()) {
       for (const batch of queue.batches.splice(0)) this.settle(batch, this.fatal);
       if (queue.inFlight && !queue.requesting) this.failRequest(queue, queue.inFlight, this.fatal);

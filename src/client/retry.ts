@@ -3,10 +3,13 @@
  * that lost the same broker do not come back in lock step.
  */
 import { BrokerError } from './errors.js';
+import type { RetryEvent } from './events.js';
 
 export interface BackoffOptions {
   retryBackoffMs: number;
   retryBackoffMaxMs: number;
+  /** told before each retry (the client's `retry` event) */
+  onRetry?: (event: RetryEvent) => void;
 }
 
 export function backoffMs(attempt: number, options: BackoffOptions): number {
@@ -30,15 +33,16 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * Runs `attempt` until it succeeds, fails with a non-retriable error, or `deadlineMs` (a Date.now() value)
- * passes; then the last error is thrown.
+ * passes; then the last error is thrown. `operation` names it in retry events.
  */
-export async function withRetries<T>(attempt: () => Promise<T>, deadlineMs: number, options: BackoffOptions, signal?: AbortSignal): Promise<T> {
+export async function withRetries<T>(attempt: () => Promise<T>, deadlineMs: number, options: BackoffOptions, signal?: AbortSignal, operation = 'request'): Promise<T> {
   for (let n = 0; ; n++) {
     try {
       return await attempt();
     } catch (err) {
       const wait = backoffMs(n, options);
       if (!(err instanceof BrokerError) || !err.retriable || Date.now() + wait >= deadlineMs || signal?.aborted) throw err;
+      options.onRetry?.({ operation, attempt: n + 1, delayMs: wait, error: err });
       await sleep(wait, signal);
     }
   }

@@ -112,14 +112,24 @@ export interface NewTopic {
 
 export interface GroupSummary {
   group: string;
+  /** Empty, Assigning (the initial delay), Reconciling (partitions being released) or Stable */
   state: string;
   members: number;
 }
 
 export interface GroupMember {
   memberId: string;
+  /** what the member's client sent as its client id (null for clients that send none) */
+  clientId: string | null;
+  /** the address the member joined from */
+  host: string | null;
   topics: string[];
+  /** partitions it owns now */
   assignments: TopicPartition[];
+  /** owned partitions it was asked to release */
+  revoking: TopicPartition[];
+  /** partitions it will get once their owner released them (or the group formed) */
+  pending: TopicPartition[];
   lastHeartbeat: number;
 }
 

@@ -1,11 +1,14 @@
 /**
  * Consumer groups on this broker: membership (consumer-group.ts) kept in memory, commits and group
- * generations kept durably in `__consumer_offsets` (offsets-store.ts). Sessions expire on the injected
- * clock; offsets of a group that stayed empty for `offsetsRetentionMs` expire too.
+ * generations kept durably in `__consumer_offsets` (offsets-store.ts). Sessions, release deadlines and the
+ * initial rebalance delay run on the injected clock; offsets of a group that stayed empty for
+ * `offsetsRetentionMs` expire too. Heartbeats may be held as long polls (heartbeat-waits.ts) and are answered
+ * as soon as the member's view changes.
  *
- * After a restart the groups come back with their committed offsets and their generation (so a member from
- * before the restart stays fenced), but without members: a member's next heartbeat gets UNKNOWN_MEMBER_ID and
- * it joins again. Groups are empty from that start on, for offsets retention.
+ * After a restart the groups come back with their committed offsets, their generation (so a member from
+ * before the restart stays fenced) and the number of members they had, but without members: a member's next
+ * heartbeat gets UNKNOWN_MEMBER_ID and it joins again, and the group assigns once that many are back (or the
+ * initial delay ends). Groups are empty from that start on, for offsets retention.
  *
  * A group that is deleted or expires leaves the in-memory map before its tombstone is written, so a join
  * arriving meanwhile starts a new group instead of joining one that is about to vanish.
@@ -13,8 +16,10 @@
 import type { Clock } from '../log/clock.js';
 import { BrokerError } from '../log/errors.js';
 import type { LogEvents } from '../log/log-config.js';
-import type { AssignedPartition, AssignorName } from './assignors.js';
-import { ConsumerGroup, type MemberView } from './consumer-group.js';
+import type { AssignedPartition } from './assignors.js';
+import { ConsumerGroup, type JoinRequest, type MemberView } from './consumer-group.js';
+import { HeartbeatWaits } from './heartbeat-waits.js';
+import { runPeriodically } from './periodic-task.js';
 import { OFFSETS_TOPIC, OffsetsStore, splitKey, type OffsetsEntry } from './offsets-store.js';
 import type { TopicManager } from './topic-manager.js';
 
@@ -23,7 +28,17 @@ export interface CoordinatorOptions {
   offsetsRetentionMs: number;
   /** how often sessions, topic changes and offsets retention are checked */
   sweepIntervalMs?: number;
+  /** how long a group without members waits after its first join before it assigns (0: not at all) */
+  initialRebalanceDelayMs?: number;
   hash: (key: Uint8Array) => number;
+  /** called when a group's generation moves (membership or target changed): metrics */
+  onRebalance?: (group: string, generation: number) => void;
+}
+
+export interface HeartbeatRequest {
+  released?: AssignedPartition[];
+  /** hold the reply up to this long (capped at half the member's session) unless something changes */
+  maxWaitMs?: number;
 }
 
 export interface OffsetCommit {
@@ -49,6 +64,8 @@ export class GroupCoordinator {
   private readonly groups = new Map<string, ConsumerGroup>();
   /** when each group without members became empty (offsets retention counts from here) */
   private readonly emptySince = new Map<string, number>();
+  private readonly waits: HeartbeatWaits;
+  private readonly delayTimers = new Set<() => void>();
   private stopSweep: () => void = () => undefined;
   private closed = false;
 
@@ -58,7 +75,9 @@ export class GroupCoordinator {
     private readonly clock: Clock,
     private readonly events: LogEvents,
     private readonly options: CoordinatorOptions,
-  ) {}
+  ) {
+    this.waits = new HeartbeatWaits(clock);
+  }
 
   static async open(topics: TopicManager, clock: Clock, events: LogEvents, options: CoordinatorOptions): Promise<GroupCoordinator> {
     if (!topics.list().some((t) => t.name === OFFSETS_TOPIC)) {
@@ -76,6 +95,7 @@ export class GroupCoordinator {
       const g = new ConsumerGroup(group);
       const record = store.groupRecord(coordinator.indexOf(group), group);
       g.generation = record?.generation ?? 0;
+      g.expectedMembers = record?.members ? record.members : null;
       coordinator.groups.set(group, g);
       coordinator.emptySince.set(group, record?.emptySince ?? now);
     }
@@ -115,7 +135,8 @@ export class GroupCoordinator {
   }
 
   private groupEntry(g: ConsumerGroup): OffsetsEntry {
-    return { key: { type: 'group', group: g.groupId }, value: { generation: g.generation, emptySince: g.state === 'Empty' ? this.emptySince.get(g.groupId) ?? null : null } };
+    const emptySince = g.state === 'Empty' ? this.emptySince.get(g.groupId) ?? null : null;
+    return { key: { type: 'group', group: g.groupId }, value: { generation: g.generation, emptySince, members: g.memberCount } };
   }
 
   /** Records emptiness and writes the group's generation after a membership change. */
@@ -128,36 +149,96 @@ export class GroupCoordinator {
     await this.store.write(this.indexOf(g.groupId), [this.groupEntry(g)]);
   }
 
-  async join(group: string, request: { topics: string[]; sessionTimeoutMs?: number; assignor?: AssignorName }): Promise<MemberView> {
+  /** Held heartbeats (metrics). */
+  get waitingHeartbeats(): number {
+    return this.waits.waiting;
+  }
+
+  async join(group: string, request: JoinRequest): Promise<MemberView> {
     this.checkAvailable(group);
     for (const topic of request.topics) this.topics.topic(topic);
     const existing = this.groups.get(group);
     const g = existing ?? new ConsumerGroup(group);
-    const view = g.join(request, this.clock.now(), this.partitionCounts());
+    const before = g.generation;
+    const forming = g.formingUntil;
+    const view = g.join(request, this.clock.now(), this.partitionCounts(), this.options.initialRebalanceDelayMs ?? 0);
     if (!existing) this.groups.set(group, g);
-    await this.membershipChanged(g);
-    this.events.info({ group, memberId: view.memberId, generation: view.generation }, 'member joined');
-    return { ...view, generation: g.generation, assignments: g.heartbeat(view.memberId, this.clock.now()).assignments };
+    if (forming === null && g.formingUntil !== null) this.endDelayAt(g, g.formingUntil - this.clock.now());
+    await this.changed(g, before);
+    const member = g.memberState(view.memberId);
+    this.events.info(
+      { group, memberId: view.memberId, clientId: member.clientId, host: member.host, generation: g.generation, state: g.state },
+      'member joined',
+    );
+    const latest = g.view(view.memberId);
+    this.waits.sent(group, view.memberId, latest);
+    return latest;
   }
 
-  async heartbeat(group: string, memberId: string): Promise<{ generation: number; assignments: AssignedPartition[] }> {
+  /** Ends a group's initial delay when it is due (unless enough members joined before). */
+  private endDelayAt(g: ConsumerGroup, ms: number): void {
+    const cancel = this.clock.setTimer(ms, () => {
+      this.delayTimers.delete(cancel);
+      if (this.closed || this.groups.get(g.groupId) !== g) return;
+      const before = g.generation;
+      g.tick(this.clock.now(), this.partitionCounts());
+      void this.changed(g, before).catch((err) => this.events.error({ err, group: g.groupId }, 'storing a group change failed'));
+    });
+    this.delayTimers.add(cancel);
+  }
+
+  /** After a change to `g`: stores a new generation, counts the rebalance, and wakes held heartbeats. */
+  private async changed(g: ConsumerGroup, generationBefore: number): Promise<void> {
+    try {
+      if (g.generation !== generationBefore) {
+        this.options.onRebalance?.(g.groupId, g.generation);
+        await this.membershipChanged(g);
+      }
+    } finally {
+      this.waits.changed(g.groupId);
+    }
+  }
+
+  /**
+   * A heartbeat: releases what the member gave up (its new owners get it at once), then answers with the
+   * member's view, at once or held up to `maxWaitMs` until it changes.
+   */
+  async heartbeat(group: string, memberId: string, request: HeartbeatRequest = {}): Promise<MemberView> {
     const g = this.ofMember(group, memberId);
     const before = g.generation;
+    let member;
     try {
-      // Sessions that ran out go first, so a heartbeat never reports an assignment that includes dead members.
-      g.tick(this.clock.now(), this.partitionCounts());
-      const view = g.heartbeat(memberId, this.clock.now());
-      return { generation: view.generation, assignments: view.assignments };
+      // Deadlines that passed go first, so a heartbeat never reports an assignment that includes dead members.
+      this.removed(g, g.tick(this.clock.now(), this.partitionCounts()));
+      const owned = g.view(memberId).assignments.length;
+      const view = g.heartbeat(memberId, this.clock.now(), request.released ?? []);
+      member = g.memberState(memberId);
+      if (view.assignments.length < owned) {
+        this.events.info({ group, memberId, clientId: member.clientId, released: owned - view.assignments.length, generation: g.generation }, 'member released partitions');
+      }
     } finally {
-      if (g.generation !== before) await this.membershipChanged(g);
+      await this.changed(g, before);
     }
+    const maxWaitMs = Math.min(request.maxWaitMs ?? 0, Math.floor(member.sessionTimeoutMs / 2));
+    return this.waits.wait(group, memberId, maxWaitMs, () => {
+      if (this.groups.get(group) !== g) g.memberState(''); // the group is gone: UNKNOWN_MEMBER_ID
+      return g.view(memberId);
+    });
   }
 
   async leave(group: string, memberId: string): Promise<void> {
     const g = this.ofMember(group, memberId);
-    g.leave(memberId, this.partitionCounts());
-    await this.membershipChanged(g);
-    this.events.info({ group, memberId, generation: g.generation }, 'member left');
+    const before = g.generation;
+    const member = g.leave(memberId, this.clock.now(), this.partitionCounts());
+    this.waits.forget(group, memberId);
+    await this.changed(g, before);
+    this.events.info({ group, memberId, clientId: member.clientId, generation: g.generation }, 'member left');
+  }
+
+  private removed(g: ConsumerGroup, gone: ReturnType<ConsumerGroup['expire']>): void {
+    if (gone.length === 0) return;
+    for (const m of gone) this.waits.forget(g.groupId, m.memberId);
+    this.events.info({ group: g.groupId, members: gone, generation: g.generation }, 'members removed');
   }
 
   async commit(group: string, request: { memberId?: string; generation?: number; offsets: OffsetCommit[] }): Promise<void> {
@@ -205,6 +286,11 @@ export class GroupCoordinator {
 
   list(): { group: string; state: string; members: number }[] {
     return [...this.groups.values()].map((g) => ({ group: g.groupId, state: g.state, members: g.memberCount })).sort((a, b) => (a.group < b.group ? -1 : 1));
+  }
+
+  /** Generation and member count per group (metrics). */
+  stats(): { group: string; generation: number; members: number }[] {
+    return [...this.groups.values()].map((g) => ({ group: g.groupId, generation: g.generation, members: g.memberCount }));
   }
 
   describe(group: string) {
@@ -268,42 +354,20 @@ export class GroupCoordinator {
   }
 
   private scheduleSweep(): void {
-    const interval = this.options.sweepIntervalMs ?? 1_000;
-    // One sweep at a time; a tick that comes while one runs makes it run once more when it ends.
-    let running = false;
-    let again = false;
-    const run = () => {
-      running = true;
-      void this.sweep()
-        .catch((err) => this.events.error({ err }, 'group session sweep failed'))
-        .finally(() => {
-          running = false;
-          if (again && !this.closed) {
-            again = false;
-            run();
-          }
-        });
-    };
-    const tick = () => {
-      if (!this.closed) this.stopSweep = this.clock.setTimer(interval, tick);
-      if (running) again = true;
-      else run();
-    };
-    this.stopSweep = this.clock.setTimer(interval, tick);
+    this.stopSweep = runPeriodically(this.clock, this.options.sweepIntervalMs ?? 1_000, () => this.sweep(), (err) => this.events.error({ err }, 'group session sweep failed'));
   }
 
   /**
-   * Expires members whose session ran out, reassigns groups whose topics changed, and forgets groups that
-   * stayed empty for offsetsRetentionMs.
+   * Ends initial delays that are due, removes members whose session or release deadline passed, reassigns
+   * groups whose topics changed, and forgets groups that stayed empty for offsetsRetentionMs.
    */
   async sweep(): Promise<void> {
     const now = this.clock.now();
     const counts = this.partitionCounts();
     for (const g of [...this.groups.values()]) {
       const before = g.generation;
-      const gone = g.tick(now, counts);
-      if (gone.length > 0) this.events.info({ group: g.groupId, members: gone, generation: g.generation }, 'member sessions expired');
-      if (g.generation !== before) await this.membershipChanged(g);
+      this.removed(g, g.tick(now, counts));
+      await this.changed(g, before);
       const since = this.emptySince.get(g.groupId);
       if (g.state === 'Empty' && since !== undefined && now - since >= this.options.offsetsRetentionMs && this.groups.get(g.groupId) === g) {
         await this.forget(g);
@@ -315,5 +379,8 @@ export class GroupCoordinator {
   close(): void {
     this.closed = true;
     this.stopSweep();
+    for (const cancel of this.delayTimers) cancel();
+    this.delayTimers.clear();
+    this.waits.close();
   }
 }

@@ -5,7 +5,7 @@
  *
  * Records (keys and values are JSON, UTF-8):
  *   key {"type":"offset","group":g,"topic":t,"partition":p}  value {"offset","metadata","commitTimestamp"} | null
- *   key {"type":"group","group":g}                            value {"generation","emptySince"} | null
+ *   key {"type":"group","group":g}                            value {"generation","emptySince","members"} | null
  * A null value (tombstone) deletes the key. Replaying a partition from its start and keeping the last value
  * per key gives the current state.
  *
@@ -34,6 +34,8 @@ export interface GroupRecord {
   generation: number;
   /** when the group last became empty (null while it has members) */
   emptySince: number | null;
+  /** members when this was written (absent in records of older versions): how many to expect after a restart */
+  members?: number;
 }
 
 export type OffsetsKey = { type: 'offset'; group: string; topic: string; partition: number } | { type: 'group'; group: string };

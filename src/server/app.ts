@@ -7,9 +7,10 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import { BrokerError } from '../log/errors.js';
 import { VERSION } from './version.js';
-import { ERROR_TABLE, errorHandler, sendError } from './errors.js';
+import { ERROR_TABLE, errorCodeOf, errorHandler, sendError } from './errors.js';
 import { registerBodyParsers } from './body-parsers.js';
 import { clientErrorHandler } from './client-errors.js';
+import { requestedWaitMs } from './metrics.js';
 import type { Services } from './routes/common.js';
 import { fetchRoutes } from './routes/fetch.js';
 import { groupRoutes } from './routes/groups.js';
@@ -64,9 +65,14 @@ export async function buildApp(services: Services, logger: Logger): Promise<Fast
 
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unknown';
-    services.metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
-    services.metrics.latency.observe({ route, method: request.method }, reply.elapsedTime / 1000);
-    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    const { metrics } = services;
+    metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
+    const code = errorCodeOf(reply);
+    if (code) metrics.errors.inc({ code, route });
+    const histogram = requestedWaitMs(request.query, request.body) > 0 ? metrics.longPolls : metrics.latency;
+    histogram.observe({ route, method: request.method }, reply.elapsedTime / 1000);
+    const clientId = request.headers['sluice-client-id'];
+    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime, ...(clientId ? { clientId } : {}) }, 'request');
     done();
   });
 

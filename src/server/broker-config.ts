@@ -29,6 +29,7 @@ export const BROKER_SETTINGS: readonly SettingSpec[] = [
   { key: 'retentionCheckIntervalMs', type: 'integer', default: 300_000, unit: 'ms', min: 100, doc: 'how often the retention pass runs (also on demand: POST /admin/retention/run)' },
   { key: 'offsetsTopicPartitions', type: 'integer', default: 8, unit: 'count', min: 1, max: 1_000, doc: 'partitions of the internal __consumer_offsets topic (fixed once it exists)' },
   { key: 'offsetsRetentionMs', type: 'integer', default: 604_800_000, unit: 'ms', min: 1_000, doc: 'committed offsets of a group that stayed empty this long expire' },
+  { key: 'groupInitialRebalanceDelayMs', type: 'integer', default: 3_000, unit: 'ms', min: 0, max: 300_000, doc: 'a consumer group without members waits this long after its first join before it assigns partitions, so members starting together share them from the start (0: assign at once); after a restart it assigns as soon as the members it had are back' },
   { key: 'maxFetchWaitMs', type: 'integer', default: 30_000, unit: 'ms', min: 0, doc: 'upper bound for a fetch request\'s maxWaitMs (long polling)' },
   { key: 'producerIdExpirationMs', type: 'integer', default: 86_400_000, unit: 'ms', min: 1_000, doc: 'an idempotent producer whose newest record is older than this is forgotten by each partition (a retry after that counts as a new producer)' },
   { key: 'producerIdExpirationCheckIntervalMs', type: 'integer', default: 600_000, unit: 'ms', min: 100, doc: 'how often idle producer state is looked for' },
@@ -60,6 +61,7 @@ export interface BrokerConfig extends TopicConfig {
   maxFetchWaitMs: number;
   offsetsTopicPartitions: number;
   offsetsRetentionMs: number;
+  groupInitialRebalanceDelayMs: number;
   producerIdExpirationMs: number;
   producerIdExpirationCheckIntervalMs: number;
   shutdownTimeoutMs: number;

@@ -97,7 +97,9 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   const groups = await GroupCoordinator.open(topics, clock, logger.child({ component: 'groups' }), {
     offsetsTopicPartitions: config.offsetsTopicPartitions,
     offsetsRetentionMs: config.offsetsRetentionMs,
+    initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
     hash: murmur2,
+    onRebalance: (group) => metrics.groupRebalances.inc({ group }),
   });
   metrics.watch(logs, topics, fetches, groups);
   const retention = new RetentionJob(topics, clock, logger.child({ component: 'retention' }), {

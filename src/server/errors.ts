@@ -76,7 +76,15 @@ export function toBrokerError(err: unknown, requestId?: string): BrokerError {
   return new BrokerError('UNKNOWN_SERVER_ERROR', `the broker failed to handle the request${at}; the details are in its log`, { cause: err });
 }
 
+/** The code of the error each failed reply carried (metrics count errors by code). */
+const sentCodes = new WeakMap<FastifyReply, ErrorCode>();
+
+export function errorCodeOf(reply: FastifyReply): ErrorCode | undefined {
+  return sentCodes.get(reply);
+}
+
 export function sendError(reply: FastifyReply, err: BrokerError): FastifyReply {
+  sentCodes.set(reply, err.code);
   if (err.code === 'NOT_LEADER_OR_FOLLOWER' && typeof err.details?.leaderUrl === 'string') reply.header('Location', err.details.leaderUrl);
   return reply.code(statusOf(err)).type('application/json').send(errorBody(err));
 }

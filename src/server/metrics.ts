@@ -9,6 +9,17 @@ import type { FetchManager } from '../replication/fetch-manager.js';
 import type { Partition } from '../replication/partition.js';
 import type { TopicManager } from '../replication/topic-manager.js';
 
+/**
+ * How long a request asked to wait: `maxWaitMs` of a fetch (query) or of a multi-partition fetch or held
+ * heartbeat (JSON body); 0 for everything else. Such requests take as long as they wait, so their latency
+ * is recorded apart.
+ */
+export function requestedWaitMs(query: unknown, body: unknown): number {
+  const fromQuery = Number((query as { maxWaitMs?: unknown } | undefined)?.maxWaitMs ?? 0);
+  const fromBody = body !== null && typeof body === 'object' && !Buffer.isBuffer(body) ? Number((body as { maxWaitMs?: unknown }).maxWaitMs ?? 0) : 0;
+  return Math.max(Number.isFinite(fromQuery) ? fromQuery : 0, Number.isFinite(fromBody) ? fromBody : 0);
+}
+
 export class BrokerMetrics {
   readonly registry = new Registry();
   readonly requests = new Counter({ name: 'sluice_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers: [this.registry] });
@@ -17,6 +28,20 @@ export class BrokerMetrics {
     help: 'HTTP request latency by route and method',
     labelNames: ['route', 'method'],
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly longPolls = new Histogram({
+    name: 'sluice_long_poll_duration_seconds',
+    help: 'duration of requests that asked to wait (fetches with maxWaitMs > 0, held heartbeats), by route; kept out of sluice_http_request_duration_seconds',
+    labelNames: ['route', 'method'],
+    buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly errors = new Counter({ name: 'sluice_errors_total', help: 'error responses by error code and route', labelNames: ['code', 'route'], registers: [this.registry] });
+  readonly groupRebalances = new Counter({
+    name: 'sluice_consumer_group_rebalances_total',
+    help: 'rebalances (generation changes: members joined, left or were removed, or partitions changed) per group',
+    labelNames: ['group'],
     registers: [this.registry],
   });
   readonly bytesIn = new Counter({ name: 'sluice_produce_bytes_total', help: 'record batch bytes appended, by topic', labelNames: ['topic'], registers: [this.registry] });
@@ -59,6 +84,26 @@ export class BrokerMetrics {
         for (const l of groups.allLags()) this.set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.lag);
       },
     });
+    new Gauge({
+      name: 'sluice_consumer_group_generation',
+      help: 'current generation per group',
+      labelNames: ['group'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const g of groups.stats()) this.set({ group: g.group }, g.generation);
+      },
+    });
+    new Gauge({
+      name: 'sluice_consumer_group_members',
+      help: 'live members per group',
+      labelNames: ['group'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const g of groups.stats()) this.set({ group: g.group }, g.members);
+      },
+    });
     const perPartition = (name: string, help: string, pick: (partition: Partition) => number) =>
       new Gauge({
         name,
@@ -96,6 +141,14 @@ export class BrokerMetrics {
       registers: [this.registry],
       collect() {
         this.set(fetches.waitingFetches);
+      },
+    });
+    new Gauge({
+      name: 'sluice_group_heartbeats_waiting',
+      help: 'consumer group heartbeats held as long polls',
+      registers: [this.registry],
+      collect() {
+        this.set(groups.waitingHeartbeats);
       },
     });
   }

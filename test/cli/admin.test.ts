@@ -224,6 +224,13 @@ describe('sluice produce and consume', () => {
         const run = await sluice(['groups', 'describe', 'cli-live', '--json']);
         return run.code === 0 && JSON.parse(run.stdout).members.length === 1;
       }, 15_000);
+      // who owns what: member id, client id (host name and pid by default) and host, per member and per partition
+      const members = JSON.parse((await sluice(['groups', 'describe', 'cli-live', '--json'])).stdout).members;
+      expect(members[0]).toMatchObject({ clientId: expect.stringMatching(new RegExp(`-${follower.pid}$`)), host: '127.0.0.1' });
+      const table = (await sluice(['groups', 'describe', 'cli-live'])).stdout;
+      expect(table).toMatch(/^MEMBER-ID +CLIENT-ID +HOST +TOPICS +PARTITIONS +RELEASING +PENDING +LAST-HEARTBEAT$/m);
+      expect(table).toMatch(/^TOPIC +PARTITION +COMMITTED +HIGH-WATERMARK +LAG +MEMBER-ID +HOST +CLIENT-ID$/m);
+      expect(table).toContain(members[0].clientId);
       const reset = await sluice(['groups', 'reset-offsets', 'cli-live', '--topic', 'cli-follow', '--to-earliest']);
       expect(reset).toMatchObject({ code: 1, stderr: expect.stringMatching(/^sluice: GROUP_NOT_EMPTY: /) });
 

@@ -80,7 +80,7 @@ describe('client against a broker process', () => {
     for (let i = 0; i < total; i += 997) expect(seen.get(i)).toEqual({ partition: acks[i]!.partition, offset: acks[i]!.offset });
   });
 
-  it('three consumers of a 12-partition topic, one leaves and one joins: all records processed, commits never go backwards', async () => {
+  it('three consumers of a 12-partition topic, one leaves and one joins: every record processed exactly once, commits never go backwards', async () => {
     const broker = await startBroker();
     const admin = new Admin({ broker: broker.url });
     cleanup.push(() => admin.close());
@@ -95,7 +95,6 @@ describe('client against a broker process', () => {
     };
 
     const processed = new Map<string, number>(); // partition/offset -> times
-    const ownersOf = new Map<number, Set<string>>(); // partition -> members that processed it
     const members = new Map<string, Consumer>();
     const loops: Promise<void>[] = [];
     const start = (name: string) => {
@@ -107,8 +106,6 @@ describe('client against a broker process', () => {
           for await (const r of consumer) {
             const key = `${r.partition}/${r.offset}`;
             processed.set(key, (processed.get(key) ?? 0) + 1);
-            if (!ownersOf.has(r.partition)) ownersOf.set(r.partition, new Set());
-            ownersOf.get(r.partition)!.add(name);
             if (r.offset % 200 === 0) await new Promise((resolve) => setTimeout(resolve, 2)); // slow work: rebalances happen mid-stream
           }
         })(),
@@ -149,17 +146,9 @@ describe('client against a broker process', () => {
 
     expect(backwards).toBe(0);
     expect(processed.size).toBe(total);
-    const duplicates = [...processed.entries()].filter(([, times]) => times > 1).map(([key]) => key.split('/').map(Number) as [number, number]);
-    // Duplicates only where a partition changed hands, and only as at-least-once resumption makes them: the new
-    // owner starts at the last commit, so the records the old owner processed after it come again, one
-    // contiguous run per handover. The partitions changed hands at most twice (c left, d joined). How long
-    // a run is depends on how fast the old owner got through records before it learned of the rebalance,
-    // which a loaded machine stretches (runs totalled 200 to 3,500 records), so the run count is the check.
-    for (const [partition] of duplicates) expect(ownersOf.get(partition)!.size).toBeGreaterThan(1);
-    for (let partition = 0; partition < 12; partition++) {
-      const offsets = duplicates.filter(([p]) => p === partition).map(([, offset]) => offset).sort((x, y) => x - y);
-      const runs = offsets.filter((offset, i) => i === 0 || offset !== offsets[i - 1]! + 1).length;
-      expect(runs, `runs of duplicates in partition ${partition}`).toBeLessThanOrEqual(2);
-    }
+    // Revoke before assign: a partition moved (c left, d joined) only after its owner had processed and
+    // committed what it handed out, so nothing is processed twice and no partition was worked on by two at once.
+    const duplicates = [...processed.entries()].filter(([, times]) => times > 1).map(([key]) => key);
+    expect(duplicates).toEqual([]);
   });
 });

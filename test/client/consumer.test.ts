@@ -118,13 +118,13 @@ describe('Consumer', () => {
     expect([record!.offset, record!.value!.toString()]).toEqual([20, 'fresh']);
   });
 
-  it('a position below the log start resets per autoOffsetReset; an unknown topic is an error from the iterator', async () => {
+  it('a position below the log start resets per autoOffsetReset; a partition that does not exist is an error from the iterator', async () => {
     const { b } = await setup('r', 1, 5);
     const consumer = track(new Consumer({ broker: b.url!, partitions: [{ topic: 'r', partition: 0, offset: 999 }], autoOffsetReset: 'earliest' }));
     const [first] = await take(consumer, 1);
     expect(first!.offset).toBe(0);
-    const missing = track(new Consumer({ broker: b.url!, group: 'x', topics: ['missing'] }));
-    await expect(take(missing, 1)).rejects.toMatchObject({ code: 'UNKNOWN_TOPIC' });
+    const missing = track(new Consumer({ broker: b.url!, partitions: [{ topic: 'r', partition: 7 }] }));
+    await expect(take(missing, 1)).rejects.toMatchObject({ code: 'UNKNOWN_PARTITION' });
     expect(codeOf(() => new Consumer({ broker: b.url! } as never))).toBe('INVALID_CONFIG');
     expect(codeOf(() => new Consumer({ broker: b.url!, topics: ['r'], sessionTimeoutMs: 5 }))).toBe('INVALID_CONFIG');
   });
@@ -141,7 +141,8 @@ describe('Consumer', () => {
     await consumer.close();
     expect((await admin.groupOffsets('g')).map((o) => [o.partition, o.offset]).sort()).toEqual([[0, 5], [1, 5]]);
     const far = track(new Consumer({ broker: b.url!, group: 'h', topics: ['s'], startOffset: 1_000 }));
-    await far.poll({ timeoutMs: 0 });
+    await far.poll({ timeoutMs: 0 }); // starts it, returns at once
+    await waitFor(() => far.assignment().length === 2, 5_000, 'the assignment');
     expect(far.position({ topic: 's', partition: 0 })).toBe(5); // moved into range: the high watermark
     await far.close();
     expect((await admin.groupOffsets('h')).map((o) => o.offset)).toEqual([5, 5]); // nothing read: where it started
@@ -175,7 +176,8 @@ describe('Admin', () => {
     const admin = track(new Admin({ broker: b.url! }));
     await admin.createTopic({ name: 'r', partitions: 2 });
     const consumer = track(new Consumer({ broker: b.url!, group: 'g', topics: ['r'], autoCommit: false, sessionTimeoutMs: 60_000, heartbeatIntervalMs: 30_000, autoOffsetReset: 'earliest' }));
-    await consumer.poll({ timeoutMs: 0 }); // joined
+    await consumer.poll({ timeoutMs: 0 }); // starts it
+    await waitFor(() => consumer.assignment().length === 2, 5_000, 'the join');
     expect((await admin.describeGroup('g')).members).toHaveLength(1);
     clock.advance(120_000); // the session runs out on the broker's clock
     await waitFor(async () => (await admin.describeGroup('g')).members.length === 0, 5_000, 'expiry');

@@ -50,19 +50,22 @@ describe('consumer group against the broker process', () => {
 
     const consumer = async (lifetimeMs: number) => {
       const until = Date.now() + lifetimeMs;
-      let member: { memberId: string; generation: number } | null = null;
+      let member: { memberId: string; generation: number; revoke?: unknown[] } | null = null;
       while (!stop && Date.now() < until) {
         if (!member) {
           const joined = await request('POST', '/groups/workers/members', { topics: ['jobs'], sessionTimeoutMs: 3000 });
           if (joined.status !== 201) continue;
           member = joined.json;
         }
-        const beat = await request('POST', `/groups/workers/members/${member!.memberId}/heartbeat`);
+        // Revoke before assign: what the last heartbeat asked to give up was finished and committed below
+        // (or not started), so it is released now; the broker then gives it to its new owner.
+        const beat = await request('POST', `/groups/workers/members/${member!.memberId}/heartbeat`, { released: member!.revoke ?? [] });
         if (beat.status !== 200) {
           member = null;
           continue;
         }
         member!.generation = beat.json.generation;
+        member!.revoke = beat.json.revoke;
         const committed = await request('GET', '/groups/workers/offsets');
         const from = new Map<number, number>((committed.json.offsets ?? []).map((o: { partition: number; offset: number }) => [o.partition, o.offset]));
         for (const { partition } of beat.json.assignments as { partition: number }[]) {

@@ -42,17 +42,35 @@ const join = async (group = 'billing', extra: Record<string, unknown> = {}) => {
 };
 const heartbeat = async (memberId: string, group = 'billing') => call('POST', `/groups/${group}/members/${memberId}/heartbeat`);
 
+const heartbeatWith = async (memberId: string, body: unknown, group = 'billing') => call('POST', `/groups/${group}/members/${memberId}/heartbeat`, body);
+const partitionsOf = (view: { assignments: { partition: number }[] }) => view.assignments.map((p) => p.partition);
+
 describe.each([['app.inject', false], ['real HTTP', true]])('consumer groups over %s', (_name, http) => {
-  it('three members share 12 partitions; leave and expiry reassign at once; generations fence late commits', async () => {
+  it('three members share 12 partitions, each moving only after its owner released it; leave and expiry free them at once; generations fence late commits', async () => {
     overHttp = http;
     const clock = new ManualClock(Date.now());
     await setup({ clock });
     const a = await join();
+    expect(a.assignments).toHaveLength(12);
     const b = await join();
+    expect(b).toMatchObject({ assignments: [], revoke: [] });
+    expect((b as unknown as { pending: unknown[] }).pending).toHaveLength(6);
+    const aView = (await heartbeat(a.memberId)).json();
+    expect(aView.assignments).toHaveLength(12);
+    expect(aView.revoke).toHaveLength(6);
+    // a commits what it is giving up (it still owns it), then releases it
+    const commit = await call('POST', '/groups/billing/offsets', { memberId: a.memberId, generation: aView.generation, offsets: aView.revoke.map((p: object) => ({ ...p, offset: 1 })) });
+    expect(commit.statusCode).toBe(200);
+    const released = (await heartbeatWith(a.memberId, { released: aView.revoke })).json();
+    expect(released).toMatchObject({ revoke: [], pending: [] });
+    expect(released.assignments).toHaveLength(6);
+    expect((await heartbeat(b.memberId)).json()).toMatchObject({ assignments: aView.revoke, revoke: [], pending: [] });
+
     const c = await join();
+    for (const m of [a, b]) await heartbeatWith(m.memberId, { released: (await heartbeat(m.memberId)).json().revoke });
     const views = await Promise.all([a, b, c].map(async (m) => (await heartbeat(m.memberId)).json()));
     expect(views.map((v) => v.assignments.length)).toEqual([4, 4, 4]);
-    expect(new Set(views.flatMap((v) => v.assignments.map((p: { partition: number }) => p.partition))).size).toBe(12);
+    expect(new Set(views.flatMap(partitionsOf)).size).toBe(12);
     const generation = views[0].generation;
 
     expect((await call('DELETE', `/groups/billing/members/${c.memberId}`)).statusCode).toBe(204);
@@ -61,10 +79,10 @@ describe.each([['app.inject', false], ['real HTTP', true]])('consumer groups ove
     expect(afterLeave.assignments).toHaveLength(6);
 
     // A commit from the old generation is fenced, from the current one accepted.
-    const stale = await call('POST', '/groups/billing/offsets', { memberId: a.memberId, generation, offsets: [{ topic: 'orders', partition: 0, offset: 3 }] });
+    const stale = await call('POST', '/groups/billing/offsets', { memberId: a.memberId, generation, offsets: [{ topic: 'orders', partition: afterLeave.assignments[0].partition, offset: 3 }] });
     expect(stale.statusCode).toBe(409);
     expect(stale.json().error.code).toBe('ILLEGAL_GENERATION');
-    const ok = await call('POST', '/groups/billing/offsets', { memberId: a.memberId, generation: afterLeave.generation, offsets: [{ topic: 'orders', partition: 0, offset: 3, metadata: 'm' }] });
+    const ok = await call('POST', '/groups/billing/offsets', { memberId: a.memberId, generation: afterLeave.generation, offsets: [{ topic: 'orders', partition: afterLeave.assignments[0].partition, offset: 3, metadata: 'm' }] });
     expect(ok.statusCode).toBe(200);
 
     // b stops heartbeating: after its session it is gone and a owns everything.
@@ -81,6 +99,89 @@ describe.each([['app.inject', false], ['real HTTP', true]])('consumer groups ove
     expect((await call('GET', '/groups/billing')).json()).toMatchObject({ group: 'billing', state: 'Stable', generation: alone.generation, members: [{ memberId: a.memberId }] });
     expect((await call('GET', '/groups')).json()).toEqual({ groups: [{ group: 'billing', state: 'Stable', members: 1 }] });
     overHttp = false;
+  });
+});
+
+describe('consumer groups: held heartbeats, initial delay, identity', () => {
+  it('a held heartbeat is answered as soon as the member must release, and the new owner\'s as soon as it was released', async () => {
+    const clock = new ManualClock(Date.now());
+    await setup({ clock });
+    const a = await join();
+    // nothing changes: the heartbeat waits (on the broker's clock) until maxWaitMs
+    let answered = false;
+    const idle = heartbeatWith(a.memberId, { maxWaitMs: 3_000 }).then((r) => ((answered = true), r));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(answered).toBe(false);
+    expect(broker!.services.groups.waitingHeartbeats).toBe(1);
+    clock.advance(3_000);
+    expect((await idle).json().assignments).toHaveLength(12);
+
+    const aWaits = heartbeatWith(a.memberId, { maxWaitMs: 3_000 });
+    await waitFor(() => broker!.services.groups.waitingHeartbeats === 1, 5_000, 'a to wait');
+    const b = await join(); // a must release six: its held heartbeat answers now
+    const told = (await aWaits).json();
+    expect(told.revoke).toHaveLength(6);
+    const bWaits = heartbeatWith(b.memberId, { maxWaitMs: 3_000 }, 'billing');
+    await waitFor(() => broker!.services.groups.waitingHeartbeats === 1, 5_000, 'b to wait');
+    await heartbeatWith(a.memberId, { released: told.revoke });
+    expect((await bWaits).json()).toMatchObject({ assignments: told.revoke, pending: [] });
+    // a second heartbeat supersedes a held one; a leave answers the member's own with 404
+    const first = heartbeatWith(a.memberId, { maxWaitMs: 3_000 });
+    await waitFor(() => broker!.services.groups.waitingHeartbeats === 1, 5_000, 'a to wait again');
+    const second = heartbeatWith(b.memberId, { maxWaitMs: 3_000 });
+    await waitFor(() => broker!.services.groups.waitingHeartbeats === 2, 5_000, 'both to wait');
+    await heartbeat(a.memberId);
+    expect((await first).statusCode).toBe(200);
+    await call('DELETE', `/groups/billing/members/${b.memberId}`);
+    expect((await second).json().error.code).toBe('UNKNOWN_MEMBER_ID');
+    // bad bodies
+    expect((await heartbeatWith(a.memberId, { maxWaitMs: -1 })).json().error.code).toBe('INVALID_REQUEST');
+    expect((await heartbeatWith(a.memberId, { released: [{ topic: 'orders' }] })).json().error.code).toBe('INVALID_REQUEST');
+    expect((await heartbeatWith(a.memberId, { released: [{ topic: '../x', partition: 0 }] })).json().error.code).toBe('INVALID_TOPIC_NAME');
+    expect((await heartbeatWith(a.memberId, { bogus: 1 })).json().error.code).toBe('INVALID_REQUEST');
+  });
+
+  it('waits groupInitialRebalanceDelayMs after the first join, so members starting together share the partitions', async () => {
+    const clock = new ManualClock(Date.now());
+    broker = await startTestBroker(tempDir(), { clock, overrides: { groupInitialRebalanceDelayMs: 3_000 } });
+    await call('POST', '/topics', { name: 'orders', partitions: 12 });
+    const a = await join();
+    expect(a.assignments).toEqual([]);
+    expect((await call('GET', '/groups/billing')).json().state).toBe('Assigning');
+    clock.advance(1_000);
+    const b = await join();
+    const held = heartbeatWith(b.memberId, { maxWaitMs: 5_000 });
+    await waitFor(() => broker!.services.groups.waitingHeartbeats === 1, 5_000, 'b to wait');
+    clock.advance(2_000); // the delay ends: b's held heartbeat answers with its share
+    expect((await held).json().assignments).toHaveLength(6);
+    expect((await heartbeat(a.memberId)).json().assignments).toHaveLength(6);
+    expect((await call('GET', '/groups/billing')).json().state).toBe('Stable');
+  });
+
+  it('describes members with client id and host; counts rebalances, generations, members and errors by code in /metrics', async () => {
+    await setup();
+    const joined = await broker!.app.inject({
+      method: 'POST',
+      url: '/groups/billing/members',
+      headers: { 'content-type': 'application/json', 'sluice-client-id': 'from-header' },
+      payload: JSON.stringify({ topics: ['orders'] }),
+    });
+    await call('POST', '/groups/billing/members', { topics: ['orders'], clientId: 'worker-7' });
+    const members = (await call('GET', '/groups/billing')).json().members;
+    expect(members.map((m: { clientId: string }) => m.clientId).sort()).toEqual(['from-header', 'worker-7']);
+    expect(members[0]).toMatchObject({ host: '127.0.0.1', revoking: expect.any(Array), pending: expect.any(Array) });
+    expect(joined.json().memberId).toEqual(expect.any(String));
+    await call('POST', '/groups/billing/members', { topics: ['orders'], clientId: 'x'.repeat(256) });
+    await heartbeat('ghost');
+    await call('GET', '/topics/orders/partitions/0/records?offset=10&maxWaitMs=20'); // a long poll: timed apart
+    const metrics = (await call('GET', '/metrics')).body;
+    expect(metrics).toMatch(/sluice_long_poll_duration_seconds_count\{route="\/topics\/:topic\/partitions\/:partition\/records",method="GET"\} 1/);
+    expect(metrics).not.toMatch(/sluice_http_request_duration_seconds_count\{route="\/topics\/:topic\/partitions\/:partition\/records"/);
+    expect(metrics).toMatch(/sluice_consumer_group_rebalances_total\{group="billing"\} 2/);
+    expect(metrics).toMatch(/sluice_consumer_group_generation\{group="billing"\} 2/);
+    expect(metrics).toMatch(/sluice_consumer_group_members\{group="billing"\} 2/);
+    expect(metrics).toMatch(/sluice_errors_total\{code="INVALID_REQUEST",route="\/groups\/:group\/members"\} 1/);
+    expect(metrics).toMatch(/sluice_errors_total\{code="UNKNOWN_MEMBER_ID",route="\/groups\/:group\/members\/:memberId\/heartbeat"\} 1/);
   });
 });
 
@@ -193,7 +294,9 @@ describe('consumer groups', () => {
     // A member commits only what it owns.
     const a = await join('own');
     const b = await join('own');
+    await heartbeatWith(a.memberId, { released: (await heartbeat(a.memberId, 'own')).json().revoke }, 'own');
     const aOwns = (await heartbeat(a.memberId, 'own')).json();
+    expect(aOwns.assignments).toHaveLength(1);
     const other = aOwns.assignments[0].partition === 0 ? 1 : 0;
     const steal = await call('POST', '/groups/own/offsets', { memberId: a.memberId, generation: aOwns.generation, offsets: [{ topic: 'orders', partition: other, offset: 1 }] });
     expect(steal.json().error.code).toBe('INVALID_REQUEST');

@@ -1,7 +1,11 @@
-/** Consumer groups: membership, heartbeats, offset commits and fetches with lag, and administration. */
-import type { FastifyInstance } from 'fastify';
+/**
+ * Consumer groups: membership (join, heartbeats that release partitions and may be held as long polls,
+ * leave), offset commits and fetches with lag, and administration. A member's client id comes from the join
+ * body or the `sluice-client-id` header, its host from the connection.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BrokerError } from '../../log/errors.js';
-import { ASSIGNORS, type AssignorName } from '../../replication/assignors.js';
+import { ASSIGNORS, type AssignedPartition, type AssignorName } from '../../replication/assignors.js';
 import { validateTopicName } from '../../replication/topic-manager.js';
 import type { Services } from './common.js';
 
@@ -21,6 +25,27 @@ function memberParam(params: unknown): string {
   return memberId;
 }
 
+/** The header every sluice/client request carries (also the join body's `clientId`). */
+export const CLIENT_ID_HEADER = 'sluice-client-id';
+const CLIENT_ID_MAX = 255;
+const MAX_HEARTBEAT_WAIT_MS = 30_000;
+
+function clientIdOf(request: FastifyRequest): string | undefined {
+  const value = request.headers[CLIENT_ID_HEADER];
+  return typeof value === 'string' && value.length > 0 ? value.slice(0, CLIENT_ID_MAX) : undefined;
+}
+
+const partitionList = {
+  type: 'array',
+  maxItems: 10_000,
+  items: {
+    type: 'object',
+    required: ['topic', 'partition'],
+    additionalProperties: false,
+    properties: { topic: { type: 'string' }, partition: { type: 'integer', minimum: 0 } },
+  },
+} as const;
+
 const groupParams = { type: 'object', properties: { group: { type: 'string' } } } as const;
 const memberParams = { type: 'object', properties: { group: { type: 'string' }, memberId: { type: 'string' } } } as const;
 
@@ -29,7 +54,7 @@ export function groupRoutes(app: FastifyInstance, s: Services): void {
     '/groups/:group/members',
     {
       schema: {
-        summary: 'Join a consumer group; the reply carries the member id, generation and assignment',
+        summary: 'Join a consumer group; the reply carries the member id, generation and what the member owns, must release and will get',
         tags: ['groups'],
         params: groupParams,
         body: {
@@ -40,23 +65,47 @@ export function groupRoutes(app: FastifyInstance, s: Services): void {
             topics: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 1000 },
             sessionTimeoutMs: { type: 'integer' },
             assignor: { type: 'string', enum: ASSIGNORS },
+            clientId: { type: 'string', maxLength: CLIENT_ID_MAX },
+            owned: partitionList,
           },
         },
       },
     },
     async (request, reply) => {
       const group = groupParam(request.params);
-      const body = request.body as { topics: string[]; sessionTimeoutMs?: number; assignor?: AssignorName };
+      const body = request.body as { topics: string[]; sessionTimeoutMs?: number; assignor?: AssignorName; clientId?: string; owned?: AssignedPartition[] };
       body.topics.forEach(validateTopicName);
-      const view = await s.groups.join(group, body);
-      return reply.code(201).send({ memberId: view.memberId, generation: view.generation, assignments: view.assignments });
+      body.owned?.forEach((p) => validateTopicName(p.topic));
+      const view = await s.groups.join(group, { ...body, clientId: body.clientId ?? clientIdOf(request), host: request.ip });
+      return reply.code(201).send({ memberId: view.memberId, generation: view.generation, assignments: view.assignments, revoke: view.revoke, pending: view.pending });
     },
   );
 
   app.post(
     '/groups/:group/members/:memberId/heartbeat',
-    { schema: { summary: 'Keep a membership alive; returns the current generation and assignment', tags: ['groups'], params: memberParams } },
-    async (request) => s.groups.heartbeat(groupParam(request.params), memberParam(request.params)),
+    {
+      // A heartbeat without a body is a plain one (nothing released, no waiting).
+      preValidation: (request, _reply, done) => {
+        request.body ??= {};
+        done();
+      },
+      schema: {
+        summary: 'Keep a membership alive and report released partitions; returns the generation and the member\'s view, at once or held until it changes',
+        tags: ['groups'],
+        params: memberParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { released: partitionList, maxWaitMs: { type: 'integer', minimum: 0, maximum: MAX_HEARTBEAT_WAIT_MS } },
+        },
+      },
+    },
+    async (request) => {
+      const body = request.body as { released?: AssignedPartition[]; maxWaitMs?: number };
+      body.released?.forEach((p) => validateTopicName(p.topic));
+      const view = await s.groups.heartbeat(groupParam(request.params), memberParam(request.params), body);
+      return { generation: view.generation, assignments: view.assignments, revoke: view.revoke, pending: view.pending };
+    },
   );
 
   app.delete(
