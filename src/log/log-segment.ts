@@ -347,7 +347,17 @@ export class LogSegment {
     const found = await this.findBatch(offset);
     if (found === null) return this.nextOffset;
     await this.truncateFileTo(found.position);
-    await this.rebuildIndexes();
+    // The indexes are cut where the log was, not rebuilt from byte 0: offset entries name the last offset of
+    // their batch and time entries the offset of the newest timestamp so far, so every entry at or past the
+    // cut batch names an offset >= its base offset (see indexBatch).
+    this.offsetIndex.truncateTo(found.header.baseOffset);
+    this.timeIndex.truncateTo(found.header.baseOffset);
+    await this.offsetIndex.trimToEntries();
+    await this.timeIndex.trimToEntries();
+    // Bookkeeping from the last entry kept to the new end, as after a clean start: O(indexIntervalBytes).
+    this.maxTimestamp = -1;
+    this.offsetOfMaxTimestamp = this.baseOffset;
+    if ((await this.loadTail()) !== null) await this.rebuildIndexes();
     if (this.size === 0) this.rollingBaseTimestamp = null;
     return this.nextOffset;
   }

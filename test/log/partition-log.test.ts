@@ -221,6 +221,36 @@ describe('truncation and deletion', () => {
     await manager.close();
   });
 
+  it('a segment cut by truncateTo keeps the index entries before the cut, reading only around it; the indexes equal a full rebuild', async () => {
+    const { FaultyFileIO } = await import('../helpers/faulty-file-io.js');
+    const io = new FaultyFileIO();
+    const manager = await LogManager.open({ dataDir: tempDir(), io, fsyncPolicy: 'never' });
+    const log = await manager.create(tp, { segmentBytes: 10_000_000, indexIntervalBytes: 1_024 });
+    const timestamps = Array.from({ length: 4_000 }, (_, i) => 1_000 + ((i * 37) % 500)); // goes back and forth
+    await Promise.all(timestamps.map((timestamp, i) => log.append(batchOf([`v${i}`.padEnd(150, '.')], { timestamp }))));
+    const segment = log.activeSegment;
+    expect(segment.size).toBeGreaterThan(600_000); // a scan from byte 0 would take 10 reads of 64 KiB
+    for (const cut of [3_900, 2_517, 1_000, 3]) {
+      const readsBefore = io.calls.read ?? 0;
+      await segment.truncateTo(cut); // the segment's part of log.truncateTo (which also rebuilds producer state)
+      expect(segment.nextOffset).toBe(cut);
+      expect((io.calls.read ?? 0) - readsBefore).toBeLessThan(5); // around the cut, not the whole segment
+      const state = () => ({
+        entries: [segment.offsetIndex.entries, segment.timeIndex.entries],
+        offsets: Array.from({ length: cut }, (_, o) => segment.offsetIndex.lookup(o)),
+        times: [999, 1_000, 1_250, 1_499, 1_500].map((t) => segment.timeIndex.lookup(t)),
+        max: segment.maxTimestamp,
+        next: segment.nextOffset,
+      });
+      const cutState = state();
+      await segment.rebuildIndexes();
+      expect(cutState).toEqual(state());
+      const latest = Math.max(...timestamps.slice(0, cut));
+      expect(await log.offsetForTimestamp(latest, cut)).toMatchObject({ timestamp: latest });
+    }
+    await manager.close();
+  });
+
   it('deletes whole old segments, keeps them readable until the delay passes, and never the active one', async () => {
     const clock = new ManualClock();
     const dataDir = tempDir();
