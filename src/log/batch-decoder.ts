@@ -1,6 +1,6 @@
 /**
  * Reading record batches: the frame check that recovery runs on every stored batch (`probeBatch`), the full
- * validation of an incoming batch (`validateBatch`, `checkRecords`), and record decoding. Pure functions over
+ * validation of incoming batches (`splitBatches`: frames, then `checkRecords`), and record decoding. Pure functions over
  * Buffers, like the encoder in record-batch.ts, which also documents the byte layout.
  */
 import { Reader } from './buffers.js';
@@ -75,17 +75,6 @@ export function headerProblem(header: RecordBatchHeader): string | null {
 
 function hex(value: number): string {
   return `0x${value.toString(16).padStart(8, '0')}`;
-}
-
-/**
- * Full validation of an incoming batch: the frame (as probeBatch), a supported codec, and records that parse,
- * match recordCount and offset deltas, and (CreateTime) have no timestamp above the batch's maxTimestamp. Returns the header; throws
- * CORRUPT_MESSAGE with the reason otherwise.
- */
-export function validateBatch(buffer: Buffer, at = 0, maxBatchSize?: number): RecordBatchHeader {
-  const header = validateBatchFrame(buffer, at, maxBatchSize);
-  checkRecords(buffer.subarray(at, at + batchSize(header)), header);
-  return header;
 }
 
 /** The codec of a batch, refusing a compressed control batch (CORRUPT_MESSAGE). */

@@ -19,7 +19,7 @@ import { BrokerError } from './errors.js';
 import type { HandleCache } from './handle-cache.js';
 import { DEFAULT_LOG_CONFIG, segmentOptionsOf, type FsyncPolicy, type LogConfig, type LogEvents } from './log-config.js';
 import { LogDurability } from './log-durability.js';
-import { findOffsetByTimestamp, describeSegments, readSegments, type ReadOptions, type ReadResult, type SegmentInfo } from './log-reader.js';
+import { findOffsetByTimestamp, readSegments, type ReadOptions, type ReadResult } from './log-reader.js';
 import { LeaderEpochCache } from './leader-epoch-cache.js';
 import { LogSegment } from './log-segment.js';
 import type { ProducerEntry, ProducerStateMap } from './producer-state.js';
@@ -199,11 +199,6 @@ export abstract class LocalLog {
   offsetForTimestamp(timestamp: number, maxOffset: number): Promise<{ offset: number; timestamp: number } | null> {
     if (this.closed) return Promise.reject(this.closedReason);
     return this.unlessClosed(findOffsetByTimestamp(this.segments, timestamp, maxOffset));
-  }
-
-  /** Size, range and age of every segment (for retention and describe). */
-  segmentInfos(): Promise<SegmentInfo[]> {
-    return describeSegments(this.segments);
   }
 
   /**

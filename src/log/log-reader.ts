@@ -21,14 +21,6 @@ export interface ReadResult {
   nextOffset: number;
 }
 
-export interface SegmentInfo {
-  baseOffset: number;
-  nextOffset: number;
-  sizeBytes: number;
-  maxTimestamp: number;
-  active: boolean;
-}
-
 /** Index into `segments` of the segment whose range holds `offset` (binary search on base offsets). */
 function segmentIndexFor(segments: LogSegment[], offset: number): number {
   let low = 0;
@@ -87,11 +79,3 @@ async function findInSegment(segment: LogSegment, timestamp: number): Promise<{ 
   return firstRecordAtOrAfter(bytes, header, timestamp);
 }
 
-export async function describeSegments(segments: LogSegment[]): Promise<SegmentInfo[]> {
-  const infos: SegmentInfo[] = [];
-  for (const s of segments) {
-    await s.ensureIndexesLoaded();
-    infos.push({ baseOffset: s.baseOffset, nextOffset: s.nextOffset, sizeBytes: s.size, maxTimestamp: s.maxTimestamp, active: s === segments[segments.length - 1] });
-  }
-  return infos;
-}

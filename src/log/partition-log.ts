@@ -39,7 +39,7 @@ import { planRetention, type RetentionPolicy } from './retention.js';
 import type { TopicPartition } from './segment-files.js';
 
 export type { AppendOptions, AppendResult, BatchAppendInfo } from './append-planner.js';
-export type { ReadOptions, ReadResult, SegmentInfo } from './log-reader.js';
+export type { ReadOptions, ReadResult } from './log-reader.js';
 export { DEFAULT_STORAGE_RETRY_BACKOFF_MS, type LogSegmentsState, type PartitionLogDeps } from './local-log.js';
 
 /** Largest write of one unit (one writev); more queued data goes into the next unit. */

@@ -75,8 +75,3 @@ export function offsetQuery(query: Record<string, unknown>, name: string): numbe
   if (typeof raw === 'string' && /^\d{1,16}$/.test(raw)) return Number(raw);
   throw new BrokerError('INVALID_REQUEST', `${name} must be a non-negative integer, earliest or latest, got ${JSON.stringify(raw ?? null)}`);
 }
-
-export const errorResponse = {
-  type: 'object',
-  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, additionalProperties: true } },
-} as const;
