@@ -18,7 +18,7 @@ import { BrokerError, asBrokerError } from './errors.js';
 import { decodeFetchFrames, type FetchFrame } from '../common/fetch-frames.js';
 import { errorFromResponse } from './errors.js';
 import { HttpClient, RECORD_BATCH_MEDIA_TYPE } from './http.js';
-import { recordsFromBatches } from './records.js';
+import { consumerRecordsOf } from './records.js';
 import { backoffMs, sleep, type BackoffOptions } from './retry.js';
 import type { ConsumerRecord } from './types.js';
 
@@ -288,7 +288,7 @@ export class Fetcher {
         state.failures = 0;
         state.highWatermark = frame.highWatermark;
         state.logStartOffset = frame.logStartOffset;
-        const records = recordsFromBatches(frame.batches, state.topic, state.partition, from);
+        const records = consumerRecordsOf(frame.batches, state.topic, state.partition, from);
         state.position = frame.nextOffset > from ? frame.nextOffset : records.length > 0 ? records[records.length - 1]!.offset + 1 : from;
         if (records.length > 0) {
           this.chunks.push({ state, session, records, next: 0, bytes: frame.batches.length });

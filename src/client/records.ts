@@ -3,8 +3,8 @@
  * records to codec input with a size estimate (what `bufferBytes` and `batchBytes` count), and fetched batches
  * to consumer records. There is no second codec here.
  */
-import { decodeBatch } from '../log/batch-decoder.js';
-import { BATCH_HEADER_SIZE, batchSize, isControlBatch, readBatchHeader, type RecordInput } from '../log/record-batch.js';
+import { batchesOf, decodeBatch } from '../log/batch-decoder.js';
+import { BATCH_HEADER_SIZE, isControlBatch, type RecordInput } from '../log/record-batch.js';
 import { invalidArgument } from './errors.js';
 import type { Bytes, ConsumerRecord, HeadersInput, ProducerRecord } from './types.js';
 
@@ -63,13 +63,11 @@ export function prepareRecord(record: ProducerRecord, now: number): PreparedReco
  * The records of a binary fetch reply at or after `from`. Every batch is CRC-checked and decoded with the
  * shared codec; control batches are skipped.
  */
-export function recordsFromBatches(body: Buffer, topic: string, partition: number, from: number): ConsumerRecord[] {
+export function consumerRecordsOf(body: Buffer, topic: string, partition: number, from: number): ConsumerRecord[] {
   const out: ConsumerRecord[] = [];
-  for (let at = 0; at + BATCH_HEADER_SIZE <= body.length; ) {
-    const size = batchSize(readBatchHeader(body, at));
-    if (at + size > body.length) break; // a reply ends on a whole batch; be lenient with a partial tail
-    const { header, records } = decodeBatch(body, at);
-    at += size;
+  // A reply ends on a whole batch; a partial tail is left alone. Each batch's frame and CRC are checked here.
+  for (const batch of batchesOf(body)) {
+    const { header, records } = decodeBatch(batch.bytes);
     if (isControlBatch(header)) continue;
     for (const r of records) {
       if (r.offset >= from) out.push({ topic, partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers });

@@ -7,10 +7,10 @@
  * request joins the write only if all of them pass (a request is atomic).
  */
 import { BrokerError } from './errors.js';
-import { splitBatches } from './batch-decoder.js';
+import { batchesOf, splitBatches } from './batch-decoder.js';
 import { MAX_RELATIVE_OFFSET, type AppendedBatch } from './log-segment.js';
 import type { ProducerBatch, ProducerStateMap } from './producer-state.js';
-import { assignOffsetAndEpoch, batchSize, readBatchHeader, type RecordBatchHeader } from './record-batch.js';
+import { assignOffsetAndEpoch, batchSize, type RecordBatchHeader } from './record-batch.js';
 
 export interface AppendOptions {
   /** stamped into every appended batch (replication uses it for log divergence) */
@@ -161,14 +161,8 @@ export function countRecords(request: PendingAppend): number {
   return records;
 }
 
-/** Headers of batches the broker built itself (already known valid). */
+/** Headers of batches validated before (or built by the broker itself). */
 function trustedSplit(data: Buffer): { at: number; header: RecordBatchHeader }[] {
-  const out: { at: number; header: RecordBatchHeader }[] = [];
-  for (let at = 0; at < data.length; ) {
-    const header = readBatchHeader(data, at);
-    out.push({ at, header });
-    at += batchSize(header);
-  }
-  return out;
+  return Array.from(batchesOf(data), ({ at, header }) => ({ at, header }));
 }
 

@@ -290,19 +290,39 @@ export function splitBatches(buffer: Buffer, maxBatchSize?: number): { at: numbe
   return frames;
 }
 
+/** One batch of a buffer of back-to-back batches: where it starts, its header and its bytes. */
+export interface BatchView {
+  at: number;
+  header: RecordBatchHeader;
+  bytes: Buffer;
+}
+
+/**
+ * The one walk over back-to-back batches whose frames are known good (read from this broker's own log, built
+ * by it, or validated by splitBatchFrames before): no CRC or header checks, and it stops at a partial batch at
+ * the end (a read cut at a byte limit). Readers that must check what they get (the client) check each batch.
+ */
+export function* batchesOf(buffer: Buffer): Generator<BatchView> {
+  for (let at = 0; at + BATCH_HEADER_SIZE <= buffer.length; ) {
+    const header = readBatchHeader(buffer, at);
+    const size = batchSize(header);
+    if (size < BATCH_HEADER_SIZE || at + size > buffer.length) return;
+    yield { at, header, bytes: buffer.subarray(at, at + size) };
+    at += size;
+  }
+}
+
 /**
  * Cuts `bytes` (batches from a segment) to whole batches with baseOffset < maxOffset that fit in `maxBytes`,
  * keeping the first batch even when it alone is larger (so a reader always makes progress).
  */
 export function trimToBatches(bytes: Buffer, maxOffset: number, requested: number, maxBytes: number): { bytes: Buffer; nextOffset: number } {
-  let at = 0;
+  let end = 0;
   let nextOffset = requested;
-  while (at + BATCH_HEADER_SIZE <= bytes.length) {
-    const header = readBatchHeader(bytes, at);
-    const size = batchSize(header);
-    if (header.baseOffset >= maxOffset || at + size > bytes.length || (at > 0 && at + size > maxBytes)) break;
-    at += size;
+  for (const { at, header, bytes: batch } of batchesOf(bytes)) {
+    if (header.baseOffset >= maxOffset || (at > 0 && at + batch.length > maxBytes)) break;
+    end = at + batch.length;
     nextOffset = lastOffsetOf(header) + 1;
   }
-  return { bytes: bytes.subarray(0, at), nextOffset };
+  return { bytes: bytes.subarray(0, end), nextOffset };
 }

@@ -14,11 +14,11 @@
  * snapshot. A crash part-way leaves older records that the snapshot's values supersede, so the state is the
  * same either way; the log holds at most about maxSegments segments plus one copy of the live state.
  */
-import { decodeRecords } from '../log/batch-decoder.js';
+import { batchesOf, decodeRecords } from '../log/batch-decoder.js';
 import { BrokerError } from '../log/errors.js';
 import type { LogEvents } from '../log/log-config.js';
 import type { Partition } from './partition.js';
-import { batchSize, encodeBatch, readBatchHeader, type RecordInput } from '../log/record-batch.js';
+import { encodeBatch, type RecordInput } from '../log/record-batch.js';
 import { Serial } from '../log/serial.js';
 import { partitionKey } from './assignors.js';
 
@@ -107,13 +107,10 @@ export class OffsetsStore {
     for (let offset = partition.logStartOffset; offset < partition.highWatermark; ) {
       const { bytes, nextOffset } = await partition.read(offset, 1 << 20);
       if (nextOffset === offset) break;
-      for (let at = 0; at < bytes.length; ) {
-        const header = readBatchHeader(bytes, at);
-        const size = batchSize(header);
-        for (const r of decodeRecords(bytes.subarray(at, at + size), header)) {
+      for (const batch of batchesOf(bytes)) {
+        for (const r of decodeRecords(batch.bytes, batch.header)) {
           if (r.offset >= offset && r.key) apply(state, JSON.parse(r.key.toString('utf8')) as OffsetsKey, r.value === null ? null : JSON.parse(r.value.toString('utf8')));
         }
-        at += size;
       }
       offset = nextOffset;
     }

@@ -5,8 +5,8 @@
  * Keys and values are UTF-8 text, or base64 with `encoding: base64`; header values are always UTF-8 text.
  */
 import { BrokerError } from '../log/errors.js';
-import { batchSize, encodeBatch, isControlBatch, lastOffsetOf, readBatchHeader, type RecordInput } from '../log/record-batch.js';
-import { RecordWalker } from '../log/batch-decoder.js';
+import { encodeBatch, isControlBatch, lastOffsetOf, type RecordInput } from '../log/record-batch.js';
+import { RecordWalker, batchesOf } from '../log/batch-decoder.js';
 import { inflatePayload } from '../log/batch-inflation.js';
 import { Pacer } from '../log/pacer.js';
 import type { TopicConfig } from '../replication/topic-config.js';
@@ -126,15 +126,11 @@ export interface JsonFetchLimits {
  * is the first record not returned; otherwise null (the read's own next offset applies). Big payloads are
  * inflated off the event loop and long walks yield to it (pacer.ts).
  */
-export async function recordsFromBatches(bytes: Buffer, from: number, limits: JsonFetchLimits, encoding: Encoding): Promise<{ records: FetchedRecord[]; nextOffset: number | null; decodedBytes: number }> {
+export async function jsonRecordsOf(bytes: Buffer, from: number, limits: JsonFetchLimits, encoding: Encoding): Promise<{ records: FetchedRecord[]; nextOffset: number | null; decodedBytes: number }> {
   const records: FetchedRecord[] = [];
   const pacer = new Pacer();
   let used = 0;
-  for (let at = 0; at < bytes.length; ) {
-    const header = readBatchHeader(bytes, at);
-    const size = batchSize(header);
-    const batch = bytes.subarray(at, at + size);
-    at += size;
+  for (const { header, bytes: batch } of batchesOf(bytes)) {
     if (isControlBatch(header) || lastOffsetOf(header) < from) continue;
     const walker = new RecordWalker(await inflatePayload(batch, header, pacer), header);
     for (let next = walker.next(); next !== null; next = walker.next()) {

@@ -1,7 +1,7 @@
 /** Builds record batches and reads logs back as plain values, for storage tests. */
 import type { PartitionLog } from '../../src/log/partition-log.js';
-import { encodeBatch, readBatchHeader, batchSize } from '../../src/log/record-batch.js';
-import { decodeRecords } from '../../src/log/batch-decoder.js';
+import { encodeBatch } from '../../src/log/record-batch.js';
+import { batchesOf, decodeRecords } from '../../src/log/batch-decoder.js';
 
 export function batchOf(values: string[], options: { timestamp?: number; producerId?: number; producerEpoch?: number; baseSequence?: number; compression?: 'none' | 'lz4' } = {}): Buffer {
   const timestamp = options.timestamp ?? 1_700_000_000_000;
@@ -21,13 +21,10 @@ export async function readAll(log: PartitionLog, from = log.logStartOffset, maxO
   while (offset < maxOffset) {
     const { bytes, nextOffset } = await log.read(offset, { maxBytes: 64 * 1024, maxOffset });
     if (nextOffset === offset) break;
-    for (let at = 0; at < bytes.length; ) {
-      const header = readBatchHeader(bytes, at);
-      const size = batchSize(header);
-      for (const r of decodeRecords(bytes.subarray(at, at + size), header)) {
+    for (const batch of batchesOf(bytes)) {
+      for (const r of decodeRecords(batch.bytes, batch.header)) {
         if (r.offset >= offset) out.push([r.offset, r.value?.toString() ?? '']);
       }
-      at += size;
     }
     offset = nextOffset;
   }

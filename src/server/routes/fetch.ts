@@ -3,7 +3,7 @@
  * offsets by timestamp.
  */
 import type { FastifyInstance } from 'fastify';
-import { recordsFromBatches } from '../json-records.js';
+import { jsonRecordsOf } from '../json-records.js';
 import { RECORD_BATCH_MEDIA_TYPE, wantsBatches, enumQuery, intQuery, offsetQuery, partitionParam, topicParam, type Services } from './common.js';
 
 const DEFAULT_MAX_BYTES = 1_048_576;
@@ -84,7 +84,7 @@ export function fetchRoutes(app: FastifyInstance, s: Services): void {
           .send(result.bytes);
       }
       // maxBytes bounds the stored bytes read above and, here, the decoded records returned (at least one).
-      const { records, nextOffset } = await recordsFromBatches(result.bytes, offset, { maxRecords, maxBytes }, encoding);
+      const { records, nextOffset } = await jsonRecordsOf(result.bytes, offset, { maxRecords, maxBytes }, encoding);
       return {
         records,
         nextOffset: nextOffset ?? result.nextOffset,

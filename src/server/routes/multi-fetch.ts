@@ -9,7 +9,7 @@ import { BrokerError } from '../../log/errors.js';
 import type { FetchManyEntry } from '../../replication/fetch-manager.js';
 import { validateTopicName } from '../../replication/topic-manager.js';
 import { errorBody } from '../errors.js';
-import { recordsFromBatches, type Encoding, type FetchedRecord } from '../json-records.js';
+import { jsonRecordsOf, type Encoding, type FetchedRecord } from '../json-records.js';
 import { RECORD_BATCH_MEDIA_TYPE, wantsBatches, type Services } from './common.js';
 
 /** Kafka's fetch.max.bytes default. */
@@ -108,7 +108,7 @@ async function toJson(entries: FetchManyEntry[], body: MultiFetchBody) {
     let records: FetchedRecord[] = [];
     let nextOffset = e.result.nextOffset;
     if (bytes.length > 0 && (remaining > 0 || !spent)) {
-      const decoded = await recordsFromBatches(bytes, offset, { maxRecords: MAX_RECORDS_PER_PARTITION, maxBytes: Math.max(1, Math.min(perPartition, remaining)) }, body.encoding ?? 'utf8');
+      const decoded = await jsonRecordsOf(bytes, offset, { maxRecords: MAX_RECORDS_PER_PARTITION, maxBytes: Math.max(1, Math.min(perPartition, remaining)) }, body.encoding ?? 'utf8');
       records = decoded.records;
       nextOffset = decoded.nextOffset ?? nextOffset;
       remaining -= decoded.decodedBytes;
