@@ -7,6 +7,8 @@ import type { Clock } from './clock.js';
 import type { FileIO } from './file-io.js';
 import type { LogEvents } from './log-config.js';
 import type { LogSegment } from './log-segment.js';
+import { storageError } from './errors.js';
+import { DELETED_SUFFIX } from './segment-files.js';
 
 /** How many of the segments given (from the first) were renamed, and the failure that stopped the rest. */
 export interface DeleteOutcome {
@@ -80,7 +82,7 @@ export class BackgroundWork {
     for (const segment of segments) {
       if (gone.length > 0 && pacingMs > 0) await new Promise((resolve) => setTimeout(resolve, pacingMs));
       try {
-        renamed.push(...(await segment.markDeleted()));
+        renamed.push(...(await markDeleted(this.io, segment)));
         gone.push(segment);
       } catch (err) {
         error = err; // stop here: the segments after this one keep their files, so the log has no gap
@@ -117,4 +119,28 @@ export class BackgroundWork {
     for (const removeNow of [...this.pendingDeletes]) removeNow();
     await this.idle();
   }
+}
+
+/**
+ * Renames all files of a segment to `*.deleted`. The segment keeps working on the renamed files, so reads
+ * already holding it finish; the caller syncs the directory and removes the files later.
+ */
+async function markDeleted(io: FileIO, segment: LogSegment): Promise<string[]> {
+  const renamed: string[] = [];
+  const targets: { path: string; set: (p: string) => void }[] = [
+    { path: segment.logPath, set: (p) => (segment.logPath = p) },
+    { path: segment.offsetIndex.path, set: (p) => (segment.offsetIndex.path = p) },
+    { path: segment.timeIndex.path, set: (p) => (segment.timeIndex.path = p) },
+  ];
+  segment.dropHandles();
+  for (const { path, set } of targets) {
+    try {
+      await io.rename(path, path + DELETED_SUFFIX);
+      set(path + DELETED_SUFFIX);
+      renamed.push(path + DELETED_SUFFIX);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw storageError(`renaming the files of ${segment.describe()}`, err, path);
+    }
+  }
+  return renamed;
 }

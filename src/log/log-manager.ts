@@ -22,15 +22,14 @@ import { readOffsetCheckpoint, writeOffsetCheckpoint } from './checkpoint-file.j
 import { segmentOptionsOf, silentLogEvents, type FsyncPolicy, type LogConfig, type LogEvents } from './log-config.js';
 import { loadPartitionState, type PartitionLoadReport } from './log-loader.js';
 import { LogSegment } from './log-segment.js';
+import { DELETE_DIR_SUFFIX, scanDataDir } from './data-dir.js';
 import { DEFAULT_STORAGE_RETRY_BACKOFF_MS, PartitionLog, type PartitionLogDeps } from './partition-log.js';
 import { ProducerStateMap } from './producer-state.js';
 import { Serial } from './serial.js';
-import { LOCK_FILE, lockDataDir } from './dir-lock.js';
+import { lockDataDir } from './dir-lock.js';
 import {
   CLEAN_SHUTDOWN_FILE,
   RECOVERY_POINT_FILE,
-  HIGH_WATERMARK_FILE,
-  parsePartitionDirName,
   partitionDirName,
   type TopicPartition,
 } from './segment-files.js';
@@ -78,8 +77,6 @@ export interface StartupReport {
   partitionReports: PartitionLoadReport[];
 }
 
-const RESERVED_DIRS = new Set(['meta']);
-export const DELETE_DIR_SUFFIX = '-delete';
 
 /** A partition whose directory exists but could not be opened at start-up (see LogManager.offlineError). */
 export interface UnloadablePartition {
@@ -155,30 +152,7 @@ export class LogManager {
     }));
     if (checkpoint.problem) events.warn({ problem: checkpoint.problem }, 'recovery-point checkpoint unreadable; recovering all segments');
 
-    const dirs: { name: string; tp: TopicPartition }[] = [];
-    const unknownFiles: string[] = [];
-    const removedStrayFiles: string[] = [];
-    for (const name of (await io.readdir(dataDir)).sort()) {
-      const path = join(dataDir, name);
-      if (!(await io.isDirectory(path))) {
-        if (name !== CLEAN_SHUTDOWN_FILE && name !== RECOVERY_POINT_FILE && name !== HIGH_WATERMARK_FILE && name !== LOCK_FILE) {
-          if (name.endsWith('.tmp')) {
-            await io.unlink(path);
-            removedStrayFiles.push(name);
-          } else unknownFiles.push(name);
-        }
-        continue;
-      }
-      if (RESERVED_DIRS.has(name)) continue;
-      if (name.endsWith(DELETE_DIR_SUFFIX)) {
-        await io.removeTree(path);
-        removedStrayFiles.push(name);
-        continue;
-      }
-      const tp = parsePartitionDirName(name);
-      if (tp) dirs.push({ name, tp });
-      else unknownFiles.push(`${name}/`);
-    }
+    const { partitions: dirs, unknownFiles, removedStrayFiles } = await scanDataDir(io, dataDir);
 
     const reports: PartitionLoadReport[] = [];
     let next = 0;

@@ -16,7 +16,7 @@ import { readFully, writeFully } from './file-io.js';
 import type { HandleCache } from './handle-cache.js';
 import { OffsetIndex } from './offset-index.js';
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, batchSize, lastOffsetOf, readBatchHeader, type RecordBatchHeader } from './record-batch.js';
-import { DELETED_SUFFIX, segmentPaths } from './segment-files.js';
+import { segmentPaths } from './segment-files.js';
 import { TimeIndex } from './time-index.js';
 import { BrokerError, storageError } from './errors.js';
 import { headerProblem } from './batch-decoder.js';
@@ -378,30 +378,6 @@ export class LogSegment {
     await this.sync();
     await this.offsetIndex.flush(true);
     await this.timeIndex.flush(true);
-  }
-
-  /**
-   * Renames all files of the segment to `*.deleted`. The segment keeps working on the renamed files, so
-   * reads already holding it finish; the caller syncs the directory (syncDirectory) and removes the files later.
-   */
-  async markDeleted(): Promise<string[]> {
-    const renamed: string[] = [];
-    const targets: { path: string; set: (p: string) => void }[] = [
-      { path: this.logPath, set: (p) => (this.logPath = p) },
-      { path: this.offsetIndex.path, set: (p) => (this.offsetIndex.path = p) },
-      { path: this.timeIndex.path, set: (p) => (this.timeIndex.path = p) },
-    ];
-    for (const { path, set } of targets) {
-      this.handles.drop(path);
-      try {
-        await this.handles.io.rename(path, path + DELETED_SUFFIX);
-        set(path + DELETED_SUFFIX);
-        renamed.push(path + DELETED_SUFFIX);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw storageError(`renaming the files of ${this.describe()}`, err, path);
-      }
-    }
-    return renamed;
   }
 
   /** Makes renames and creations in the segment's directory durable. */
