@@ -11,7 +11,7 @@ import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 import { readInt64 } from '../log/buffers.js';
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, codecOf, isControlBatch, isTransactionalBatch, lastOffsetOf, readBatchHeader, timestampTypeOf, type RecordBatchHeader, type StoredRecord } from '../log/record-batch.js';
 import { decodeRecords, probeBatch } from '../log/batch-decoder.js';
-import { isBrokerError } from '../log/errors.js';
+import { isBrokerError } from '../common/errors.js';
 import { bytesText } from './output.js';
 
 export interface DumpOptions {

@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { BROKER_SETTINGS, ConfigError, loadBrokerConfig, type BrokerConfig } from '../server/broker-config.js';
-import { flagOf } from '../log/settings.js';
+import { flagOf } from '../common/settings.js';
 import { LogDestination } from '../server/log-destination.js';
 import { CliFailure, EXIT_USAGE } from './errors.js';
 

@@ -4,9 +4,9 @@
  * of the wire. Failures that never reach the broker (refused or reset connections, client-side timeouts) get a
  * retriable code too, and name the URL that was tried.
  */
-import { BrokerError, ERROR_CODES, type ErrorCode } from '../log/errors.js';
+import { BrokerError, ERROR_CODES, type ErrorCode } from '../common/errors.js';
 
-export { BrokerError, ERROR_CODES, isBrokerError, type ErrorCode } from '../log/errors.js';
+export { BrokerError, ERROR_CODES, isBrokerError, type ErrorCode } from '../common/errors.js';
 
 function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);

@@ -14,7 +14,7 @@
  * same name) fails every pending and later send. Retries are `retry` events, a broker unreachable for
  * requestTimeoutMs an `error` event (see events.ts).
  */
-import { partitionForKey } from '../log/murmur2.js';
+import { partitionForKey } from '../common/murmur2.js';
 import { encodeBatch } from '../log/record-batch.js';
 import { Accumulator, deliveryTimeoutError, type Delivery, type PartitionQueue, type ProducerBatch } from './accumulator.js';
 import { ByteBudget } from './byte-budget.js';

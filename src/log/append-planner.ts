@@ -6,7 +6,7 @@
  * Batches of one request are checked in order against a state that includes the earlier ones, and the
  * request joins the write only if all of them pass (a request is atomic).
  */
-import { BrokerError } from './errors.js';
+import { BrokerError } from '../common/errors.js';
 import { batchesOf, splitBatches } from './batch-decoder.js';
 import { MAX_RELATIVE_OFFSET, type AppendedBatch } from './log-segment.js';
 import type { ProducerBatch, ProducerStateMap } from './producer-state.js';

@@ -7,7 +7,7 @@ import type { Clock } from './clock.js';
 import type { FileIO } from './file-io.js';
 import type { LogEvents } from './log-config.js';
 import type { LogSegment } from './log-segment.js';
-import { storageError } from './errors.js';
+import { storageError } from '../common/errors.js';
 import { DELETED_SUFFIX } from './segment-files.js';
 
 /** How many of the segments given (from the first) were renamed, and the failure that stopped the rest. */

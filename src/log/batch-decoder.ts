@@ -5,7 +5,7 @@
  */
 import { Reader } from './buffers.js';
 import { decompress, type CompressionCodec } from './compression.js';
-import { corruptMessage } from './errors.js';
+import { corruptMessage } from '../common/errors.js';
 import {
   BATCH,
   BATCH_HEADER_SIZE,

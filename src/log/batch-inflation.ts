@@ -17,7 +17,7 @@
  */
 import { RecordWalker, batchCodec } from './batch-decoder.js';
 import { MAX_DECOMPRESSED_BYTES, decompress, decompressAsync, inflatedSizeBound } from './compression.js';
-import { BrokerError, isBrokerError } from './errors.js';
+import { BrokerError, isBrokerError } from '../common/errors.js';
 import { Pacer } from './pacer.js';
 import { BATCH_HEADER_SIZE, batchSize, type RecordBatchHeader } from './record-batch.js';
 

@@ -13,7 +13,7 @@
  * big payload does not stop the event loop.
  */
 import { compressFrameSync, decompressFrame, decompressFrameSync } from 'lz4-napi';
-import { BrokerError, corruptMessage } from './errors.js';
+import { BrokerError, corruptMessage } from '../common/errors.js';
 
 export type CompressionCodec = 'none' | 'lz4';
 

@@ -4,7 +4,7 @@
  * segments. A lock left by a process that died (kill -9, power loss) is taken over.
  */
 import { join } from 'node:path';
-import { BrokerError, storageError } from './errors.js';
+import { BrokerError, storageError } from '../common/errors.js';
 import { writeFully, type FileIO } from './file-io.js';
 
 export const LOCK_FILE = '.lock';

@@ -15,7 +15,7 @@
  * UNKNOWN_TOPIC); once abandoned, it changes its files no more, and after `quiesce` it touches them no more.
  */
 import type { Clock } from './clock.js';
-import { BrokerError } from './errors.js';
+import { BrokerError } from '../common/errors.js';
 import type { HandleCache } from './handle-cache.js';
 import { DEFAULT_LOG_CONFIG, segmentOptionsOf, type FsyncPolicy, type LogConfig, type LogEvents } from './log-config.js';
 import { LogDurability } from './log-durability.js';

@@ -19,7 +19,7 @@
  * going away, and they are no longer its to change.
  */
 import type { Clock } from './clock.js';
-import { storageError, type BrokerError } from './errors.js';
+import { storageError, type BrokerError } from '../common/errors.js';
 import { GroupSync } from './group-sync.js';
 import type { FsyncPolicy, LogEvents } from './log-config.js';
 import type { LogSegment } from './log-segment.js';

@@ -15,7 +15,7 @@
 import { join } from 'node:path';
 import { systemClock, type Clock } from './clock.js';
 import { crcImplementation } from './crc32c.js';
-import { BrokerError, storageError } from './errors.js';
+import { BrokerError, storageError } from '../common/errors.js';
 import { nodeFileIO, writeFileAtomic, type FileIO } from './file-io.js';
 import { HandleCache } from './handle-cache.js';
 import { readOffsetCheckpoint, writeOffsetCheckpoint } from './checkpoint-file.js';

@@ -18,7 +18,7 @@ import { OffsetIndex } from './offset-index.js';
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, batchSize, lastOffsetOf, readBatchHeader, type RecordBatchHeader } from './record-batch.js';
 import { segmentPaths } from './segment-files.js';
 import { TimeIndex } from './time-index.js';
-import { BrokerError, storageError } from './errors.js';
+import { BrokerError, storageError } from '../common/errors.js';
 import { headerProblem } from './batch-decoder.js';
 
 /** Indexes store offsets relative to the segment's base offset as i32: no offset of a segment may pass this. */

@@ -15,7 +15,7 @@
  * that is still full costs one recovery attempt per backoff, not one per request.
  */
 import type { Clock } from './clock.js';
-import { errnoOf, type BrokerError } from './errors.js';
+import { errnoOf, type BrokerError } from '../common/errors.js';
 
 export type OfflineStatus = 'online' | 'offline' | 'reopening';
 export type OfflineEvent = 'fail' | 'reopen' | 'reopened' | 'reopen-failed';

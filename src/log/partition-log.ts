@@ -15,7 +15,7 @@
  *
  * Loading and recovery live in log-loader.ts.
  */
-import { BrokerError, storageError } from './errors.js';
+import { BrokerError, storageError } from '../common/errors.js';
 import type { LogConfig } from './log-config.js';
 import { loadPartitionState } from './log-loader.js';
 import { LocalLog, type LogSegmentsState, type PartitionLogDeps } from './local-log.js';

@@ -13,7 +13,7 @@
  * rebuilt from it; snapshots taken at roll and clean shutdown (`<offset>.snapshot`, see producer-snapshot.ts)
  * bound how much of the log has to be read at start-up. Sequences are counted in records, as Kafka does.
  */
-import { BrokerError } from './errors.js';
+import { BrokerError } from '../common/errors.js';
 import { hasProducerId, lastOffsetOf, type RecordBatchHeader } from './record-batch.js';
 
 export const CACHED_BATCHES_PER_PRODUCER = 5;

@@ -15,7 +15,7 @@
  * Invariant: the recovery point never passes a pending segment (it moves only when one is finished).
  */
 import type { Clock } from './clock.js';
-import { storageError, type BrokerError } from './errors.js';
+import { storageError, type BrokerError } from '../common/errors.js';
 import type { FileIO } from './file-io.js';
 import type { FsyncPolicy, LogEvents } from './log-config.js';
 import type { LogSegment } from './log-segment.js';

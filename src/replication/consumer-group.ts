@@ -19,7 +19,7 @@
  * current one. Pure state: time comes in as `now`, member ids from an injected generator, no I/O.
  */
 import { randomUUID } from 'node:crypto';
-import { BrokerError } from '../log/errors.js';
+import { BrokerError } from '../common/errors.js';
 import { assignPartitions, partitionKey, type AssignedPartition, type Assignment, type AssignorName } from './assignors.js';
 
 export const DEFAULT_SESSION_TIMEOUT_MS = 45_000;

@@ -5,7 +5,7 @@
  * past its offset, when the time passes, when the client goes away, or at shutdown; never by polling.
  */
 import type { Clock } from '../log/clock.js';
-import { BrokerError } from '../log/errors.js';
+import { BrokerError } from '../common/errors.js';
 import type { ReadResult } from '../log/partition-log.js';
 import type { Partition } from './partition.js';
 import type { TopicManager } from './topic-manager.js';

@@ -14,7 +14,7 @@
  * arriving meanwhile starts a new group instead of joining one that is about to vanish.
  */
 import type { Clock } from '../log/clock.js';
-import { BrokerError } from '../log/errors.js';
+import { BrokerError } from '../common/errors.js';
 import type { LogEvents } from '../log/log-config.js';
 import type { AssignedPartition } from './assignors.js';
 import { ConsumerGroup, type JoinRequest, type MemberView } from './consumer-group.js';

@@ -15,7 +15,7 @@
  *                              producers: the named producers only
  */
 import { join } from 'node:path';
-import { BrokerError, errnoOf, storageError } from '../log/errors.js';
+import { BrokerError, errnoOf, storageError } from '../common/errors.js';
 import { writeFileAtomic, type FileIO } from '../log/file-io.js';
 import { isValidTopicName } from '../log/segment-files.js';
 import { Serial } from '../log/serial.js';

@@ -15,7 +15,7 @@
  * same either way; the log holds at most about maxSegments segments plus one copy of the live state.
  */
 import { batchesOf, decodeRecords } from '../log/batch-decoder.js';
-import { BrokerError } from '../log/errors.js';
+import { BrokerError } from '../common/errors.js';
 import type { LogEvents } from '../log/log-config.js';
 import type { Partition } from './partition.js';
 import { encodeBatch, type RecordInput } from '../log/record-batch.js';

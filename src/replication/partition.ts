@@ -15,7 +15,7 @@
  * its movement, not on a timer. Followers will move it the same way (replication).
  */
 import type { Clock } from '../log/clock.js';
-import { BrokerError } from '../log/errors.js';
+import { BrokerError } from '../common/errors.js';
 import type { FsyncPolicy, LogEvents } from '../log/log-config.js';
 import type { AppendOptions, AppendResult, PartitionLog, ReadResult } from '../log/partition-log.js';
 import type { ProducerEntry } from '../log/producer-state.js';

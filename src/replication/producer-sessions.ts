@@ -14,7 +14,7 @@
  * append; sequence <= last and still known -> duplicate; otherwise OUT_OF_ORDER_SEQUENCE. Requests of one
  * producer are handled one at a time.
  */
-import { BrokerError } from '../log/errors.js';
+import { BrokerError } from '../common/errors.js';
 import type { Partition } from './partition.js';
 import type { ProducerBatch } from '../log/producer-state.js';
 import type { Clock } from '../log/clock.js';

@@ -11,7 +11,7 @@
  */
 import type { Clock } from '../log/clock.js';
 import type { LogEvents } from '../log/log-config.js';
-import { BrokerError } from '../log/errors.js';
+import { BrokerError } from '../common/errors.js';
 import type { BatchAppendInfo } from '../log/partition-log.js';
 import type { Partition } from './partition.js';
 import { batchSize, hasProducerId, readBatchHeader } from '../log/record-batch.js';

@@ -7,10 +7,10 @@
  * A topic stores only its overrides. An override may be `null` (unlimited) where the key is nullable; a key
  * without an override takes the broker's default for topics.
  */
-import { BrokerError } from '../log/errors.js';
+import { BrokerError } from '../common/errors.js';
 import type { LogConfig } from '../log/log-config.js';
 import { MIN_SEGMENT_BYTES } from '../log/log-config.js';
-import { coerce, defaultsOf, type SettingSpec, type SettingsOf } from '../log/settings.js';
+import { coerce, defaultsOf, type SettingSpec, type SettingsOf } from '../common/settings.js';
 
 const INT32_MAX = 2_147_483_647;
 

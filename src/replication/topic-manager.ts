@@ -3,7 +3,7 @@
  * start-up. Owns the mapping topic -> partition logs; the metadata store holds what survives restarts
  * (see metadata-store.ts for the lifecycle states).
  */
-import { BrokerError } from '../log/errors.js';
+import { BrokerError } from '../common/errors.js';
 import type { Clock } from '../log/clock.js';
 import type { FsyncPolicy, LogEvents } from '../log/log-config.js';
 import type { LogManager } from '../log/log-manager.js';

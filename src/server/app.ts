@@ -5,7 +5,7 @@
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { BrokerError } from '../log/errors.js';
+import { BrokerError } from '../common/errors.js';
 import { VERSION } from './version.js';
 import { ERROR_TABLE, errorCodeOf, errorHandler, sendError } from './errors.js';
 import { registerBodyParsers } from './body-parsers.js';

@@ -9,7 +9,7 @@
  * or `target[key] = value` over request keys.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { BrokerError } from '../log/errors.js';
+import { BrokerError } from '../common/errors.js';
 import { RECORD_BATCH_MEDIA_TYPE } from './routes/common.js';
 
 /** The charset parameter of a Content-Type header (lower case, quotes removed); null when there is none. */

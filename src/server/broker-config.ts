@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { MAX_DECOMPRESSED_BYTES } from '../log/compression.js';
 import { FSYNC_POLICIES, type FsyncPolicy } from '../log/log-config.js';
-import { coerce, defaultsOf, envOf, type SettingSpec, type SettingValue } from '../log/settings.js';
+import { coerce, defaultsOf, envOf, type SettingSpec, type SettingValue } from '../common/settings.js';
 import { TOPIC_SETTINGS, type TopicConfig } from '../replication/topic-config.js';
 
 export const BROKER_SETTINGS: readonly SettingSpec[] = [

@@ -21,7 +21,7 @@ import { VERSION } from './version.js';
 import { buildApp } from './app.js';
 import { topicDefaultsOf, type BrokerConfig } from './broker-config.js';
 import { BrokerMetrics } from './metrics.js';
-import { murmur2 } from '../log/murmur2.js';
+import { murmur2 } from '../common/murmur2.js';
 import { StickyPartitioner } from './partitioner.js';
 import { RetentionJob } from '../replication/retention-job.js';
 import type { Services } from './routes/common.js';

@@ -13,7 +13,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
-import { BrokerError } from '../log/errors.js';
+import { BrokerError } from '../common/errors.js';
 import { errorBody, statusOf } from './errors.js';
 
 export const LINGER_MS = 2_000;

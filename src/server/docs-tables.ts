@@ -3,7 +3,7 @@
  * puts them between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` markers. `sluice generate-docs`
  * rewrites them; a test fails when a doc is out of date.
  */
-import { markdownTable } from '../log/settings.js';
+import { markdownTable } from '../common/settings.js';
 import { TOPIC_SETTINGS } from '../replication/topic-config.js';
 import { BROKER_SETTINGS } from './broker-config.js';
 import { ERROR_TABLE } from './errors.js';

@@ -4,7 +4,7 @@
  * same table and a test keeps them equal.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { BrokerError, ERROR_CODES, errnoOf, type ErrorCode } from '../log/errors.js';
+import { BrokerError, ERROR_CODES, errnoOf, type ErrorCode } from '../common/errors.js';
 
 export const ERROR_STATUS: Record<ErrorCode, number | readonly number[]> = {
   INVALID_REQUEST: 400,

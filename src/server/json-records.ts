@@ -4,13 +4,13 @@
  *
  * Keys and values are UTF-8 text, or base64 with `encoding: base64`; header values are always UTF-8 text.
  */
-import { BrokerError } from '../log/errors.js';
+import { BrokerError } from '../common/errors.js';
 import { encodeBatch, isControlBatch, lastOffsetOf, type RecordInput } from '../log/record-batch.js';
 import { RecordWalker, batchesOf } from '../log/batch-decoder.js';
 import { inflatePayload } from '../log/batch-inflation.js';
 import { Pacer } from '../log/pacer.js';
 import type { TopicConfig } from '../replication/topic-config.js';
-import { partitionForKey } from '../log/murmur2.js';
+import { partitionForKey } from '../common/murmur2.js';
 import type { StickyPartitioner } from './partitioner.js';
 
 export type Encoding = 'utf8' | 'base64';

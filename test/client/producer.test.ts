@@ -1,7 +1,7 @@
 /** The Producer against a real listening broker: placement, batching, options, errors, fencing, backpressure. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Admin, BrokerError, Consumer, Producer } from '../../src/client/index.js';
-import { partitionForKey } from '../../src/log/murmur2.js';
+import { partitionForKey } from '../../src/common/murmur2.js';
 import type { RunningBroker } from '../../src/server/broker.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { codeOf } from '../helpers/error-code.js';

@@ -1,5 +1,5 @@
 /** The BrokerError code a function throws (or String(err) for anything else), undefined when it does not throw. */
-import { isBrokerError } from '../../src/log/errors.js';
+import { isBrokerError } from '../../src/common/errors.js';
 
 export function codeOf(fn: () => unknown): string | undefined {
   try {

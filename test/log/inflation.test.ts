@@ -7,7 +7,7 @@ import { compressFrameSync } from 'lz4-napi';
 import { describe, expect, it } from 'vitest';
 import { RecordWalker, checkRecords, splitBatchFrames } from '../../src/log/batch-decoder.js';
 import { decompress, decompressAsync, inflatedSizeBound, lz4FrameShape } from '../../src/log/compression.js';
-import { BrokerError } from '../../src/log/errors.js';
+import { BrokerError } from '../../src/common/errors.js';
 import { checkIncomingRecords, checkInflatedBounds, effectiveInflationLimits, firstRecordAtOrAfter } from '../../src/log/batch-inflation.js';
 import { BATCH, BATCH_HEADER_SIZE, LOG_OVERHEAD, computeBatchCrc, encodeBatch, readBatchHeader } from '../../src/log/record-batch.js';
 import { MiB, tinyRecordsBatch, zeroRecordBatch } from '../helpers/bombs.js';

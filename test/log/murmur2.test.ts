@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { murmur2, partitionForKey } from '../../src/log/murmur2.js';
+import { murmur2, partitionForKey } from '../../src/common/murmur2.js';
 
 // Test vectors from Kafka's UtilsTest.testMurmur2 and from Kafka's Utils.murmur2 as used by other clients.
 const VECTORS: [string, number][] = [

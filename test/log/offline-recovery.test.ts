@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BrokerError } from '../../src/log/errors.js';
+import { BrokerError } from '../../src/common/errors.js';
 import { LogManager } from '../../src/log/log-manager.js';
 import { CollectedEvents } from '../helpers/collect-events.js';
 import { FaultyFileIO } from '../helpers/faulty-file-io.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BrokerError, storageError } from '../../src/log/errors.js';
+import { BrokerError, storageError } from '../../src/common/errors.js';
 import { OfflineState, TRANSITIONS, mayPass, nextStatus, type OfflineEvent, type OfflineStatus } from '../../src/log/offline-state.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 

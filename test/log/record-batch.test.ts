@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BrokerError } from '../../src/log/errors.js';
+import { BrokerError } from '../../src/common/errors.js';
 import { BATCH, assignOffsetAndEpoch, codecOf, encodeBatch, readBatchHeader, type RecordInput, type StoredRecord } from '../../src/log/record-batch.js';
 import { decodeBatch, probeBatch, splitBatches } from '../../src/log/batch-decoder.js';
 

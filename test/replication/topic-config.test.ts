@@ -4,7 +4,7 @@
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { TopicConfig as ClientTopicConfig, TopicConfigKey as ClientTopicConfigKey } from '../../src/client/types.js';
-import { coerce } from '../../src/log/settings.js';
+import { coerce } from '../../src/common/settings.js';
 import { BROKER_SETTINGS } from '../../src/server/broker-config.js';
 import {
   TOPIC_DEFAULTS,

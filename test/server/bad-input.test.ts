@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERROR_CODES } from '../../src/log/errors.js';
+import { ERROR_CODES } from '../../src/common/errors.js';
 import { BrokerProcess, freePort, postJson } from '../helpers/broker-process.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 

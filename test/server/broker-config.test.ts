@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BROKER_DEFAULTS, BROKER_SETTINGS, loadBrokerConfig } from '../../src/server/broker-config.js';
-import { envOf, flagOf } from '../../src/log/settings.js';
+import { envOf, flagOf } from '../../src/common/settings.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 
 const tempDir = useTempDirs();

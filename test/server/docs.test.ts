@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { GENERATED, splice } from '../../src/server/docs-tables.js';
-import { ERROR_CODES } from '../../src/log/errors.js';
+import { ERROR_CODES } from '../../src/common/errors.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { errorFromResponse } from '../../src/client/errors.js';
 import { runCli, type CliIO } from '../../src/cli/program.js';
 import { nodeFileIO, type FileIO } from '../../src/log/file-io.js';
-import { storageError } from '../../src/log/errors.js';
+import { storageError } from '../../src/common/errors.js';
 import { loadBrokerConfig } from '../../src/server/broker-config.js';
 import { startBroker, type RunningBroker } from '../../src/server/broker.js';
 import { FaultyFileIO } from '../helpers/faulty-file-io.js';

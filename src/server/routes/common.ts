@@ -1,5 +1,5 @@
 /** Pieces shared by the route modules: the services a route may use, and parameter parsing. */
-import { BrokerError } from '../../log/errors.js';
+import { BrokerError } from '../../common/errors.js';
 import type { Clock } from '../../log/clock.js';
 import type { LogManager } from '../../log/log-manager.js';
 import type { MetadataStore } from '../../replication/metadata-store.js';

@@ -4,7 +4,7 @@
  * body or the `sluice-client-id` header, its host from the connection.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { BrokerError } from '../../log/errors.js';
+import { BrokerError } from '../../common/errors.js';
 import { ASSIGNORS, type AssignedPartition, type AssignorName } from '../../replication/assignors.js';
 import { validateTopicName } from '../../replication/topic-manager.js';
 import type { Services } from './common.js';

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { encodeFetchFrames, type FetchFrame } from '../../common/fetch-frames.js';
-import { BrokerError } from '../../log/errors.js';
+import { BrokerError } from '../../common/errors.js';
 import type { FetchManyEntry } from '../../replication/fetch-manager.js';
 import { validateTopicName } from '../../replication/topic-manager.js';
 import { errorBody } from '../errors.js';

@@ -3,7 +3,7 @@
  * (`POST /topics/:topic/partitions/:partition/batches`), plus producer-id issuance for idempotence.
  */
 import type { FastifyInstance } from 'fastify';
-import { BrokerError } from '../../log/errors.js';
+import { BrokerError } from '../../common/errors.js';
 import type { Acks } from '../../replication/replica-manager.js';
 import { planBatches, type Encoding, type JsonRecord } from '../json-records.js';
 import { RECORD_BATCH_MEDIA_TYPE, enumQuery, intQuery, partitionParam, topicParam, type Services } from './common.js';
