@@ -14,6 +14,7 @@ import type { LogEvents } from '../log/log-config.js';
 import { HIGH_WATERMARK_FILE, partitionDirName } from '../log/segment-files.js';
 import { Serial } from '../log/serial.js';
 import type { Partition } from './partition.js';
+import { runPeriodically } from './periodic-task.js';
 
 export async function readHighWatermarks(io: FileIO, dataDir: string, events: LogEvents): Promise<Map<string, number>> {
   const { offsets, problem } = await readOffsetCheckpoint(io, join(dataDir, HIGH_WATERMARK_FILE));
@@ -23,8 +24,7 @@ export async function readHighWatermarks(io: FileIO, dataDir: string, events: Lo
 
 export class HighWatermarkCheckpoint {
   private readonly writes = new Serial();
-  private cancel: () => void = () => undefined;
-  private stopped = false;
+  private stopTimer: () => void = () => undefined;
 
   constructor(
     private readonly io: FileIO,
@@ -36,14 +36,7 @@ export class HighWatermarkCheckpoint {
   ) {}
 
   start(): void {
-    const tick = () => {
-      void this.write()
-        .catch((err) => this.events.error({ err }, 'high-watermark checkpoint failed'))
-        .finally(() => {
-          if (!this.stopped) this.cancel = this.clock.setTimer(this.intervalMs, tick);
-        });
-    };
-    this.cancel = this.clock.setTimer(this.intervalMs, tick);
+    this.stopTimer = runPeriodically(this.clock, this.intervalMs, () => this.write(), (err) => this.events.error({ err }, 'high-watermark checkpoint failed'));
   }
 
   /** Writes the checkpoint now (one write at a time: they share a temp file name). */
@@ -57,8 +50,7 @@ export class HighWatermarkCheckpoint {
 
   /** Stops the timer and writes a last checkpoint (clean stop). */
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.cancel();
+    this.stopTimer();
     await this.write();
   }
 }
