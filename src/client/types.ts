@@ -2,6 +2,7 @@
  * The shapes sluice/client accepts and returns. Keys and values go out as strings (UTF-8) or bytes and come
  * back as Buffers (a consumer cannot know how they were encoded); header values likewise.
  */
+import type { PartitionDescription } from '../common/topic-description.js';
 
 export type Acks = '0' | '1' | 'all';
 export type Compression = 'none' | 'lz4';
@@ -85,17 +86,7 @@ export interface TopicSummary {
   replicationFactor: number;
 }
 
-export interface PartitionDescription {
-  partition: number;
-  leader: number;
-  replicas: number[];
-  isr: number[];
-  logStartOffset: number;
-  highWatermark: number;
-  logEndOffset: number;
-  sizeBytes: number;
-  segments: number;
-}
+export type { PartitionDescription };
 
 export interface TopicDescription {
   name: string;

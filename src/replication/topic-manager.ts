@@ -19,6 +19,7 @@ import {
   type TopicConfig,
   type TopicOverrides,
 } from './topic-config.js';
+import type { PartitionDescription } from '../common/topic-description.js';
 
 export const MAX_PARTITIONS = 10_000;
 /** Topics whose name starts with this are the broker's own. */
@@ -31,19 +32,7 @@ export interface CreateTopicRequest {
   config?: unknown;
 }
 
-export interface PartitionDescription {
-  partition: number;
-  leader: number;
-  replicas: number[];
-  isr: number[];
-  logStartOffset: number;
-  highWatermark: number;
-  logEndOffset: number;
-  sizeBytes: number;
-  segments: number;
-  /** present (true) when the partition refuses requests after an I/O error or failed to load */
-  offline?: true;
-}
+export type { PartitionDescription };
 
 
 export interface TopicDescription {
