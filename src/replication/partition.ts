@@ -16,7 +16,7 @@
  */
 import type { Clock } from '../log/clock.js';
 import { BrokerError } from '../common/errors.js';
-import type { FsyncPolicy, LogEvents } from '../log/log-config.js';
+import type { LogEvents } from '../log/log-config.js';
 import type { AppendOptions, AppendResult, PartitionLog, ReadResult } from '../log/partition-log.js';
 import type { ProducerEntry } from '../log/producer-state.js';
 import type { RetentionPolicy } from '../log/retention.js';
@@ -25,7 +25,6 @@ import type { TopicPartition } from '../log/segment-files.js';
 export interface PartitionDeps {
   clock: Clock;
   events: LogEvents;
-  fsyncPolicy: FsyncPolicy;
   /** this broker's id: the leader and only replica of every partition on a single node */
   brokerId: number;
 }

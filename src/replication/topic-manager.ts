@@ -5,7 +5,7 @@
  */
 import { BrokerError } from '../common/errors.js';
 import type { Clock } from '../log/clock.js';
-import type { FsyncPolicy, LogEvents } from '../log/log-config.js';
+import type { LogEvents } from '../log/log-config.js';
 import type { LogManager } from '../log/log-manager.js';
 import type { PartitionLog } from '../log/partition-log.js';
 import { Partition } from './partition.js';
@@ -65,7 +65,6 @@ export function validateTopicName(name: unknown): string {
 
 export interface TopicManagerOptions {
   clock: Clock;
-  fsyncPolicy: FsyncPolicy;
   /** brokers able to hold replicas (1 on a single node) */
   brokerCount?: number;
   /** a partition's high watermark from the last checkpoint (replication-offset-checkpoint), if any */
@@ -185,7 +184,7 @@ export class TopicManager {
     const made = new Partition(
       log.topicPartition,
       log,
-      { clock: this.options.clock, events: this.events, fsyncPolicy: this.options.fsyncPolicy, brokerId: LOCAL_BROKER_ID },
+      { clock: this.options.clock, events: this.events, brokerId: LOCAL_BROKER_ID },
       this.options.checkpointedHighWatermark?.(log.name),
     );
     this.partitions.set(log.name, made);

@@ -78,7 +78,6 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   const highWatermarks = await readHighWatermarks(io, config.dataDir, logger.child({ component: 'replicas' }));
   const topics = new TopicManager(store, logs, defaults, logger.child({ component: 'topics' }), {
     clock,
-    fsyncPolicy: config.fsync,
     checkpointedHighWatermark: (name) => highWatermarks.get(name),
   });
   await topics.repair();

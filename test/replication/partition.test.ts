@@ -26,7 +26,7 @@ async function setup(options: { io?: FaultyFileIO; clock?: ManualClock; checkpoi
   const dataDir = tempDir();
   const manager = await LogManager.open({ dataDir, clock, ...(options.io ? { io: options.io } : {}) });
   const log = manager.get(tp) ?? (await manager.create(tp, { segmentBytes: 1_024 }));
-  const partition = new Partition(tp, log, { clock, events: silentLogEvents, fsyncPolicy: 'always', brokerId: 0 }, options.checkpoint);
+  const partition = new Partition(tp, log, { clock, events: silentLogEvents, brokerId: 0 }, options.checkpoint);
   return { clock, dataDir, manager, log, partition };
 }
 
@@ -124,7 +124,7 @@ describe('Partition', () => {
     // A replica restarts from the checkpoint (here above its log: clamped), never above its log end.
     const again = await LogManager.open({ dataDir, clock });
     const log = again.get(tp)!;
-    const restarted = new Partition(tp, log, { clock, events: silentLogEvents, fsyncPolicy: 'always', brokerId: 0 }, 99);
+    const restarted = new Partition(tp, log, { clock, events: silentLogEvents, brokerId: 0 }, 99);
     expect(restarted.highWatermark).toBe(3);
     await again.close();
   });

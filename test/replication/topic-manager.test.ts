@@ -18,7 +18,7 @@ async function open(dataDir: string) {
   await store.load();
   const logs = await LogManager.open({ dataDir });
   const events = new CollectedEvents();
-  const topics = new TopicManager(store, logs, () => TOPIC_DEFAULTS, events, { clock: systemClock, fsyncPolicy: 'always' });
+  const topics = new TopicManager(store, logs, () => TOPIC_DEFAULTS, events, { clock: systemClock });
   const repaired = await topics.repair();
   return { store, logs, topics, repaired, events };
 }
@@ -94,7 +94,7 @@ describe('topic manager: failures', () => {
     const store = new LocalMetadataStore(io, dataDir);
     await store.load();
     const logs = await LogManager.open({ dataDir, io });
-    const topics = new TopicManager(store, logs, () => TOPIC_DEFAULTS, new CollectedEvents(), { clock: systemClock, fsyncPolicy: 'always' });
+    const topics = new TopicManager(store, logs, () => TOPIC_DEFAULTS, new CollectedEvents(), { clock: systemClock });
     io.inject({ op: 'open', pathIncludes: 'half-2/', errno: 'ENOSPC', times: 1 });
     await expect(topics.create({ name: 'half', partitions: 4 })).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
     expect(store.getTopic('half')).toBeUndefined();
