@@ -3,7 +3,7 @@
  * contract's `clusterName`, default `sluice`), so several clusters can share one etcd:
  *
  *   <cluster>/brokers/<brokerId>                    {"brokerId","url","startedAt","writeId"}, under the broker's lease
- *   <cluster>/election/controller/<leaseId hex>     etcd3's election recipe: the oldest key is the controller;
+ *   <cluster>/election/controller/<leaseId>         etcd3's election recipe: the oldest key is the controller;
  *                                                   value {"brokerId"}; its create revision is the controller epoch
  *   <cluster>/meta/topics/<topic>                   TopicMetadata + "writeId"
  *   <cluster>/meta/producers/<name>                 a named producer: {"producerId","producerEpoch","name","writeId"}
@@ -17,6 +17,8 @@
  */
 
 export const ELECTION_NAME = 'controller';
+/** etcd3's Election puts its keys under `election/<name>/` of the namespace it is created on. */
+export const ELECTION_PREFIX = `election/${ELECTION_NAME}/`;
 
 /** The prefix of everything a cluster keeps in etcd; a namespace over it gives the relative keys below. */
 export function clusterPrefix(clusterName: string): string {
