@@ -32,7 +32,7 @@ export interface WriteOptions {
 
 export type WriteResult =
   | { written: true; revision: number }
-  | { written: false; reason: 'stale'; current: { value: string; modRevision: number } | undefined }
+  | { written: false; reason: 'stale'; key: string; current: { value: string; modRevision: number } | undefined }
   | { written: false; reason: 'fenced'; fence: Fence };
 
 export function encodeValue(value: object, writeId: string): string {
@@ -57,22 +57,39 @@ function writeIdOf(text: string): unknown {
 
 /** Puts `value` at `key` if the key's mod revision is still `expectedModRevision` (0: absent) and the fences hold. */
 export function casPut(ns: Namespace, key: string, expectedModRevision: number, value: object, options: WriteOptions): Promise<WriteResult> {
+  return casPutAll(ns, [{ key, expectedModRevision, value }], options);
+}
+
+export interface KeyWrite {
+  key: string;
+  /** 0: the key must not exist */
+  expectedModRevision: number;
+  value: object;
+}
+
+/**
+ * Several puts in one transaction: all applied or none. etcd allows 128 operations per transaction
+ * (`--max-txn-ops`): callers keep to MAX_KEYS_PER_TXN keys.
+ */
+export function casPutAll(ns: Namespace, writes: KeyWrite[], options: WriteOptions): Promise<WriteResult> {
+  if (writes.length === 0 || writes.length > MAX_KEYS_PER_TXN) throw new RangeError(`a transaction writes 1 to ${MAX_KEYS_PER_TXN} keys, not ${writes.length}`);
   const writeId = randomUUID();
-  const payload = encodeValue(value, writeId);
-  return withRetries(ns, key, expectedModRevision, options, (txn) => txn.then(ns.put(key).value(payload)), (current) => current !== undefined && writeIdOf(current) === writeId);
+  const puts = writes.map((w) => ns.put(w.key).value(encodeValue(w.value, writeId)));
+  return withRetries(ns, writes, options, (txn) => txn.then(...puts), (current) => current !== undefined && writeIdOf(current) === writeId);
 }
 
 /** Deletes `key` if its mod revision is still `expectedModRevision` and the fences hold; a key already gone counts as deleted. */
 export function casDelete(ns: Namespace, key: string, expectedModRevision: number, options: WriteOptions): Promise<WriteResult> {
-  return withRetries(ns, key, expectedModRevision, options, (txn) => txn.then(ns.delete().key(key)), (current) => current === undefined);
+  return withRetries(ns, [{ key, expectedModRevision }], options, (txn) => txn.then(ns.delete().key(key)), (current) => current === undefined);
 }
+
+export const MAX_KEYS_PER_TXN = 100;
 
 type Txn = ReturnType<Namespace['if']>;
 
 async function withRetries(
   ns: Namespace,
-  key: string,
-  expectedModRevision: number,
+  expected: { key: string; expectedModRevision: number }[],
   options: WriteOptions,
   operation: (txn: Txn) => Txn,
   isOwnResult: (current: string | undefined) => boolean,
@@ -80,11 +97,12 @@ async function withRetries(
   const deadline = Date.now() + options.timeoutMs;
   for (let delayMs = 50; ; delayMs = Math.min(delayMs * 2, 500)) {
     try {
-      let txn = ns.if(key, 'Mod', '==', expectedModRevision);
+      let txn = ns.if(expected[0]!.key, 'Mod', '==', expected[0]!.expectedModRevision);
+      for (const e of expected.slice(1)) txn = txn.and(e.key, 'Mod', '==', e.expectedModRevision);
       for (const fence of options.fences ?? []) txn = txn.and(fence.key, 'Create', '==', fence.createRevision);
       const result = await operation(txn).commit();
       if (result.succeeded) return { written: true, revision: revisionOf(result.header.revision) };
-      return await explainRefusal(ns, key, options.fences ?? [], isOwnResult);
+      return await explainRefusal(ns, expected, options.fences ?? [], isOwnResult);
     } catch (err) {
       if (!isEtcdTransient(err) || Date.now() + delayMs >= deadline) throw etcdError(options.what, err);
       await pause(delayMs);
@@ -92,16 +110,30 @@ async function withRetries(
   }
 }
 
-async function explainRefusal(ns: Namespace, key: string, fences: Fence[], isOwnResult: (current: string | undefined) => boolean): Promise<WriteResult> {
-  const [current, ...fenceKeys] = await Promise.all([ns.get(key).exec(), ...fences.map((f) => ns.get(f.key).exec())]);
-  const kv = current!.kvs[0];
-  const value = kv?.value.toString('utf8');
-  if (isOwnResult(value)) return { written: true, revision: kv ? revisionOf(kv.mod_revision) : revisionOf(current!.header.revision) };
+/**
+ * Why a transaction was refused: it had been applied after all (an earlier attempt whose reply was lost:
+ * the first key holds its writeId), a fence no longer holds, or a key moved on (the first such is returned).
+ */
+async function explainRefusal(
+  ns: Namespace,
+  expected: { key: string; expectedModRevision: number }[],
+  fences: Fence[],
+  isOwnResult: (current: string | undefined) => boolean,
+): Promise<WriteResult> {
+  const [keys, fenceKeys] = await Promise.all([Promise.all(expected.map((e) => ns.get(e.key).exec())), Promise.all(fences.map((f) => ns.get(f.key).exec()))]);
+  const firstKv = keys[0]!.kvs[0];
+  if (isOwnResult(firstKv?.value.toString('utf8'))) return { written: true, revision: firstKv ? revisionOf(firstKv.mod_revision) : revisionOf(keys[0]!.header.revision) };
   for (const [i, fence] of fences.entries()) {
     const fenceKv = fenceKeys[i]!.kvs[0];
     if (!fenceKv || revisionOf(fenceKv.create_revision) !== fence.createRevision) return { written: false, reason: 'fenced', fence };
   }
-  return { written: false, reason: 'stale', current: kv ? { value: value!, modRevision: revisionOf(kv.mod_revision) } : undefined };
+  for (const [i, e] of expected.entries()) {
+    const kv = keys[i]!.kvs[0];
+    const modRevision = kv ? revisionOf(kv.mod_revision) : 0;
+    if (modRevision !== e.expectedModRevision) return { written: false, reason: 'stale', key: e.key, current: kv ? { value: kv.value.toString('utf8'), modRevision } : undefined };
+  }
+  // Every condition holds now: it changed and changed back between the transaction and this read.
+  return { written: false, reason: 'stale', key: expected[0]!.key, current: firstKv ? { value: firstKv.value.toString('utf8'), modRevision: revisionOf(firstKv.mod_revision) } : undefined };
 }
 
 /** For callers that cannot go on after a refused write: the refusal as a retriable BrokerError. */
