@@ -16,6 +16,7 @@
  *   lost, when the observer shows a controller with a higher epoch, or on close(); the campaign then starts
  *   over (a candidate keeps campaigning until close()).
  */
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Campaign, Election, ElectionObserver } from 'etcd3';
 import { Serial } from '../log/serial.js';
@@ -93,7 +94,9 @@ export class ControllerElection extends EventEmitter<ControllerElectionEvents> {
 
   private async campaignLoop(): Promise<void> {
     for (let delayMs = 100; !this.closed; ) {
-      const campaign = this.election.campaign(JSON.stringify({ brokerId: this.options.brokerId }));
+      // A value of its own per campaign: etcd3's observer announces a new leader only when the value differs,
+      // and the same broker winning again (after a lost lease) is a new controller epoch.
+      const campaign = this.election.campaign(JSON.stringify({ brokerId: this.options.brokerId, campaign: randomUUID() }));
       this.campaign = campaign;
       const failed = new Promise<Error>((resolve) => campaign.on('error', resolve));
       try {

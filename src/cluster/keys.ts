@@ -4,7 +4,7 @@
  *
  *   <cluster>/brokers/<brokerId>                    {"brokerId","url","startedAt","writeId"}, under the broker's lease
  *   <cluster>/election/controller/<leaseId>         etcd3's election recipe: the oldest key is the controller;
- *                                                   value {"brokerId"}; its create revision is the controller epoch
+ *                                                   value {"brokerId","campaign"}; its create revision is the controller epoch
  *   <cluster>/meta/topics/<topic>                   TopicMetadata + "writeId"
  *   <cluster>/meta/producers/<name>                 a named producer: {"producerId","producerEpoch","name","writeId"}
  *   <cluster>/meta/producer-id-block                {"nextProducerId","writeId"}: ids below it are reserved
