@@ -55,6 +55,9 @@ export class ControllerElection extends EventEmitter<ControllerElectionEvents> {
   private observer: ElectionObserver | null = null;
   private mine: (ControllerInfo & { fence: Fence }) | null = null;
   private closed = false;
+  /** settles on close(), so that no loop stays parked on a campaign or observer that will never answer */
+  private readonly closing: Promise<Error | undefined>;
+  private signalClosed: () => void = () => undefined;
   private stepDown: ((err: Error | undefined) => void) | null = null;
   /** observer reads, one at a time, so an older read never lands after a newer one */
   private readonly refreshes = new Serial();
@@ -68,6 +71,7 @@ export class ControllerElection extends EventEmitter<ControllerElectionEvents> {
     super();
     this.election = etcd.cluster.election(ELECTION_NAME, leaseTtlSeconds(options.sessionTimeoutMs));
     this.onProblem = options.onProblem ?? (() => undefined);
+    this.closing = new Promise((resolve) => (this.signalClosed = () => resolve(undefined)));
   }
 
   get isController(): boolean {
@@ -87,6 +91,7 @@ export class ControllerElection extends EventEmitter<ControllerElectionEvents> {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.signalClosed();
     this.stepDown?.(undefined);
     await this.campaign?.resign().catch((err: unknown) => this.onProblem('resigning as controller failed; the lease expires by itself', err));
     await this.observer?.cancel().catch(() => undefined);
@@ -100,7 +105,7 @@ export class ControllerElection extends EventEmitter<ControllerElectionEvents> {
       this.campaign = campaign;
       const failed = new Promise<Error>((resolve) => campaign.on('error', resolve));
       try {
-        await Promise.race([campaign.wait(), failed.then((err) => Promise.reject(err))]);
+        await Promise.race([campaign.wait(), failed.then((err) => Promise.reject(err)), this.closing]);
         if (this.closed) break;
         const key = await campaign.getCampaignKey();
         const relativeKey = `${ELECTION_PREFIX}${key.slice(key.lastIndexOf('/') + 1)}`;
@@ -110,7 +115,7 @@ export class ControllerElection extends EventEmitter<ControllerElectionEvents> {
         this.mine = { brokerId: this.options.brokerId, epoch, fence: { key: relativeKey, createRevision: epoch } };
         delayMs = 100;
         this.emit('elected', { brokerId: this.options.brokerId, epoch });
-        const reason = await Promise.race([failed, new Promise<Error | undefined>((resolve) => (this.stepDown = resolve))]);
+        const reason = await Promise.race([failed, this.closing, new Promise<Error | undefined>((resolve) => (this.stepDown = resolve))]);
         this.stepDown = null;
         this.mine = null;
         this.emit('resigned', reason);
@@ -133,7 +138,7 @@ export class ControllerElection extends EventEmitter<ControllerElectionEvents> {
         const failed = new Promise<Error>((resolve) => observer.on('error', resolve));
         observer.on('change', () => void this.refreshes.run(() => this.refresh()));
         await this.refreshes.run(() => this.refresh());
-        await failed;
+        await Promise.race([failed, this.closing]);
       } catch (err) {
         if (!isEtcdTransient(err)) this.onProblem('observing the controller election failed; observing again', err);
       }

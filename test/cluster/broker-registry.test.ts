@@ -48,6 +48,22 @@ describe('broker registry', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_200);
   });
 
+  it('two broker processes with one id: the second refuses to start and exits, the first stays registered', async () => {
+    const cluster = uniqueClusterName();
+    const observer = await register(cluster, 1, 1_000);
+    const first = new ClusterMemberProcess(etcd().url, cluster, 4, 1_000);
+    const second = new ClusterMemberProcess(etcd().url, cluster, 4, 1_000);
+    try {
+      await first.waitForLine(/^registered$/);
+      expect(await second.waitForLine(/^failed /)).toMatch(/^failed broker id 4 is already taken by a live broker \(http:\/\/127\.0\.0\.1:14\)/);
+      await second.exited;
+      expect(observer.isAlive(4)).toBe(true);
+      expect(first.lines).toEqual(['registered']);
+    } finally {
+      await Promise.all([first.kill(), second.kill()]);
+    }
+  });
+
   it('a broker killed with SIGKILL disappears when its lease expires; a new process may then take its id', async () => {
     const cluster = uniqueClusterName();
     const sessionTimeoutMs = 2_000;
