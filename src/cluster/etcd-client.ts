@@ -51,16 +51,17 @@ function watchBackoff(ms: number): IBackoff<unknown> {
   return { duration: ms, next: () => watchBackoff(Math.min(ms * 2, 1_000)) };
 }
 
+/** Failures that are not marked recoverable by etcd3 but still mean "etcd not reachable now". */
+const TRANSIENT = new Set(['BrokenCircuitError', 'IsolatedCircuitError', 'TaskCancelledError', 'GRPCGenericError', 'EtcdLeaseInvalidError', 'EtcdWatchStreamEnded']);
+
 /**
  * True for a failure that may pass when etcd is reachable again: no connection, a timeout, the circuit
- * breaker open, a lost lease or watch stream. False for a closed client and for bugs.
+ * breaker open, a lost lease or watch stream. False for a closed client, refused permissions and bugs.
+ * (By class name: etcd3 and cockatiel may be loaded twice, as CommonJS and ESM, so instanceof can lie.)
  */
 export function isEtcdTransient(err: unknown): boolean {
-  if (err instanceof ClientClosedError) return false;
-  if (typeof err !== 'object' || err === null) return false;
-  if (isRecoverableError(err as Error)) return true;
-  const name = (err as Error).constructor?.name ?? '';
-  return /^(GRPC|Etcd)/.test(name) || name === 'BrokenCircuitError' || name === 'TaskCancelledError' || name === 'IsolatedCircuitError';
+  if (typeof err !== 'object' || err === null || err instanceof ClientClosedError) return false;
+  return isRecoverableError(err as Error) || TRANSIENT.has((err as Error).constructor?.name ?? '');
 }
 
 /** The error a metadata change gets when etcd could not be reached in time (contract: BROKER_NOT_AVAILABLE). */
