@@ -52,15 +52,16 @@ describe('broker registry', () => {
     const cluster = uniqueClusterName();
     const observer = await register(cluster, 1, 1_000);
     const first = new ClusterMemberProcess(etcd().url, cluster, 4, 1_000);
-    const second = new ClusterMemberProcess(etcd().url, cluster, 4, 1_000);
+    let second: ClusterMemberProcess | undefined;
     try {
       await first.waitForLine(/^registered$/);
+      second = new ClusterMemberProcess(etcd().url, cluster, 4, 1_000);
       expect(await second.waitForLine(/^failed /)).toMatch(/^failed broker id 4 is already taken by a live broker \(http:\/\/127\.0\.0\.1:14\)/);
       await second.exited;
       expect(observer.isAlive(4)).toBe(true);
       expect(first.lines).toEqual(['registered']);
     } finally {
-      await Promise.all([first.kill(), second.kill()]);
+      await Promise.all([first.kill(), second?.kill()]);
     }
   });
 
