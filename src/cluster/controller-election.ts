@@ -122,9 +122,34 @@ export class ControllerElection extends EventEmitter<ControllerElectionEvents> {
       } catch (err) {
         if (!this.closed && !isEtcdTransient(err)) this.onProblem('campaigning for controller failed; campaigning again', err);
       }
-      await campaign.resign().catch(() => undefined);
+      // Unrevoked (etcd unreachable), the old key would block the next election until its TTL runs out.
+      await campaign.resign().catch(() => void this.revokeWhenReachable(campaign));
       if (!this.closed) await pause(delayMs);
       delayMs = Math.min(delayMs * 2, 1_000);
+    }
+  }
+
+  /**
+   * Revokes a campaign's lease as soon as etcd answers. etcd keeps leases across its own restart (with a
+   * fresh TTL), so after an outage the old election keys would otherwise delay the next controller by a TTL.
+   */
+  private async revokeWhenReachable(campaign: Campaign): Promise<void> {
+    let leaseId: string;
+    try {
+      const key = await campaign.getCampaignKey();
+      leaseId = key.slice(key.lastIndexOf('/') + 1);
+    } catch {
+      return; // never granted: nothing holds a key
+    }
+    for (let delayMs = 100; !this.closed; delayMs = Math.min(delayMs * 2, 1_000)) {
+      try {
+        await this.etcd.client.leaseClient.leaseRevoke({ ID: leaseId });
+        return;
+      } catch (err) {
+        // Gone already (expired) or not an outage: either way nothing more to do.
+        if (!isEtcdTransient(err) || (err as Error).constructor?.name === 'EtcdLeaseInvalidError') return;
+      }
+      await pause(delayMs);
     }
   }
 
