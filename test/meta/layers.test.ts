@@ -1,6 +1,7 @@
 /**
  * Import control (as Kafka's import-control rules): dependencies point one way,
- * log <- replication <- server <- main/cli, and the client shares only pure modules.
+ * log <- replication, cluster <- server <- main/cli, and the client shares only pure modules. The cluster
+ * layer (membership, controller, metadata stores on etcd) may use log, common and replication, never server.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -30,10 +31,11 @@ const ALLOWED: Record<string, string[]> = {
   common: ['common'],
   log: ['log', 'common'],
   replication: ['log', 'common', 'replication'],
-  server: ['log', 'common', 'replication', 'server'],
+  cluster: ['log', 'common', 'replication', 'cluster'],
+  server: ['log', 'common', 'replication', 'cluster', 'server'],
   client: ['client', 'common'],
-  cli: ['log', 'common', 'replication', 'server', 'client', 'cli'],
-  'main.ts': ['log', 'common', 'replication', 'server', 'client', 'cli'],
+  cli: ['log', 'common', 'replication', 'cluster', 'server', 'client', 'cli'],
+  'main.ts': ['log', 'common', 'replication', 'cluster', 'server', 'client', 'cli'],
 };
 /**
  * The CLI commands that talk to a broker are a thin shell over sluice/client: no HTTP of their own, no
@@ -57,6 +59,16 @@ describe('layering', () => {
       for (const spec of importsOf(file)) {
         expect(NETWORK.test(spec), `${relative(SRC, file)} imports ${spec}`).toBe(false);
         if (spec.startsWith('.')) expect(['log', 'common'], `${relative(SRC, file)} imports ${spec}`).toContain(layerOf(join(file, '..', spec)));
+      }
+    }
+  });
+
+  it('src/cluster exists and reaches nothing above replication (no server, no HTTP library)', () => {
+    const cluster = files.filter((f) => layerOf(f) === 'cluster');
+    expect(cluster.length).toBeGreaterThan(0);
+    for (const file of cluster) {
+      for (const spec of importsOf(file)) {
+        expect(/^(fastify|undici|@fastify\/.*|node:http|node:https)$/.test(spec), `${relative(SRC, file)} imports ${spec}`).toBe(false);
       }
     }
   });
