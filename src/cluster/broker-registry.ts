@@ -22,7 +22,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Lease } from 'etcd3';
-import { BrokerError } from '../log/errors.js';
+import { BrokerError } from '../common/errors.js';
 import { etcdError, isEtcdTransient, pause, revisionOf, type EtcdConnection } from './etcd-client.js';
 import { decodeValue, encodeValue } from './etcd-writes.js';
 import { BROKERS_PREFIX, brokerIdOf, brokerKey } from './keys.js';

@@ -13,7 +13,7 @@
  */
 import { circuitBreaker, ConsecutiveBreaker, handleWhen, type IBackoff } from 'cockatiel';
 import { ClientClosedError, Etcd3, isRecoverableError, type Namespace } from 'etcd3';
-import { BrokerError } from '../log/errors.js';
+import { BrokerError } from '../common/errors.js';
 import { clusterPrefix } from './keys.js';
 
 export interface EtcdConnectionOptions {

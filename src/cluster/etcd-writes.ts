@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Namespace } from 'etcd3';
-import { BrokerError } from '../log/errors.js';
+import { BrokerError } from '../common/errors.js';
 import { etcdError, isEtcdTransient, pause, revisionOf } from './etcd-client.js';
 
 /** A key that must exist with exactly this create revision for a write to apply. */

@@ -15,7 +15,7 @@
  * write resolves.
  */
 import { EventEmitter } from 'node:events';
-import { BrokerError } from '../log/errors.js';
+import { BrokerError } from '../common/errors.js';
 import { etcdError, type EtcdConnection } from './etcd-client.js';
 import { casPutAll, decodeValue, MAX_KEYS_PER_TXN, type Fence, type WriteResult } from './etcd-writes.js';
 import { partitionKey, PARTITIONS_PREFIX, partitionsOfTopicPrefix, topicPartitionOf } from './keys.js';

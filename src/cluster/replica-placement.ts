@@ -17,7 +17,7 @@
  *
  *   6 partitions, rf 3, brokers [1,2,3]: [1,2,3] [2,3,1] [3,1,2] [1,2,3] [2,3,1] [3,1,2] -> leaders 2/2/2
  */
-import { BrokerError } from '../log/errors.js';
+import { BrokerError } from '../common/errors.js';
 
 export interface PlacementRequest {
   partitions: number;
