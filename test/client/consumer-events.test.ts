@@ -7,23 +7,16 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Admin, Consumer, Producer, type BrokerError, type Logger, type RebalanceEvent, type RetryEvent } from '../../src/client/index.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { freePort } from '../helpers/broker-process.js';
+import { useClosing } from '../helpers/closing.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const tempDir = useTempDirs();
-const open: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const c of open.splice(0).reverse()) await c.close().catch(() => undefined);
-});
-
-function track<T extends { close(): Promise<void> }>(client: T): T {
-  open.push(client);
-  return client;
-}
+const track = useClosing();
 
 /** A logger that keeps what it is given. */
 function memoryLogger(): Logger & { lines: { level: string; msg: string; obj: object }[] } {
@@ -34,7 +27,7 @@ function memoryLogger(): Logger & { lines: { level: string; msg: string; obj: ob
 
 async function listeningBroker(overrides = {}) {
   const b = await startTestBroker(tempDir(), { listen: true, overrides });
-  open.push(b);
+  track(b);
   return { b, admin: track(new Admin({ broker: b.url! })) };
 }
 
@@ -180,7 +173,7 @@ describe('rebalance hooks and events', () => {
       res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'BROKER_NOT_AVAILABLE', message: 'restarting' } }));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    open.push({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+    track({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     // pino fits the logger option as it is
     const producer = track(new Producer({ broker: url, clientId: 'billing-writer', maxBlockMs: 300, requestTimeoutMs: 100, retryBackoffMs: 20, logger: pino({ level: 'silent' }) }));

@@ -1,27 +1,20 @@
 /** The Consumer and Admin against a real listening broker: groups, commits, seek, pause, resets, errors. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Admin, Consumer, Producer, type ConsumerRecord } from '../../src/client/index.js';
 import type { RunningBroker } from '../../src/server/broker.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { codeOf } from '../helpers/error-code.js';
+import { useClosing } from '../helpers/closing.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const tempDir = useTempDirs();
-const open: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const c of open.splice(0).reverse()) await c.close().catch(() => undefined);
-});
-
-function track<T extends { close(): Promise<void> }>(client: T): T {
-  open.push(client);
-  return client;
-}
+const track = useClosing();
 
 async function setup(topic: string, partitions: number, records: number): Promise<{ b: RunningBroker; admin: Admin }> {
   const b = await startTestBroker(tempDir(), { listen: true });
-  open.push(b);
+  track(b);
   const admin = track(new Admin({ broker: b.url! }));
   await admin.createTopic({ name: topic, partitions });
   const producer = new Producer({ broker: b.url!, lingerMs: 1 });
@@ -172,7 +165,7 @@ describe('Admin', () => {
   it('a member the broker expired rejoins once, even when refused commits and heartbeats race to rejoin', async () => {
     const clock = new ManualClock();
     const b = await startTestBroker(tempDir(), { listen: true, clock });
-    open.push(b);
+    track(b);
     const admin = track(new Admin({ broker: b.url! }));
     await admin.createTopic({ name: 'r', partitions: 2 });
     const consumer = track(new Consumer({ broker: b.url!, group: 'g', topics: ['r'], autoCommit: false, sessionTimeoutMs: 60_000, heartbeatIntervalMs: 30_000, autoOffsetReset: 'earliest' }));
