@@ -41,9 +41,8 @@ export function placeReplicas(request: PlacementRequest): number[][] {
     throw new BrokerError('INVALID_REQUEST', `partitions must be an integer >= 1, not ${request.partitions}`, { details: { partitions: request.partitions } });
   }
   if (!Number.isSafeInteger(rf) || rf < 1 || rf > n) {
-    // INVALID_REPLICATION_FACTOR in the cluster contract; that code joins the error table when the server is wired.
-    throw new BrokerError('INVALID_REQUEST', `replication factor ${rf} is impossible with ${n} live broker${n === 1 ? '' : 's'} (it must be 1 to ${n})`, {
-      details: { replicationFactor: rf, liveBrokers: n, reason: 'INVALID_REPLICATION_FACTOR' },
+    throw new BrokerError('INVALID_REPLICATION_FACTOR', `replication factor ${rf} is impossible with ${n} live broker${n === 1 ? '' : 's'} (it must be 1 to ${n})`, {
+      details: { replicationFactor: rf, liveBrokers: n },
     });
   }
   const start = (((request.startIndex ?? 0) % n) + n) % n;

@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   INVALID_PRODUCER_EPOCH: { retriable: false, meaning: 'produce from a fenced (older) producer epoch' },
   UNKNOWN_PRODUCER_ID: { retriable: false, meaning: 'produce naming a producer id the broker never issued' },
   NOT_LEADER_OR_FOLLOWER: { retriable: true, meaning: 'this broker does not lead the partition' },
+  NOT_COORDINATOR: { retriable: true, meaning: 'this broker does not coordinate the group (cluster mode)' },
+  INVALID_REPLICATION_FACTOR: { retriable: false, meaning: 'more replicas asked than live brokers, or fewer than 1' },
   NOT_ENOUGH_REPLICAS: { retriable: true, meaning: 'the in-sync replica set is smaller than minInsyncReplicas' },
   REQUEST_TIMED_OUT: { retriable: true, meaning: 'acknowledgements not reached within timeoutMs' },
   KAFKA_STORAGE_ERROR: { retriable: true, meaning: 'disk error or disk full; nothing partial is visible' },

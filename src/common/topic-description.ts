@@ -4,7 +4,9 @@
  */
 export interface PartitionDescription {
   partition: number;
+  /** broker id, or -1 while the partition has none */
   leader: number;
+  leaderEpoch: number;
   replicas: number[];
   isr: number[];
   logStartOffset: number;

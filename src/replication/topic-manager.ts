@@ -46,7 +46,8 @@ export const LOCAL_BROKER_ID = 0;
 
 /** What describe says of a partition whose files could not be loaded: nothing is known of its log. */
 const OFFLINE_PARTITION = {
-  leader: LOCAL_BROKER_ID,
+  leader: -1,
+  leaderEpoch: -1,
   replicas: [LOCAL_BROKER_ID],
   isr: [] as number[],
   logStartOffset: -1,
@@ -207,7 +208,7 @@ export class TopicManager {
       throw new BrokerError('INVALID_REQUEST', `partitions must be an integer from 1 to ${MAX_PARTITIONS}`);
     }
     if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > this.brokerCount) {
-      throw new BrokerError('INVALID_REQUEST', `replicationFactor must be from 1 to ${this.brokerCount} (the number of brokers)`, {
+      throw new BrokerError('INVALID_REPLICATION_FACTOR', `replicationFactor must be from 1 to ${this.brokerCount} (the number of brokers)`, {
         details: { brokers: this.brokerCount },
       });
     }
@@ -307,6 +308,7 @@ export class TopicManager {
         ...(partition.offlineReason ? { offline: true } : {}),
         partition: p,
         leader: LOCAL_BROKER_ID,
+        leaderEpoch: partition.leaderEpoch,
         replicas: [LOCAL_BROKER_ID],
         isr: [...partition.isr],
         logStartOffset: partition.logStartOffset,

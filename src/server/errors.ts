@@ -28,6 +28,8 @@ export const ERROR_STATUS: Record<ErrorCode, number | readonly number[]> = {
   INVALID_PRODUCER_EPOCH: 409,
   UNKNOWN_PRODUCER_ID: 409,
   NOT_LEADER_OR_FOLLOWER: [307, 503],
+  NOT_COORDINATOR: [307, 503],
+  INVALID_REPLICATION_FACTOR: 400,
   NOT_ENOUGH_REPLICAS: 503,
   REQUEST_TIMED_OUT: 504,
   KAFKA_STORAGE_ERROR: [500, 507],
@@ -41,7 +43,7 @@ export function statusOf(err: BrokerError): number {
   const status = ERROR_STATUS[err.code];
   if (typeof status === 'number') return status;
   if (err.code === 'KAFKA_STORAGE_ERROR') return err.details?.errno === 'ENOSPC' ? 507 : 500;
-  if (err.code === 'NOT_LEADER_OR_FOLLOWER') return err.details?.leaderUrl ? 307 : 503;
+  if (err.code === 'NOT_LEADER_OR_FOLLOWER' || err.code === 'NOT_COORDINATOR') return err.details?.leaderUrl ? 307 : 503;
   return status[0]!;
 }
 
@@ -85,7 +87,7 @@ export function errorCodeOf(reply: FastifyReply): ErrorCode | undefined {
 
 export function sendError(reply: FastifyReply, err: BrokerError): FastifyReply {
   sentCodes.set(reply, err.code);
-  if (err.code === 'NOT_LEADER_OR_FOLLOWER' && typeof err.details?.leaderUrl === 'string') reply.header('Location', err.details.leaderUrl);
+  if ((err.code === 'NOT_LEADER_OR_FOLLOWER' || err.code === 'NOT_COORDINATOR') && typeof err.details?.leaderUrl === 'string') reply.header('Location', err.details.leaderUrl);
   return reply.code(statusOf(err)).type('application/json').send(errorBody(err));
 }
 

@@ -61,9 +61,9 @@ describe('replica placement', () => {
 
   it('refuses a replication factor above the live brokers or below 1, and a partition count below 1', () => {
     expect(() => placeReplicas({ partitions: 3, replicationFactor: 4, liveBrokers: [1, 2, 3] })).toThrow(
-      expect.objectContaining({ code: 'INVALID_REQUEST', message: 'replication factor 4 is impossible with 3 live brokers (it must be 1 to 3)' }),
+      expect.objectContaining({ code: 'INVALID_REPLICATION_FACTOR', message: 'replication factor 4 is impossible with 3 live brokers (it must be 1 to 3)' }),
     );
-    expect(() => placeReplicas({ partitions: 3, replicationFactor: 0, liveBrokers: [1] })).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
+    expect(() => placeReplicas({ partitions: 3, replicationFactor: 0, liveBrokers: [1] })).toThrow(expect.objectContaining({ code: 'INVALID_REPLICATION_FACTOR' }));
     expect(() => placeReplicas({ partitions: 3, replicationFactor: 1, liveBrokers: [] })).toThrow(/with 0 live brokers/);
     expect(() => placeReplicas({ partitions: 0, replicationFactor: 1, liveBrokers: [1] })).toThrow(/partitions must be/);
   });

@@ -75,7 +75,7 @@ describe('topics', () => {
     expectError(await call('PATCH', '/topics/nope/config', { retentionMs: 1 }), 404, 'UNKNOWN_TOPIC');
     expectError(await call('POST', '/topics', { name: 'u', partitions: 0 }), 400, 'INVALID_REQUEST');
     expectError(await call('POST', '/topics', { name: 'u', partitions: '3' }), 400, 'INVALID_REQUEST');
-    expectError(await call('POST', '/topics', { name: 'u', replicationFactor: 3 }), 400, 'INVALID_REQUEST');
+    expectError(await call('POST', '/topics', { name: 'u', replicationFactor: 3 }), 400, 'INVALID_REPLICATION_FACTOR');
     expectError(await call('POST', '/topics', '{"name": "u",', { 'content-type': 'application/json' }), 400, 'INVALID_REQUEST');
     expectError(await call('POST', '/topics', { partitions: 1 }), 400, 'INVALID_REQUEST');
     expectError(await call('DELETE', '/topics/nope'), 404, 'UNKNOWN_TOPIC');

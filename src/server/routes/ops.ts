@@ -1,10 +1,20 @@
 /** Operations: health, Prometheus metrics, the retention pass on demand, the OpenAPI document. */
 import type { FastifyInstance } from 'fastify';
+import { LOCAL_BROKER_ID } from '../../replication/topic-manager.js';
 import type { Services } from './common.js';
+
+/** The cluster contract's default clusterName; a single node is a cluster of one broker. */
+const SINGLE_NODE_CLUSTER_NAME = 'sluice';
 
 export function opsRoutes(app: FastifyInstance, s: Services): void {
   app.get('/health', { schema: { summary: 'Liveness: 200 while the broker serves', tags: ['operations'] } }, async () => {
     return { status: 'ok', topics: s.topics.list().filter((t) => !t.name.startsWith('__')).length, offlinePartitions: s.logs.offlinePartitionNames() };
+  });
+
+  app.get('/cluster', { schema: { summary: 'The cluster: its name, controller and brokers (single node: this broker alone)', tags: ['operations'] } }, async () => {
+    const address = app.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : s.config.port;
+    return { clusterName: SINGLE_NODE_CLUSTER_NAME, controller: LOCAL_BROKER_ID, brokers: [{ id: LOCAL_BROKER_ID, url: `http://${s.config.host}:${port}`, alive: true }] };
   });
 
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['operations'] } }, async (_request, reply) => {
