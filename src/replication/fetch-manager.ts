@@ -7,6 +7,7 @@
 import type { Clock } from '../log/clock.js';
 import { BrokerError } from '../common/errors.js';
 import type { ReadResult } from '../log/partition-log.js';
+import { partitionKey } from './assignors.js';
 import type { Partition } from './partition.js';
 import type { TopicManager } from './topic-manager.js';
 
@@ -79,7 +80,7 @@ export class FetchManager {
   async fetchMany(requests: readonly FetchManyRequest[], options: FetchManyOptions): Promise<FetchManyEntry[]> {
     const seen = new Set<string>();
     for (const r of requests) {
-      const key = `${r.topic}\u0000${r.partition}`;
+      const key = partitionKey(r.topic, r.partition);
       if (seen.has(key)) throw new BrokerError('INVALID_REQUEST', `partition ${r.topic}-${r.partition} is named twice`);
       seen.add(key);
     }

@@ -10,6 +10,7 @@
  */
 import type { Clock } from '../log/clock.js';
 import type { MemberView } from './consumer-group.js';
+import { partitionKey } from './assignors.js';
 
 interface Held {
   group: string;
@@ -21,7 +22,7 @@ interface Held {
 }
 
 export function viewKey(view: MemberView): string {
-  const list = (ps: { topic: string; partition: number }[]) => ps.map((p) => `${p.topic}\u0000${p.partition}`).join('\u0001');
+  const list = (ps: { topic: string; partition: number }[]) => ps.map((p) => partitionKey(p.topic, p.partition)).join('\u0001');
   return `${view.generation}\u0002${list(view.assignments)}\u0002${list(view.revoke)}\u0002${list(view.pending)}`;
 }
 

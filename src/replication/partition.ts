@@ -67,7 +67,7 @@ export class Partition {
   }
 
   get name(): string {
-    return `${this.topicPartition.topic}-${this.topicPartition.partition}`;
+    return this.log.name;
   }
 
   /** Whether this partition is the one over `log` (a topic deleted and created again has a new log). */
