@@ -19,7 +19,7 @@
 import { Serial } from '../log/serial.js';
 import { isValidTopicName } from '../log/segment-files.js';
 import { BrokerError } from '../common/errors.js';
-import { PRODUCER_ID_BLOCK_SIZE, unknownTopic, type MetadataStore, type ProducerIdentity, type TopicMetadata } from '../replication/metadata-store.js';
+import { PRODUCER_ID_BLOCK_SIZE, unknownTopic, type MetadataStore, type ProducerIdentity, type TopicMetadata } from '../topics/metadata-store.js';
 import { etcdError, type EtcdConnection } from './etcd-client.js';
 import { casDelete, casPut, decodeValue, refusedWrite, type WriteResult } from './etcd-writes.js';
 import { META_PREFIX, PRODUCER_ID_BLOCK_KEY, PRODUCERS_PREFIX, producerKey, TOPICS_PREFIX, topicKey } from './keys.js';

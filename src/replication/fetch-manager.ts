@@ -7,9 +7,8 @@
 import type { Clock } from '../log/clock.js';
 import { BrokerError } from '../common/errors.js';
 import type { ReadResult } from '../log/partition-log.js';
-import { partitionKey } from './assignors.js';
-import type { Partition } from './partition.js';
-import type { TopicManager } from './topic-manager.js';
+import { partitionKey } from '../common/topic-names.js';
+import type { Partition, PartitionDirectory } from './partition.js';
 
 export interface FetchOptions {
   maxBytes: number;
@@ -47,7 +46,7 @@ export class FetchManager {
   private readonly wakeOnClose = new Set<() => void>();
 
   constructor(
-    private readonly topics: TopicManager,
+    private readonly topics: PartitionDirectory,
     private readonly clock: Clock,
   ) {}
 

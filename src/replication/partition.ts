@@ -16,6 +16,7 @@
  */
 import type { Clock } from '../log/clock.js';
 import { BrokerError } from '../common/errors.js';
+import type { TopicConfig } from './topic-config.js';
 import type { LogEvents } from '../log/log-config.js';
 import type { AppendOptions, AppendResult, PartitionLog, ReadResult } from '../log/partition-log.js';
 import type { ProducerEntry } from '../log/producer-state.js';
@@ -266,4 +267,12 @@ export class Partition {
       waiter.fire();
     }
   }
+}
+
+/** How the replication layer finds partitions and their topic's settings (the topic manager, one layer up). */
+export interface PartitionDirectory {
+  /** the partition; UNKNOWN_TOPIC or UNKNOWN_TOPIC_OR_PARTITION when there is none */
+  partition(topic: string, partition: number): Partition;
+  /** the topic's effective settings; UNKNOWN_TOPIC when there is no such topic */
+  topicConfig(topic: string): TopicConfig;
 }

@@ -19,7 +19,6 @@ import type { Partition } from './partition.js';
 import type { ProducerBatch } from '../log/producer-state.js';
 import type { Clock } from '../log/clock.js';
 import { Serial } from '../log/serial.js';
-import type { MetadataStore } from './metadata-store.js';
 
 export interface ProducerStamp {
   id: number;
@@ -46,13 +45,25 @@ export interface ProducerSessionOptions {
 
 export type PartitionPlan = { kind: 'append' } | { kind: 'duplicate'; batch: ProducerBatch };
 
+export interface ProducerIdentity {
+  producerId: number;
+  producerEpoch: number;
+  name: string | null;
+}
+
+/** Where issued producer ids are looked up (the metadata store, one layer up). */
+export interface ProducerRegistry {
+  /** The current identity of an issued id (anonymous ids: epoch 0); undefined for an id never issued. */
+  getProducer(producerId: number): ProducerIdentity | undefined;
+}
+
 export class ProducerSessions {
   /** null until the first idempotent request after start-up, which builds it from every partition's state */
   private sessions: Map<number, Session> | null = null;
   private lastExpiryCheck: number;
 
   constructor(
-    private readonly store: MetadataStore,
+    private readonly store: ProducerRegistry,
     /** every partition, to rebuild the producers' last request sequences after a restart */
     private readonly allPartitions: () => Partition[],
     private readonly options: ProducerSessionOptions,

@@ -13,13 +13,13 @@ import type { Clock } from '../log/clock.js';
 import type { LogEvents } from '../log/log-config.js';
 import { BrokerError } from '../common/errors.js';
 import type { BatchAppendInfo } from '../log/partition-log.js';
-import type { Partition } from './partition.js';
+import type { Partition, PartitionDirectory } from './partition.js';
 import { batchSize, hasProducerId, readBatchHeader } from '../log/record-batch.js';
 import { decodeRecords, splitBatchFrames } from '../log/batch-decoder.js';
 import { checkIncomingRecords, checkInflatedBounds, effectiveInflationLimits, type InflationSettings } from '../log/batch-inflation.js';
 import { Serial } from '../log/serial.js';
 import type { ProducerSessions, ProducerStamp } from './producer-sessions.js';
-import { INTERNAL_TOPIC_PREFIX, type TopicManager } from './topic-manager.js';
+import { INTERNAL_TOPIC_PREFIX } from '../common/topic-names.js';
 import type { TopicConfig } from './topic-config.js';
 
 export type Acks = '0' | '1' | 'all';
@@ -42,7 +42,7 @@ export class ReplicaManager {
   private readonly admissions = new WeakMap<Partition, Serial>();
 
   constructor(
-    private readonly topics: TopicManager,
+    private readonly topics: PartitionDirectory,
     private readonly producers: ProducerSessions,
     private readonly clock: Clock,
     private readonly events: LogEvents,
@@ -70,7 +70,7 @@ export class ReplicaManager {
   async produceBatches(topic: string, partition: number, data: Buffer, options: ProduceOptions): Promise<BatchAppendInfo[]> {
     refuseInternal(topic);
     const target = this.topics.partition(topic, partition);
-    const config = this.topics.configOf(this.topics.topic(topic));
+    const config = this.topics.topicConfig(topic);
     this.checkAcks([target], config, options.acks);
     // Sizes, timestamps, producer ids and what the batches may inflate to first (headers and LZ4 frame
     // structure only): an oversized batch or a decompression bomb is refused before anything is inflated.
@@ -123,7 +123,7 @@ export class ReplicaManager {
   ): Promise<{ appended: { baseOffset: number; timestamps: number[] | null }[]; duplicate: boolean }> {
     refuseInternal(topic);
     const partitions = batches.map((b) => this.topics.partition(topic, b.partition));
-    this.checkAcks(partitions, this.topics.configOf(this.topics.topic(topic)), options.acks);
+    this.checkAcks(partitions, this.topics.topicConfig(topic), options.acks);
     const append = (i: number, checkSequences: boolean, track?: (append: Promise<unknown>) => void) =>
       this.appendAndAcknowledge(partitions[i]!, batches[i]!.data, options, { trusted: true, checkSequences }, 1, track).then((r) => ({
         baseOffset: r[0]?.baseOffset ?? NO_OFFSET,

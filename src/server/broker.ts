@@ -9,21 +9,21 @@ import { systemClock, type Clock } from '../log/clock.js';
 import { crcImplementation } from '../log/crc32c.js';
 import { nodeFileIO, type FileIO } from '../log/file-io.js';
 import { LogManager } from '../log/log-manager.js';
-import { LocalMetadataStore } from '../replication/metadata-store.js';
+import { LocalMetadataStore } from '../topics/metadata-store.js';
 import { ProducerSessions } from '../replication/producer-sessions.js';
-import { GroupCoordinator } from '../replication/group-coordinator.js';
+import { GroupCoordinator } from '../groups/group-coordinator.js';
 import { ReplicaManager } from '../replication/replica-manager.js';
 import { FetchManager } from '../replication/fetch-manager.js';
 import { HighWatermarkCheckpoint, readHighWatermarks } from '../replication/high-watermark-checkpoint.js';
 import { effectiveTopicConfig, logConfigOf } from '../replication/topic-config.js';
-import { TopicManager } from '../replication/topic-manager.js';
+import { TopicManager } from '../topics/topic-manager.js';
 import { VERSION } from './version.js';
 import { buildApp } from './app.js';
 import { topicDefaultsOf, type BrokerConfig } from './broker-config.js';
 import { BrokerMetrics } from './metrics.js';
 import { murmur2 } from '../common/murmur2.js';
 import { StickyPartitioner } from './partitioner.js';
-import { RetentionJob } from '../replication/retention-job.js';
+import { RetentionJob } from '../topics/retention-job.js';
 import type { Services } from './routes/common.js';
 
 export interface StartOptions {

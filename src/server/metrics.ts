@@ -4,10 +4,10 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LogManager } from '../log/log-manager.js';
-import type { GroupCoordinator } from '../replication/group-coordinator.js';
+import type { GroupCoordinator } from '../groups/group-coordinator.js';
 import type { FetchManager } from '../replication/fetch-manager.js';
 import type { Partition } from '../replication/partition.js';
-import type { TopicManager } from '../replication/topic-manager.js';
+import type { TopicManager } from '../topics/topic-manager.js';
 
 /**
  * How long a request asked to wait: `maxWaitMs` of a fetch (query) or of a multi-partition fetch or held

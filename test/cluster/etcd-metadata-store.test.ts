@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { EtcdMetadataStore } from '../../src/cluster/etcd-metadata-store.js';
 import { isBrokerError } from '../../src/common/errors.js';
-import type { TopicMetadata } from '../../src/replication/metadata-store.js';
+import type { TopicMetadata } from '../../src/topics/metadata-store.js';
 import { useEtcd } from '../helpers/etcd.js';
 import { uniqueClusterName, useEtcdConnections } from '../helpers/etcd-cluster.js';
 import { waitFor } from '../helpers/wait-for.js';

@@ -11,7 +11,7 @@ import { ControllerElection } from '../../src/cluster/controller-election.js';
 import { EtcdMetadataStore } from '../../src/cluster/etcd-metadata-store.js';
 import { PartitionStateStore } from '../../src/cluster/partition-state-store.js';
 import { newPartitionState } from '../../src/cluster/partition-state.js';
-import type { TopicMetadata } from '../../src/replication/metadata-store.js';
+import type { TopicMetadata } from '../../src/topics/metadata-store.js';
 import { useEtcd } from '../helpers/etcd.js';
 import { uniqueClusterName, useEtcdConnections } from '../helpers/etcd-cluster.js';
 import { waitFor } from '../helpers/wait-for.js';

@@ -4,7 +4,7 @@
  * fresh cluster name in etcd); `open()` gives a new store instance on it, as a broker restart would.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MetadataStore, TopicMetadata } from '../../src/replication/metadata-store.js';
+import type { MetadataStore, TopicMetadata } from '../../src/topics/metadata-store.js';
 
 export interface StoreFixture {
   /** a new, loaded store instance on the fixture's backing store */

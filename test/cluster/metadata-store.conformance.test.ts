@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { connectEtcd } from '../../src/cluster/etcd-client.js';
 import { EtcdMetadataStore } from '../../src/cluster/etcd-metadata-store.js';
 import { nodeFileIO } from '../../src/log/file-io.js';
-import { LocalMetadataStore } from '../../src/replication/metadata-store.js';
+import { LocalMetadataStore } from '../../src/topics/metadata-store.js';
 import { useEtcd } from '../helpers/etcd.js';
 import { uniqueClusterName } from '../helpers/etcd-cluster.js';
 import { describeMetadataStore } from './metadata-store-conformance.js';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LogManager } from '../../src/log/log-manager.js';
-import { LocalMetadataStore, PRODUCER_ID_BLOCK_SIZE } from '../../src/replication/metadata-store.js';
+import { LocalMetadataStore, PRODUCER_ID_BLOCK_SIZE } from '../../src/topics/metadata-store.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { FaultyFileIO } from '../helpers/faulty-file-io.js';
 import { batchOf } from '../helpers/log-builder.js';

@@ -2,12 +2,12 @@
 import { BrokerError } from '../../common/errors.js';
 import type { Clock } from '../../log/clock.js';
 import type { LogManager } from '../../log/log-manager.js';
-import type { MetadataStore } from '../../replication/metadata-store.js';
-import type { GroupCoordinator } from '../../replication/group-coordinator.js';
+import type { MetadataStore } from '../../topics/metadata-store.js';
+import type { GroupCoordinator } from '../../groups/group-coordinator.js';
 import type { ReplicaManager } from '../../replication/replica-manager.js';
 import type { FetchManager } from '../../replication/fetch-manager.js';
-import type { RetentionJob } from '../../replication/retention-job.js';
-import { validateTopicName, type TopicManager } from '../../replication/topic-manager.js';
+import type { RetentionJob } from '../../topics/retention-job.js';
+import { validateTopicName, type TopicManager } from '../../topics/topic-manager.js';
 import type { BrokerConfig } from '../broker-config.js';
 import type { BrokerMetrics } from '../metrics.js';
 import type { StickyPartitioner } from '../partitioner.js';

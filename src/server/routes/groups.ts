@@ -5,8 +5,8 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BrokerError } from '../../common/errors.js';
-import { ASSIGNORS, type AssignedPartition, type AssignorName } from '../../replication/assignors.js';
-import { validateTopicName } from '../../replication/topic-manager.js';
+import { ASSIGNORS, type AssignedPartition, type AssignorName } from '../../groups/assignors.js';
+import { validateTopicName } from '../../topics/topic-manager.js';
 import type { Services } from './common.js';
 
 const GROUP_ID = /^[a-zA-Z0-9._-]{1,249}$/;

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { encodeFetchFrames, type FetchFrame } from '../../common/fetch-frames.js';
 import { BrokerError } from '../../common/errors.js';
 import type { FetchManyEntry } from '../../replication/fetch-manager.js';
-import { validateTopicName } from '../../replication/topic-manager.js';
+import { validateTopicName } from '../../topics/topic-manager.js';
 import { errorBody } from '../errors.js';
 import { jsonRecordsOf, type Encoding, type FetchedRecord } from '../json-records.js';
 import { RECORD_BATCH_MEDIA_TYPE, wantsBatches, type Services } from './common.js';

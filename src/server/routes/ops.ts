@@ -1,6 +1,6 @@
 /** Operations: health, Prometheus metrics, the retention pass on demand, the OpenAPI document. */
 import type { FastifyInstance } from 'fastify';
-import { LOCAL_BROKER_ID } from '../../replication/topic-manager.js';
+import { LOCAL_BROKER_ID } from '../../topics/topic-manager.js';
 import type { Services } from './common.js';
 
 /** The cluster contract's default clusterName; a single node is a cluster of one broker. */

@@ -1,6 +1,6 @@
 /** Topic administration: create, list, describe, alter and reset config, delete. */
 import type { FastifyInstance } from 'fastify';
-import { INTERNAL_TOPIC_PREFIX } from '../../replication/topic-manager.js';
+import { INTERNAL_TOPIC_PREFIX } from '../../common/topic-names.js';
 import { topicParam, type Services } from './common.js';
 
 const topicParams = { type: 'object', properties: { topic: { type: 'string' } }, required: ['topic'] } as const;

@@ -11,6 +11,8 @@
  * than its share, so a member joining or leaving moves only the partitions it must. The result depends only on
  * the members, the partition counts and the previous assignment, never on timing or arrival order.
  */
+import { partitionKey } from '../common/topic-names.js';
+
 export type AssignorName = 'range' | 'roundrobin';
 
 export const ASSIGNORS: readonly AssignorName[] = ['range', 'roundrobin'];
@@ -60,10 +62,6 @@ export function assignPartitions(
   return result;
 }
 
-/** A map key for a topic partition (topic names cannot contain NUL). */
-export function partitionKey(topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`;
-}
 
 /** Shares of `count` partitions among `m` members: the first `count mod m` members of `order` get one more. */
 function shares(order: readonly string[], count: number): Map<string, number> {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { codeOf } from '../helpers/error-code.js';
-import { ConsumerGroup, type MemberView } from '../../src/replication/consumer-group.js';
+import { ConsumerGroup, type MemberView } from '../../src/groups/consumer-group.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 
 function ids() {

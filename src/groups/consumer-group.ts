@@ -20,7 +20,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BrokerError } from '../common/errors.js';
-import { assignPartitions, partitionKey, type AssignedPartition, type Assignment, type AssignorName } from './assignors.js';
+import { partitionKey } from '../common/topic-names.js';
+import { assignPartitions, type AssignedPartition, type Assignment, type AssignorName } from './assignors.js';
 
 export const DEFAULT_SESSION_TIMEOUT_MS = 45_000;
 export const MIN_SESSION_TIMEOUT_MS = 1_000;

@@ -10,7 +10,7 @@
  */
 import type { Clock } from '../log/clock.js';
 import type { MemberView } from './consumer-group.js';
-import { partitionKey } from './assignors.js';
+import { partitionKey } from '../common/topic-names.js';
 
 interface Held {
   group: string;

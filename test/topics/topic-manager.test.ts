@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LogManager } from '../../src/log/log-manager.js';
 import { nodeFileIO } from '../../src/log/file-io.js';
-import { LocalMetadataStore } from '../../src/replication/metadata-store.js';
+import { LocalMetadataStore } from '../../src/topics/metadata-store.js';
 import { TOPIC_DEFAULTS } from '../../src/replication/topic-config.js';
-import { TopicManager } from '../../src/replication/topic-manager.js';
+import { TopicManager } from '../../src/topics/topic-manager.js';
 import { CollectedEvents } from '../helpers/collect-events.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 

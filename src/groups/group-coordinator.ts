@@ -19,9 +19,9 @@ import type { LogEvents } from '../log/log-config.js';
 import type { AssignedPartition } from './assignors.js';
 import { ConsumerGroup, type JoinRequest, type MemberView } from './consumer-group.js';
 import { HeartbeatWaits } from './heartbeat-waits.js';
-import { runPeriodically } from './periodic-task.js';
+import { runPeriodically } from '../replication/periodic-task.js';
 import { OFFSETS_TOPIC, OffsetsStore, splitKey, type OffsetsEntry } from './offsets-store.js';
-import type { TopicManager } from './topic-manager.js';
+import type { TopicManager } from '../topics/topic-manager.js';
 
 export interface CoordinatorOptions {
   offsetsTopicPartitions: number;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assignPartitions, type Assignment, type AssignorName, type MemberSubscription } from '../../src/replication/assignors.js';
+import { assignPartitions, type Assignment, type AssignorName, type MemberSubscription } from '../../src/groups/assignors.js';
 
 const counts = (entries: [string, number][]) => new Map(entries);
 const flat = (a: Assignment) => [...a].flatMap(([m, ps]) => ps.map((p) => `${p.topic}-${p.partition}:${m}`)).sort();

@@ -19,7 +19,8 @@ import { BrokerError, errnoOf, storageError } from '../common/errors.js';
 import { writeFileAtomic, type FileIO } from '../log/file-io.js';
 import { isValidTopicName } from '../log/segment-files.js';
 import { Serial } from '../log/serial.js';
-import type { TopicOverrides } from './topic-config.js';
+import type { TopicOverrides } from '../replication/topic-config.js';
+import type { ProducerIdentity } from '../replication/producer-sessions.js';
 
 export type TopicState = 'creating' | 'ready' | 'deleting';
 
@@ -33,11 +34,7 @@ export interface TopicMetadata {
   createdAt: number;
 }
 
-export interface ProducerIdentity {
-  producerId: number;
-  producerEpoch: number;
-  name: string | null;
-}
+export type { ProducerIdentity };
 
 export interface MetadataStore {
   load(): Promise<{ problems: string[] }>;

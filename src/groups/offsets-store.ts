@@ -17,10 +17,10 @@
 import { batchesOf, decodeRecords } from '../log/batch-decoder.js';
 import { BrokerError } from '../common/errors.js';
 import type { LogEvents } from '../log/log-config.js';
-import type { Partition } from './partition.js';
+import type { Partition } from '../replication/partition.js';
 import { encodeBatch, type RecordInput } from '../log/record-batch.js';
 import { Serial } from '../log/serial.js';
-import { partitionKey } from './assignors.js';
+import { partitionKey } from '../common/topic-names.js';
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
 

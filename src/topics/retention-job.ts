@@ -10,7 +10,8 @@
  */
 import type { Clock } from '../log/clock.js';
 import type { LogEvents } from '../log/log-config.js';
-import { INTERNAL_TOPIC_PREFIX, type TopicManager } from './topic-manager.js';
+import { INTERNAL_TOPIC_PREFIX } from '../common/topic-names.js';
+import type { TopicManager } from './topic-manager.js';
 
 export interface RetentionResult {
   deletedSegments: number;

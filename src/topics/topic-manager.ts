@@ -4,11 +4,12 @@
  * (see metadata-store.ts for the lifecycle states).
  */
 import { BrokerError } from '../common/errors.js';
+import { INTERNAL_TOPIC_PREFIX } from '../common/topic-names.js';
 import type { Clock } from '../log/clock.js';
 import type { LogEvents } from '../log/log-config.js';
 import type { LogManager } from '../log/log-manager.js';
 import type { PartitionLog } from '../log/partition-log.js';
-import { Partition } from './partition.js';
+import { Partition, type PartitionDirectory } from '../replication/partition.js';
 import { isValidTopicName } from '../log/segment-files.js';
 import { unknownTopic, type MetadataStore, type TopicMetadata } from './metadata-store.js';
 import {
@@ -18,12 +19,10 @@ import {
   validateTopicOverrides,
   type TopicConfig,
   type TopicOverrides,
-} from './topic-config.js';
+} from '../replication/topic-config.js';
 import type { PartitionDescription } from '../common/topic-description.js';
 
 export const MAX_PARTITIONS = 10_000;
-/** Topics whose name starts with this are the broker's own. */
-export const INTERNAL_TOPIC_PREFIX = '__';
 
 export interface CreateTopicRequest {
   name: string;
@@ -72,7 +71,7 @@ export interface TopicManagerOptions {
   checkpointedHighWatermark?: (name: string) => number | undefined;
 }
 
-export class TopicManager {
+export class TopicManager implements PartitionDirectory {
   /** one create or delete at a time */
   private lifecycle: Promise<unknown> = Promise.resolve();
   /** the Partition of each loaded log, made on first use and dropped when its topic is deleted */
@@ -140,6 +139,10 @@ export class TopicManager {
 
   configOf(topic: TopicMetadata): TopicConfig {
     return effectiveTopicConfig(this.defaults(), topic.config);
+  }
+
+  topicConfig(name: string): TopicConfig {
+    return this.configOf(this.topic(name));
   }
 
   /** The topic if it exists and is ready; UNKNOWN_TOPIC otherwise. */
