@@ -35,6 +35,18 @@ export function highWatermarkOf(isrPositions: readonly number[]): number {
   return Math.min(...isrPositions);
 }
 
+/**
+ * What the controller decided for a partition (cluster: its record in etcd; single node: this broker leads
+ * alone at epoch 0). Applied with `makeLeader` / `makeFollower`.
+ */
+export interface PartitionRole {
+  /** broker id of the leader; null while none */
+  leader: number | null;
+  leaderEpoch: number;
+  isr: readonly number[];
+  replicas: readonly number[];
+}
+
 interface Waiter {
   offset: number;
   fire: () => void;
@@ -43,6 +55,8 @@ interface Waiter {
 export class Partition {
   #highWatermark: number;
   #leaderEpoch = 0;
+  #leader: number | null;
+  #replicas: readonly number[];
   #isr: readonly number[];
   /** end of the records this broker's appends acknowledged (its own position in the ISR) */
   private acknowledgedEnd: number;
@@ -57,6 +71,9 @@ export class Partition {
     /** from the high-watermark checkpoint; on a single node the ISR is this broker, so it moves to the log end */
     checkpointedHighWatermark = log.logStartOffset,
   ) {
+    // Single node until told otherwise: this broker leads its only replica.
+    this.#leader = deps.brokerId;
+    this.#replicas = [deps.brokerId];
     this.#isr = [deps.brokerId];
     // The epoch this log last wrote in (0 on a single node, where leadership never changes).
     this.#leaderEpoch = Math.max(0, log.epochs.latestEpoch);
@@ -86,6 +103,59 @@ export class Partition {
 
   get isr(): readonly number[] {
     return this.#isr;
+  }
+
+  /** broker id of the leader; null while none is known */
+  get leader(): number | null {
+    return this.#leader;
+  }
+
+  get replicas(): readonly number[] {
+    return this.#replicas;
+  }
+
+  get isLeader(): boolean {
+    return this.#leader === this.deps.brokerId;
+  }
+
+  // ---------------------------------------------------------------- role
+
+  /**
+   * This broker leads from `role.leaderEpoch` on (the controller's record names it). A role older than the
+   * one in force is stale and ignored (false). Appends are stamped with the new epoch from now on.
+   */
+  makeLeader(role: PartitionRole): boolean {
+    if (role.leader !== this.deps.brokerId) throw new Error(`makeLeader: the role names broker ${role.leader} as leader, not this broker`);
+    if (role.leaderEpoch < this.#leaderEpoch) return false;
+    this.applyRole(role);
+    return true;
+  }
+
+  /**
+   * Another broker leads (or none, `role.leader` null): appends from producers are refused with
+   * NOT_LEADER_OR_FOLLOWER from now on. A role older than the one in force is stale and ignored (false).
+   */
+  makeFollower(role: PartitionRole): boolean {
+    if (role.leader === this.deps.brokerId) throw new Error('makeFollower: the role names this broker as leader');
+    if (role.leaderEpoch < this.#leaderEpoch) return false;
+    this.applyRole(role);
+    return true;
+  }
+
+  private applyRole(role: PartitionRole): void {
+    this.#leader = role.leader;
+    this.#leaderEpoch = role.leaderEpoch;
+    this.#isr = [...role.isr];
+    this.#replicas = [...role.replicas];
+  }
+
+  /** NOT_LEADER_OR_FOLLOWER unless this broker leads the partition (details carry the leader's id). */
+  checkLeader(): void {
+    if (!this.isLeader) {
+      throw new BrokerError('NOT_LEADER_OR_FOLLOWER', `this broker does not lead ${this.name} (leader: ${this.#leader ?? 'none'})`, {
+        details: { leader: this.#leader ?? -1 },
+      });
+    }
   }
 
   get logStartOffset(): number {
@@ -139,6 +209,7 @@ export class Partition {
    * once the batches are acknowledged locally (durable under the fsync policy); the high watermark moves then.
    */
   async appendAsLeader(data: Buffer, options: Omit<AppendOptions, 'leaderEpoch'> = {}): Promise<AppendResult> {
+    this.checkLeader();
     const result = await this.log.append(data, { ...options, leaderEpoch: this.#leaderEpoch });
     const end = Math.max(...result.batches.map((b) => b.lastOffset)) + 1;
     if (end > this.acknowledgedEnd) this.acknowledgedEnd = end;
