@@ -1,12 +1,12 @@
 /**
- * What every command that talks to a broker shares: `--broker URL` (env SLUICE_BROKER, default
+ * What every command that talks to a broker shares: `--broker URL[,URL...]` (env SLUICE_BROKER, default
  * http://127.0.0.1:8080), `--timeout MS` (how long to keep retrying a broker that is unreachable or busy), and
  * an Admin from sluice/client that is closed when the command ends. The CLI has no HTTP code of its own.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Admin } from '../client/admin.js';
 import { isBrokerError } from '../client/errors.js';
-import { parseBrokerUrl } from '../client/http.js';
+import { brokerList } from '../client/brokers.js';
 import { CliFailure, EXIT_USAGE } from './errors.js';
 
 export const DEFAULT_BROKER = 'http://127.0.0.1:8080';
@@ -20,20 +20,19 @@ export interface BrokerFlags {
 /** Adds --broker and --timeout to a command. */
 export function withBrokerOptions(command: Command): Command {
   return command
-    .addOption(new Option('--broker <url>', 'broker to talk to').env('SLUICE_BROKER').default(DEFAULT_BROKER))
+    .addOption(new Option('--broker <urls>', 'broker to talk to, or several of a cluster, comma separated').env('SLUICE_BROKER').default(DEFAULT_BROKER))
     .addOption(
       new Option('--timeout <ms>', 'give up on an unreachable or unavailable broker after this long').default(DEFAULT_TIMEOUT_MS).argParser(integerArg(0)),
     );
 }
 
-/** Checks the URL before anything is sent, so a typo is a usage error (exit 2) rather than a network one. */
-export function brokerUrl(flags: BrokerFlags): string {
+/** Checks the URLs before anything is sent, so a typo is a usage error (exit 2) rather than a network one. */
+export function brokerUrl(flags: BrokerFlags): string[] {
   try {
-    parseBrokerUrl(flags.broker, '--broker');
+    return brokerList(flags.broker, '--broker');
   } catch (err) {
     throw new CliFailure((err as Error).message, EXIT_USAGE);
   }
-  return flags.broker;
 }
 
 /** Runs `work` with an Admin for the broker and closes it afterwards. */

@@ -4,7 +4,8 @@
  * because repeating a create or delete whose reply was lost would answer with a misleading error.
  */
 import { defaultClientId } from './events.js';
-import { HttpClient, segment } from './http.js';
+import { segment } from './http.js';
+import { Brokers, type Route } from './brokers.js';
 import type { BackoffOptions } from './retry.js';
 import type {
   CommittedOffset,
@@ -22,7 +23,8 @@ import type {
 } from './types.js';
 
 export interface AdminOptions {
-  broker: string;
+  /** The broker URL, or several of a cluster (a list or a comma-separated string): any of them bootstraps. */
+  broker: string | readonly string[];
   /** Per request (default 30,000). */
   requestTimeoutMs?: number;
   /** How long reads keep retrying retriable errors (default 10,000; 0 = no retries). */
@@ -34,12 +36,12 @@ export interface AdminOptions {
 }
 
 export class Admin {
-  private readonly http: HttpClient;
+  private readonly http: Brokers;
   private readonly retryTimeoutMs: number;
   private readonly backoff: BackoffOptions;
 
   constructor(options: AdminOptions) {
-    this.http = new HttpClient(options.broker, { connections: 4, requestTimeoutMs: options.requestTimeoutMs ?? 30_000, clientId: options.clientId ?? defaultClientId() });
+    this.http = new Brokers(options.broker, { connections: 4, requestTimeoutMs: options.requestTimeoutMs ?? 30_000, clientId: options.clientId ?? defaultClientId() });
     this.retryTimeoutMs = options.retryTimeoutMs ?? 10_000;
     this.backoff = { retryBackoffMs: options.retryBackoffMs ?? 100, retryBackoffMaxMs: options.retryBackoffMaxMs ?? 1_000 };
   }
@@ -89,7 +91,7 @@ export class Admin {
 
   /** The first offset whose timestamp is >= `at` (or the log start / high watermark). */
   listOffset(topic: string, partition: number, at: 'earliest' | 'latest' | number): Promise<{ offset: number; timestamp: number | null }> {
-    return this.read(`/topics/${segment(topic)}/partitions/${partition}/offsets`, { timestamp: at });
+    return this.read(`/topics/${segment(topic)}/partitions/${partition}/offsets`, { timestamp: at }, { topic, partition });
   }
 
   async listGroups(): Promise<GroupSummary[]> {
@@ -99,29 +101,29 @@ export class Admin {
   /** State, generation and members of a group, with its committed offsets and their lag. */
   async describeGroup(group: string): Promise<GroupDescription> {
     const [description, offsets] = await Promise.all([
-      this.read<Omit<GroupDescription, 'offsets'>>(`/groups/${segment(group)}`),
+      this.read<Omit<GroupDescription, 'offsets'>>(`/groups/${segment(group)}`, undefined, { group }),
       this.groupOffsets(group),
     ]);
     return { ...description, offsets };
   }
 
   async groupOffsets(group: string): Promise<CommittedOffset[]> {
-    return (await this.read<{ offsets: CommittedOffset[] }>(`/groups/${segment(group)}/offsets`)).offsets;
+    return (await this.read<{ offsets: CommittedOffset[] }>(`/groups/${segment(group)}/offsets`, undefined, { group })).offsets;
   }
 
   /** Moves an empty group's offsets for every partition of `topic`; returns the new offsets. */
   async resetGroupOffsets(group: string, topic: string, to: ResetTarget): Promise<TopicPartitionOffset[]> {
-    const reply = await this.http.json<{ offsets: TopicPartitionOffset[] }>('POST', `/groups/${segment(group)}/offsets/reset`, { json: { topic, to } });
+    const reply = await this.http.json<{ offsets: TopicPartitionOffset[] }>('POST', `/groups/${segment(group)}/offsets/reset`, { json: { topic, to }, route: { group } });
     return reply.offsets;
   }
 
   /** Commits offsets for a group without live members (standalone consumers). */
   async commitOffsets(group: string, offsets: (TopicPartitionOffset & { metadata?: string })[]): Promise<void> {
-    await this.http.json('POST', `/groups/${segment(group)}/offsets`, { json: { offsets } });
+    await this.http.json('POST', `/groups/${segment(group)}/offsets`, { json: { offsets }, route: { group } });
   }
 
   async deleteGroup(group: string): Promise<void> {
-    await this.http.json('DELETE', `/groups/${segment(group)}`);
+    await this.http.json('DELETE', `/groups/${segment(group)}`, { route: { group } });
   }
 
   /** Runs the broker's retention pass now. */
@@ -133,7 +135,7 @@ export class Admin {
     await this.http.close();
   }
 
-  private read<T>(path: string, query?: Record<string, string | number>): Promise<T> {
-    return this.http.getWithRetries(path, Date.now() + this.retryTimeoutMs, this.backoff, query);
+  private read<T>(path: string, query?: Record<string, string | number>, route?: Route): Promise<T> {
+    return this.http.getWithRetries(path, Date.now() + this.retryTimeoutMs, this.backoff, query, route);
   }
 }

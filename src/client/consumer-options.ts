@@ -12,7 +12,8 @@ export type OffsetReset = 'earliest' | 'latest' | 'none';
 export type RebalanceHook = (partitions: TopicPartition[]) => void | Promise<void>;
 
 export interface ConsumerOptions {
-  broker: string;
+  /** The broker URL, or several of a cluster (a list or a comma-separated string): any of them bootstraps. */
+  broker: string | readonly string[];
   /** Topics to consume: with `group`, the subscription; without, every partition of them. */
   topics?: string[];
   group?: string;
@@ -84,7 +85,7 @@ function hookOption(options: ConsumerOptions, key: 'onAssigned' | 'onRevoked' | 
 }
 
 export function consumerSettings(options: ConsumerOptions): ConsumerSettings {
-  if (!options || typeof options.broker !== 'string') throw invalidArgument('new Consumer({ broker }) needs the broker URL');
+  if (!options || (typeof options.broker !== 'string' && !Array.isArray(options.broker))) throw invalidArgument('new Consumer({ broker }) needs the broker URL');
   const topics = options.topics ?? [];
   if (!Array.isArray(topics) || topics.some((t) => typeof t !== 'string')) throw invalidOption('topics must be an array of topic names');
   if (options.group !== undefined && (typeof options.group !== 'string' || options.group.length === 0)) throw invalidOption('group must be a group id');

@@ -21,7 +21,8 @@ import { BrokerHealth, emitError, type ClientEventMap } from './events.js';
 import { Fetcher, PartitionState } from './fetcher.js';
 import { GroupAssignment } from './group-assignment.js';
 import { GroupMember } from './group-member.js';
-import { HttpClient, segment } from './http.js';
+import { segment } from './http.js';
+import { Brokers, brokerList } from './brokers.js';
 import { intOption } from './options.js';
 import { StartOffsets } from './start-offsets.js';
 import { TopicWaiter } from './topic-wait.js';
@@ -36,7 +37,7 @@ const CONSUMER_CONNECTIONS = 4;
 
 export class Consumer extends EventEmitter<ClientEventMap> implements AsyncIterable<ConsumerRecord> {
   private readonly settings: ConsumerSettings;
-  private readonly http: HttpClient;
+  private readonly http: Brokers;
   private readonly health: BrokerHealth;
   private readonly fetcher: Fetcher;
   private readonly member: GroupMember | null;
@@ -57,12 +58,12 @@ export class Consumer extends EventEmitter<ClientEventMap> implements AsyncItera
     super();
     const settings = (this.settings = consumerSettings(options));
     const backoff = { ...settings.backoff, onRetry: (e: Parameters<NonNullable<typeof settings.backoff.onRetry>>[0]) => this.emit('retry', e) };
-    this.health = new BrokerHealth(options.broker, settings.requestTimeoutMs, settings.logger, (err) => {
+    this.health = new BrokerHealth(brokerList(options.broker).join(','), settings.requestTimeoutMs, settings.logger, (err) => {
       emitError(this, err);
       this.fetcher.wake();
     });
     // One long poll for every partition and one held heartbeat, plus commits and offset lookups beside them.
-    this.http = new HttpClient(options.broker, { connections: CONSUMER_CONNECTIONS, requestTimeoutMs: settings.requestTimeoutMs, clientId: settings.clientId, health: this.health });
+    this.http = new Brokers(options.broker, { connections: CONSUMER_CONNECTIONS, requestTimeoutMs: settings.requestTimeoutMs, clientId: settings.clientId, health: this.health });
     this.startOffsets = new StartOffsets(this.http, settings.autoOffsetReset, options.startOffset, backoff);
     this.topicWaiter = new TopicWaiter(this.http, { autoCreate: settings.autoCreateTopics, backoff, logger: settings.logger, signal: this.stopping.signal });
     this.fetcher = new Fetcher(this.http, {
@@ -221,7 +222,7 @@ export class Consumer extends EventEmitter<ClientEventMap> implements AsyncItera
   async committed(): Promise<CommittedOffset[]> {
     if (!this.settings.group) throw invalidArgument('committed offsets need a consumer with a group');
     const path = `/groups/${segment(this.settings.group)}/offsets`;
-    return (await this.http.getWithRetries<{ offsets: CommittedOffset[] }>(path, Date.now() + READ_RETRY_MS, this.settings.backoff)).offsets;
+    return (await this.http.getWithRetries<{ offsets: CommittedOffset[] }>(path, Date.now() + READ_RETRY_MS, this.settings.backoff, undefined, { group: this.settings.group })).offsets;
   }
 
   /** Commits what was handed out (with autoCommit), leaves the group and closes the connections. */
@@ -327,7 +328,7 @@ export class Consumer extends EventEmitter<ClientEventMap> implements AsyncItera
     const member = this.member;
     const body = member?.memberId ? { memberId: member.memberId, generation: member.generation, offsets: owned } : { offsets: owned };
     try {
-      await this.http.json('POST', `/groups/${segment(this.settings.group!)}/offsets`, { json: body });
+      await this.http.json('POST', `/groups/${segment(this.settings.group!)}/offsets`, { json: body, route: { group: this.settings.group! } });
     } catch (err) {
       if (err instanceof BrokerError && member && (err.code === 'ILLEGAL_GENERATION' || err.code === 'UNKNOWN_MEMBER_ID' || err.code === 'INVALID_REQUEST')) {
         await member.beatNow(); // learn the new generation and assignment at once

@@ -1,6 +1,8 @@
 /**
- * The consumer's fetching: one long-polling loop that asks for every owned, unpaused partition in one request
- * (`POST /fetch`, binary frames), so a consumer of 1,000 partitions holds one connection, not 1,000. It feeds
+ * The consumer's fetching: one long-polling loop per broker that asks for every owned, unpaused partition that
+ * broker leads in one request (`POST /fetch`, binary frames), so a consumer of 1,000 partitions holds one
+ * connection per broker, not 1,000. A partition whose leader moved (NOT_LEADER_OR_FOLLOWER) backs off, its
+ * topic's leaders are looked up again, and the loop of its new leader picks it up. The loops feed
  * one FIFO of fetched chunks that the consumer hands out. Memory is bounded by `maxBufferedBytes`: a request
  * asks for at most the space left, and the loop waits while the buffer is full. A seek, pause or revocation
  * bumps the partition's `session`, so a reply that was under way is dropped for it; a start or seek also
@@ -17,7 +19,8 @@
 import { BrokerError, asBrokerError } from './errors.js';
 import { decodeFetchFrames, type FetchFrame } from '../common/fetch-frames.js';
 import { errorFromResponse } from './errors.js';
-import { HttpClient, RECORD_BATCH_MEDIA_TYPE } from './http.js';
+import { RECORD_BATCH_MEDIA_TYPE } from './http.js';
+import type { Brokers } from './brokers.js';
 import { consumerRecordsOf } from './records.js';
 import { backoffMs, sleep, type BackoffOptions } from './retry.js';
 import type { ConsumerRecord } from './types.js';
@@ -47,6 +50,11 @@ export class PartitionState {
 
   get key(): string {
     return `${this.topic}/${this.partition}`;
+  }
+
+  /** Where requests for this partition go (its leader). */
+  get route(): { topic: string; partition: number } {
+    return { topic: this.topic, partition: this.partition };
   }
 
   /** Fetches from `offset` next; nothing fetched before it will be handed out as the next record. */
@@ -89,14 +97,15 @@ export class Fetcher {
   /** Partitions to fetch (owned, and not given up after a non-retriable error). */
   private readonly active = new Set<PartitionState>();
   private stopped = false;
-  private running = false;
-  /** the request in flight, aborted to send a new one when the set of partitions or a position changes */
-  private inFlight: AbortController | null = null;
+  /** broker URL -> its loop's request in flight (null between requests), aborted to send a new one when the
+   * set of partitions or a position changes */
+  private readonly loops = new Map<string, AbortController | null>();
   private rotation = 0;
-  private failures = 0;
+  /** failed requests in a row, per broker URL */
+  private readonly failures = new Map<string, number>();
 
   constructor(
-    private readonly http: HttpClient,
+    private readonly http: Brokers,
     private readonly options: FetcherOptions,
   ) {}
 
@@ -107,12 +116,28 @@ export class Fetcher {
     state.retryAt = 0;
     this.dropChunks(state);
     this.active.add(state);
-    this.inFlight?.abort();
+    this.abortRequests();
     this.wakeLoops();
-    if (!this.running && !this.stopped) {
-      this.running = true;
-      void this.loop().finally(() => (this.running = false));
+    this.startLoops();
+  }
+
+  /** Starts a loop for every broker that leads an active partition and has none yet. */
+  private startLoops(): void {
+    if (this.stopped) return;
+    for (const state of this.active) {
+      const url = this.http.urlFor(state.route);
+      if (this.loops.has(url)) continue;
+      this.loops.set(url, null);
+      void this.loop(url).finally(() => {
+        this.loops.delete(url);
+        // A partition may have moved to this broker while the loop was ending.
+        if ([...this.active].some((s) => this.http.urlFor(s.route) === url)) this.startLoops();
+      });
     }
+  }
+
+  private abortRequests(): void {
+    for (const request of this.loops.values()) request?.abort();
   }
 
   /**
@@ -129,7 +154,7 @@ export class Fetcher {
 
   stopAll(): void {
     this.stopped = true;
-    this.inFlight?.abort();
+    this.abortRequests();
     this.wakeLoops();
     this.wake();
   }
@@ -215,9 +240,9 @@ export class Fetcher {
     return !this.stopped && state.owned && state.session === session;
   }
 
-  /** What the next request asks for: active, unpaused partitions not backing off, rotated. */
-  private eligible(now: number): PartitionState[] {
-    const all = [...this.active].filter((s) => !s.paused && s.owned && s.retryAt <= now);
+  /** What the next request to `url` asks for: active, unpaused partitions it leads not backing off, rotated. */
+  private eligible(url: string, now: number): PartitionState[] {
+    const all = this.activeAt(url).filter((s) => !s.paused && s.owned && s.retryAt <= now);
     if (all.length === 0) return all;
     const from = this.rotation++ % all.length;
     return [...all.slice(from), ...all.slice(0, from)];
@@ -234,33 +259,40 @@ export class Fetcher {
     });
   }
 
-  private async loop(): Promise<void> {
-    while (!this.stopped && this.active.size > 0) {
+  private activeAt(url: string): PartitionState[] {
+    return [...this.active].filter((s) => this.http.urlFor(s.route) === url);
+  }
+
+  private async loop(url: string): Promise<void> {
+    while (!this.stopped && this.activeAt(url).length > 0) {
       const now = Date.now();
-      const wanted = this.eligible(now);
+      const wanted = this.eligible(url, now);
       if (wanted.length === 0 || this.bufferedBytes >= this.options.maxBufferedBytes) {
-        const backingOff = [...this.active].filter((s) => !s.paused && s.retryAt > now);
+        const backingOff = this.activeAt(url).filter((s) => !s.paused && s.retryAt > now);
         await this.idle(backingOff.length > 0 && wanted.length === 0 ? Math.min(...backingOff.map((s) => s.retryAt)) - now : null);
         continue;
       }
       const asked = wanted.map((state) => ({ state, session: state.session, from: state.position }));
       const abort = new AbortController();
-      this.inFlight = abort;
+      this.loops.set(url, abort);
+      // The buffer's free space is shared by the loops of every broker.
+      const share = Math.max(1, Math.floor((this.options.maxBufferedBytes - this.bufferedBytes) / Math.max(1, this.loops.size)));
       let frames: FetchFrame[];
       try {
         const response = await this.http.request('POST', '/fetch', {
           json: {
             partitions: asked.map((a) => ({ topic: a.state.topic, partition: a.state.partition, offset: a.from })),
             maxWaitMs: this.options.maxWaitMs,
-            maxBytes: Math.max(1, this.options.maxBufferedBytes - this.bufferedBytes),
+            maxBytes: share,
             maxBytesPerPartition: this.options.maxBytesPerPartition,
           },
           accept: RECORD_BATCH_MEDIA_TYPE,
           signal: abort.signal,
           timeoutMs: this.options.requestTimeoutMs + this.options.maxWaitMs,
+          route: wanted.length === 1 ? wanted[0]!.route : undefined,
         });
         frames = decodeFetchFrames(response.body);
-        this.failures = 0;
+        this.failures.delete(url);
       } catch (err) {
         if (abort.signal.aborted) continue; // a start, seek or close: ask again with what changed
         const error = asBrokerError(err);
@@ -268,15 +300,35 @@ export class Fetcher {
           this.options.onError(error);
           return;
         }
-        const delayMs = backoffMs(this.failures++, this.options.backoff);
-        this.options.backoff.onRetry?.({ operation: 'fetch', attempt: this.failures, delayMs, error });
+        const attempt = (this.failures.get(url) ?? 0) + 1;
+        this.failures.set(url, attempt);
+        const delayMs = backoffMs(attempt - 1, this.options.backoff);
+        this.options.backoff.onRetry?.({ operation: 'fetch', attempt, delayMs, error });
+        // The broker may be gone: its partitions go back to their bootstrap route and a fresh metadata look.
+        if (error.code === 'BROKER_NOT_AVAILABLE' || error.code === 'REQUEST_TIMED_OUT') this.relocate(wanted);
         await sleep(delayMs);
         continue;
       } finally {
-        if (this.inFlight === abort) this.inFlight = null;
+        if (this.loops.get(url) === abort) this.loops.set(url, null);
       }
       await this.handle(asked, frames);
     }
+  }
+
+  /**
+   * Partitions whose leader moved or cannot be reached: forget where they were and learn their topics' leaders
+   * again; a loop for their new broker starts once known (the backoff of each partition paces the retries).
+   */
+  private relocate(states: PartitionState[]): void {
+    for (const state of states) this.http.forget(state.route);
+    const topics = new Set(states.map((s) => s.topic));
+    for (const topic of topics) {
+      void this.http
+        .refreshTopic(topic)
+        .catch(() => undefined)
+        .finally(() => this.startLoops());
+    }
+    this.startLoops();
   }
 
   private async handle(asked: { state: PartitionState; session: number; from: number }[], frames: FetchFrame[]): Promise<void> {
@@ -307,6 +359,7 @@ export class Fetcher {
         else if (this.current(state, session)) this.resetTo(state, to);
       } else if (error.retriable) {
         state.retryAt = Date.now() + backoffMs(state.failures++, this.options.backoff);
+        if (error.code === 'NOT_LEADER_OR_FOLLOWER') this.relocate([state]);
       } else {
         this.active.delete(state);
         this.options.onError(error);

@@ -18,7 +18,8 @@
  */
 import { BrokerError, asBrokerError } from './errors.js';
 import type { Logger, RetryEvent } from './events.js';
-import { HttpClient, segment } from './http.js';
+import { segment } from './http.js';
+import type { Brokers } from './brokers.js';
 import { backoffMs, sleep, type BackoffOptions } from './retry.js';
 import type { TopicPartition } from './types.js';
 
@@ -76,9 +77,14 @@ export class GroupMember {
   private waiters: (() => void)[] = [];
 
   constructor(
-    private readonly http: HttpClient,
+    private readonly http: Brokers,
     private readonly options: GroupMemberOptions,
   ) {}
+
+  /** group requests go to the group's coordinator */
+  private get route(): { group: string } {
+    return { group: this.options.group };
+  }
 
   private get base(): string {
     return `/groups/${segment(this.options.group)}/members`;
@@ -95,6 +101,7 @@ export class GroupMember {
       if (!(await this.options.ensureTopics())) return;
       try {
         const reply = await this.http.json<MemberView & { memberId: string }>('POST', this.base, {
+          route: this.route,
           json: {
             topics: this.options.topics,
             sessionTimeoutMs: this.options.sessionTimeoutMs,
@@ -176,6 +183,7 @@ export class GroupMember {
       const sentAt = Date.now();
       try {
         const reply = await this.http.json<MemberView>('POST', `${this.base}/${segment(this.memberId)}/heartbeat`, {
+          route: this.route,
           json: { released: releasing, maxWaitMs: hold },
           signal: abort.signal,
           timeoutMs: this.options.requestTimeoutMs + hold,
@@ -243,7 +251,7 @@ export class GroupMember {
     if (this.memberId === null) return;
     const memberId = this.memberId;
     this.memberId = null;
-    await this.http.json('DELETE', `${this.base}/${segment(memberId)}`).catch((err) => {
+    await this.http.json('DELETE', `${this.base}/${segment(memberId)}`, { route: this.route }).catch((err) => {
       // Not fatal: the broker drops the member after its session timeout anyway.
       if (!(err instanceof BrokerError) || err.code !== 'UNKNOWN_MEMBER_ID') throw err;
     });

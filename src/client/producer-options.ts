@@ -6,7 +6,8 @@ import type { BackoffOptions } from './retry.js';
 import type { Acks, Compression } from './types.js';
 
 export interface ProducerOptions {
-  broker: string;
+  /** The broker URL, or several of a cluster (a list or a comma-separated string): any of them bootstraps. */
+  broker: string | readonly string[];
   /** "all" (default): durable (and, in a cluster, replicated to the ISR); "1"; "0": fire and forget. */
   acks?: Acks;
   /** How long a batch waits for more records before it is sent (default 5). */
@@ -57,7 +58,7 @@ export interface ProducerSettings {
 }
 
 export function producerSettings(options: ProducerOptions): ProducerSettings {
-  if (!options || typeof options.broker !== 'string') throw invalidArgument('new Producer({ broker }) needs the broker URL');
+  if (!options || (typeof options.broker !== 'string' && !Array.isArray(options.broker))) throw invalidArgument('new Producer({ broker }) needs the broker URL');
   if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0)) throw invalidArgument('name must be a non-empty string');
   if (options.clientId !== undefined && (typeof options.clientId !== 'string' || options.clientId.length === 0 || options.clientId.length > 255)) {
     throw invalidOption('clientId must be a string of 1 to 255 characters');

@@ -21,7 +21,8 @@ import { ByteBudget } from './byte-budget.js';
 import { EventEmitter } from 'node:events';
 import { BrokerError, asBrokerError, invalidArgument } from './errors.js';
 import { BrokerHealth, emitError, type ClientEventMap } from './events.js';
-import { HttpClient, segment } from './http.js';
+import { segment } from './http.js';
+import { Brokers, brokerList } from './brokers.js';
 import { producerSettings, type ProducerOptions, type ProducerSettings } from './producer-options.js';
 import { prepareRecord, BATCH_OVERHEAD } from './records.js';
 import { backoffMs, sleep } from './retry.js';
@@ -38,7 +39,7 @@ interface ProducerIdentity {
 export class Producer extends EventEmitter<ClientEventMap> {
   private readonly settings: ProducerSettings;
   private readonly health: BrokerHealth;
-  private readonly http: HttpClient;
+  private readonly http: Brokers;
   private readonly metadata: TopicMetadata;
   private readonly accumulator: Accumulator;
   private readonly budget: ByteBudget;
@@ -63,8 +64,8 @@ export class Producer extends EventEmitter<ClientEventMap> {
     const settings = (this.settings = producerSettings(options));
     this.needIdentity = settings.idempotent;
     this.budget = new ByteBudget(settings.bufferBytes);
-    this.health = new BrokerHealth(options.broker, settings.requestTimeoutMs, settings.logger, (err) => emitError(this, err));
-    this.http = new HttpClient(options.broker, { connections: null, requestTimeoutMs: settings.requestTimeoutMs, clientId: settings.clientId, health: this.health });
+    this.health = new BrokerHealth(brokerList(options.broker).join(','), settings.requestTimeoutMs, settings.logger, (err) => emitError(this, err));
+    this.http = new Brokers(options.broker, { connections: null, requestTimeoutMs: settings.requestTimeoutMs, clientId: settings.clientId, health: this.health });
     this.metadata = new TopicMetadata(this.http, { ...settings.backoff, onRetry: (e) => this.emit('retry', e) });
     this.accumulator = new Accumulator({ batchBytes: settings.batchBytes, lingerMs: settings.lingerMs, deliveryTimeoutMs: settings.deliveryTimeoutMs });
   }
@@ -298,6 +299,7 @@ export class Producer extends EventEmitter<ClientEventMap> {
     let reply: { batches: { baseOffset: number; lastOffset: number }[] };
     try {
       reply = await this.http.json('POST', `/topics/${segment(queue.topic)}/partitions/${queue.partition}/batches`, {
+        route: { topic: queue.topic, partition: queue.partition },
         batches: encoded.length === 1 ? encoded[0]! : Buffer.concat(encoded),
         query: { acks: this.settings.acks, timeoutMs: this.settings.requestTimeoutMs },
         timeoutMs: this.settings.requestTimeoutMs + 5_000,

@@ -9,16 +9,18 @@
  */
 import { BrokerError, errorFromResponse } from './errors.js';
 import type { PartitionState } from './fetcher.js';
-import type { HttpClient } from './http.js';
+import type { Brokers } from './brokers.js';
 import type { OffsetReset } from './consumer-options.js';
 import { withRetries, type BackoffOptions } from './retry.js';
+
+type RangeEntry = { highWatermark: number; logStartOffset: number } | { error: Record<string, unknown> };
 
 /** How long the lookups, which are safe to repeat, are retried. */
 const READ_RETRY_MS = 60_000;
 
 export class StartOffsets {
   constructor(
-    private readonly http: HttpClient,
+    private readonly http: Brokers,
     private readonly autoOffsetReset: OffsetReset,
     private readonly startOffset: number | undefined,
     private readonly backoff: BackoffOptions,
@@ -31,18 +33,9 @@ export class StartOffsets {
       const state = states[0]!;
       throw new BrokerError('OFFSET_OUT_OF_RANGE', `no committed offset for ${state.key} and autoOffsetReset is none`, { details: { topic: state.topic, partition: state.partition } });
     }
-    const reply = await withRetries(
-      () =>
-        this.http.json<{ partitions: ({ highWatermark: number; logStartOffset: number } | { error: Record<string, unknown> })[] }>('POST', '/fetch', {
-          json: { partitions: states.map((s) => ({ topic: s.topic, partition: s.partition, offset: 0 })), maxBytes: 1, maxBytesPerPartition: 1 },
-        }),
-      Date.now() + READ_RETRY_MS,
-      this.backoff,
-      undefined,
-      'start offsets',
-    );
+    const entries = await withRetries(() => this.ranges(states), Date.now() + READ_RETRY_MS, this.backoff, undefined, 'start offsets');
     states.forEach((state, i) => {
-      const entry = reply.partitions[i]!;
+      const entry = entries[i]!;
       let range: { first: number; end: number };
       if ('error' in entry) {
         const { logStartOffset, highWatermark } = entry.error;
@@ -56,6 +49,36 @@ export class StartOffsets {
       const start = this.startOffset;
       out.set(state, start !== undefined ? Math.min(Math.max(start, range.first), range.end) : this.autoOffsetReset === 'earliest' ? range.first : range.end);
     });
+    return out;
+  }
+
+  /**
+   * Each partition's offsets range, asked of its leader (one request per broker). A partition whose leader
+   * moved fails the attempt with its retriable error, after its topic's leaders were looked up again.
+   */
+  private async ranges(states: PartitionState[]): Promise<RangeEntry[]> {
+    const byUrl = new Map<string, number[]>();
+    states.forEach((s, i) => {
+      const url = this.http.urlFor(s.route);
+      byUrl.set(url, [...(byUrl.get(url) ?? []), i]);
+    });
+    const out: RangeEntry[] = new Array(states.length);
+    await Promise.all(
+      [...byUrl.values()].map(async (indexes) => {
+        const reply = await this.http.json<{ partitions: RangeEntry[] }>('POST', '/fetch', {
+          json: { partitions: indexes.map((i) => ({ topic: states[i]!.topic, partition: states[i]!.partition, offset: 0 })), maxBytes: 1, maxBytesPerPartition: 1 },
+          route: indexes.length === 1 ? states[indexes[0]!]!.route : undefined,
+        });
+        indexes.forEach((i, k) => (out[i] = reply.partitions[k]!));
+      }),
+    );
+    const moved = states.filter((_, i) => 'error' in out[i]! && out[i]!.error.code === 'NOT_LEADER_OR_FOLLOWER');
+    if (moved.length > 0) {
+      for (const s of moved) this.http.forget(s.route);
+      await Promise.all([...new Set(moved.map((s) => s.topic))].map((t) => this.http.refreshTopic(t).catch(() => undefined)));
+      const first = out[states.indexOf(moved[0]!)]!;
+      throw errorFromResponse(0, first, `${moved[0]!.topic}-${moved[0]!.partition}`);
+    }
     return out;
   }
 

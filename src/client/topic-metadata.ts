@@ -2,7 +2,8 @@
  * What the producer needs to know about a topic (partition count, largest batch), fetched once with
  * GET /topics/:topic and kept for `maxAgeMs`. Concurrent lookups of one topic share one request.
  */
-import { HttpClient, segment } from './http.js';
+import { segment } from './http.js';
+import type { Brokers } from './brokers.js';
 import type { BackoffOptions } from './retry.js';
 import type { TopicDescription } from './types.js';
 
@@ -17,7 +18,7 @@ export class TopicMetadata {
   private readonly loading = new Map<string, Promise<TopicInfo>>();
 
   constructor(
-    private readonly http: HttpClient,
+    private readonly http: Brokers,
     private readonly backoff: BackoffOptions,
     private readonly maxAgeMs = 300_000,
   ) {}
@@ -36,7 +37,8 @@ export class TopicMetadata {
     if (!load) {
       load = this.http
         .getWithRetries<TopicDescription>(`/topics/${segment(topic)}`, deadlineMs, this.backoff)
-        .then((description) => {
+        .then(async (description) => {
+          await this.http.learnTopic(description);
           const info = {
             partitions: description.partitions.length,
             maxMessageBytes: Number(description.config.maxMessageBytes ?? 1_048_588),

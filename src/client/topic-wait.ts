@@ -5,7 +5,8 @@
  */
 import { BrokerError } from './errors.js';
 import type { Logger } from './events.js';
-import { HttpClient, segment } from './http.js';
+import { segment } from './http.js';
+import type { Brokers } from './brokers.js';
 import { backoffMs, sleep, type BackoffOptions } from './retry.js';
 import type { TopicDescription } from './types.js';
 
@@ -23,7 +24,7 @@ export class TopicWaiter {
   private readonly warned = new Set<string>();
 
   constructor(
-    private readonly http: HttpClient,
+    private readonly http: Brokers,
     private readonly options: TopicWaitOptions,
   ) {}
 
