@@ -132,6 +132,25 @@ export class ProducerSessions {
     return sessions;
   }
 
+  /**
+   * A partition whose producer state this broker did not build through its own sessions (it just became
+   * its leader, having copied the batches as a follower): its JSON producers join their sessions, whose last
+   * request sequence is read again from their partitions at their next request.
+   */
+  learnPartition(partition: Partition): void {
+    if (!this.sessions) return; // built from every partition at the first idempotent request
+    const now = this.options.clock.now();
+    for (const entry of partition.producerEntries()) {
+      if (!isRequestProducerId(entry.producerId)) continue;
+      const id = issuedProducerId(entry.producerId);
+      let session = this.sessions.get(id);
+      if (!session) this.sessions.set(id, (session = { epoch: entry.producerEpoch, lastSequence: null, partitions: new Set(), serial: new Serial(), lastUsed: now }));
+      if (entry.producerEpoch > session.epoch) session.epoch = entry.producerEpoch;
+      session.lastSequence = null;
+      session.partitions.add(partition);
+    }
+  }
+
   /** Idle sessions go once no partition of theirs holds the producer's state any more (or would keep it). */
   private expireIdle(now: number): void {
     this.lastExpiryCheck = now;
@@ -181,7 +200,7 @@ export class ProducerSessions {
           // `track` is called when an append starts, which is before `work` settles (a timeout included)
           await Promise.allSettled([work]);
           await Promise.allSettled(appends);
-          if (session.epoch === stamp.epoch && partitions.some((p) => holds(p, requestProducerId(stamp.id), stamp))) {
+          if (session.lastSequence !== null && session.epoch === stamp.epoch && partitions.some((p) => holds(p, requestProducerId(stamp.id), stamp))) {
             session.lastSequence = Math.max(session.lastSequence, stamp.sequence);
           }
         })

@@ -66,6 +66,14 @@ export class ReplicaManager {
     return this.producers.size;
   }
 
+  /**
+   * This broker now leads `partition` with producer state it copied as a follower: the JSON producers found
+   * there are known to their sessions from now on (call after Partition.makeLeader).
+   */
+  becameLeader(partition: Partition): void {
+    this.producers.learnPartition(partition);
+  }
+
   /** Fencing checks of an idempotent producer against the registry. */
   checkProducer(producerId: number, producerEpoch: number): void {
     this.producers.checkRegistered(producerId, producerEpoch);

@@ -95,6 +95,33 @@ describe('the JSON and binary routes on one producer id', () => {
     expect(broker.services.logs.get({ topic: 'own', partition: 0 })!.logEndOffset).toBe(0);
   });
 
+  it('after a leader change the new leader answers retries from the batches it copied as a follower', async () => {
+    broker = await startTestBroker(tempDir());
+    await call('POST', '/topics', { name: 'lc' });
+    const { producerId } = (await call('POST', '/producers', { name: 'moving' })).json();
+    const request = (sequence: number) => ({ producer: { id: producerId, epoch: 0, sequence }, records: [{ value: `v${sequence}` }, { value: `w${sequence}` }] });
+    const originals = [];
+    for (let s = 0; s < 3; s++) originals.push((await call('POST', '/topics/lc/records', request(s))).json());
+    const source = broker.services.logs.get({ topic: 'lc', partition: 0 })!;
+    const { bytes } = await source.read(0, { maxBytes: 1 << 20, maxOffset: source.logEndOffset });
+    await broker.close();
+
+    // The new leader: its sessions exist already (another producer's request built them), the partition's
+    // batches arrive by follower append (offsets, epochs, tags as the old leader wrote them).
+    broker = await startTestBroker(tempDir());
+    await call('POST', '/topics', { name: 'lc' });
+    await call('POST', '/topics', { name: 'other' });
+    expect((await call('POST', '/producers', { name: 'moving' })).json().producerId).toBe(producerId);
+    const other = (await call('POST', '/producers', {})).json();
+    expect((await call('POST', '/topics/other/records', { producer: { id: other.producerId, epoch: 0, sequence: 0 }, records: [{ value: 'x' }] })).statusCode).toBe(200);
+    await broker.services.logs.get({ topic: 'lc', partition: 0 })!.appendAsFollower(Buffer.from(bytes));
+    broker.services.replicas.becameLeader(broker.services.topics.partition('lc', 0));
+
+    expect((await call('POST', '/topics/lc/records', request(2))).json()).toEqual({ offsets: originals[2].offsets, duplicate: true });
+    expect((await call('POST', '/topics/lc/records', request(4))).json().error).toMatchObject({ code: 'OUT_OF_ORDER_SEQUENCE', expectedSequence: 3 });
+    expect((await call('POST', '/topics/lc/records', request(3))).json()).toEqual({ offsets: [expect.objectContaining({ offset: 6 }), expect.objectContaining({ offset: 7 })] });
+  });
+
   it('a new epoch starts every partition at sequence 0 again, on both routes', async () => {
     const dataDir = tempDir();
     broker = await startTestBroker(dataDir);
