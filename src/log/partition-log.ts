@@ -62,10 +62,7 @@ export class PartitionLog extends LocalLog {
     return this.producerState.removeExpired(now, expirationMs);
   }
 
-  /**
-   * The cached batches of one producer with their JSON request sequences read from the log where the state
-   * did not have them (producer-requests.ts); empty when the producer has no state here.
-   */
+  /** One producer's cached batches, request sequences read from the log where missing (producer-requests.ts). */
   async producerBatches(producerId: number): Promise<{ producerEpoch: number; batches: readonly Readonly<ProducerBatch>[] } | undefined> {
     const entry = this.producerState.get(producerId);
     if (!entry) return undefined;

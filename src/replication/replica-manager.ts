@@ -44,7 +44,7 @@ export type RequestStamp = ProducerStamp & { next: boolean };
 
 export interface RequestBatchResult {
   baseOffset: number;
-  /** a duplicate's stored record timestamps; null for a new append (the request's own apply) */
+  /** a duplicate's stored record timestamps; null for a new append (the request's own timestamps hold) */
   timestamps: number[] | null;
   duplicate: boolean;
 }
