@@ -5,6 +5,7 @@
  */
 import { batchesOf, decodeBatch } from '../log/batch-decoder.js';
 import { BATCH_HEADER_SIZE, isControlBatch, type RecordInput } from '../log/record-batch.js';
+import { consumerHeaders } from '../log/request-tag.js';
 import { invalidArgument } from './errors.js';
 import type { Bytes, ConsumerRecord, HeadersInput, ProducerRecord } from './types.js';
 
@@ -70,7 +71,7 @@ export function consumerRecordsOf(body: Buffer, topic: string, partition: number
     const { header, records } = decodeBatch(batch.bytes);
     if (isControlBatch(header)) continue;
     for (const r of records) {
-      if (r.offset >= from) out.push({ topic, partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers });
+      if (r.offset >= from) out.push({ topic, partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: consumerHeaders(header, r.offset, r.headers) });
     }
   }
   return out;

@@ -10,7 +10,8 @@ import { BrokerError } from '../common/errors.js';
 import { batchesOf, splitBatches } from './batch-decoder.js';
 import { MAX_RELATIVE_OFFSET, type AppendedBatch } from './log-segment.js';
 import type { ProducerBatch, ProducerStateMap } from './producer-state.js';
-import { assignOffsetAndEpoch, batchSize, type RecordBatchHeader } from './record-batch.js';
+import { assignOffsetAndEpoch, batchSize, hasProducerId, type RecordBatchHeader } from './record-batch.js';
+import { isRequestProducerId, REQUEST_PRODUCER_ID_BASE } from './request-tag.js';
 
 export interface AppendOptions {
   /** stamped into every appended batch (replication uses it for log divergence) */
@@ -21,10 +22,11 @@ export interface AppendOptions {
    */
   trusted?: boolean;
   /**
-   * false for batches whose baseSequence is a per-request sequence checked by the broker (the JSON produce
-   * path): the producer epoch is still fenced here, and the batches still enter the producer state.
+   * The JSON route's request sequence, tagged into the batches' first records (request-tag.ts): kept in the
+   * producer state with them. Given exactly for batches of a request producer id (else INVALID_REQUEST).
+   * Every batch of a leader append is checked by Kafka's per-partition sequence rules either way.
    */
-  checkSequences?: boolean;
+  requestSequence?: number;
 }
 
 export interface BatchAppendInfo {
@@ -45,7 +47,8 @@ export interface PendingAppend {
   data: Buffer;
   batches: { at: number; header: RecordBatchHeader }[];
   leaderEpoch: number;
-  checkSequences: boolean;
+  /** AppendOptions.requestSequence; null when not given */
+  requestSequence: number | null;
   /** a follower's copy of the leader's batches: offsets and epochs kept, producer state updated unchecked */
   follower: boolean;
   resolve(result: AppendResult): void;
@@ -96,13 +99,14 @@ export function planRequest(request: PendingAppend, overlay: ProducerStateMap, n
   const results: BatchAppendInfo[] = [];
   let offset = nextOffset;
   for (const { header } of request.batches) {
-    const check = request.checkSequences ? requestState.check(header) : requestState.checkEpoch(header);
+    checkRequestTag(header, request.requestSequence);
+    const check = requestState.check(header);
     if (check.kind === 'duplicate') {
       results.push(duplicateInfo(check.batch));
       continue;
     }
     results.push({ baseOffset: offset, lastOffset: offset + header.lastOffsetDelta, maxTimestamp: header.maxTimestamp, duplicate: false });
-    requestState.update({ ...header, baseOffset: offset });
+    requestState.update({ ...header, baseOffset: offset }, request.requestSequence);
     offset += header.lastOffsetDelta + 1;
   }
   requestState.commitTo(overlay);
@@ -149,6 +153,14 @@ function planFollowerRequest(request: PendingAppend, overlay: ProducerStateMap, 
   for (const { header } of request.batches) state.update(header);
   state.commitTo(overlay);
   return { results, buffers, written, bytes, nextOffset: offset };
+}
+
+/** Request producer ids are the JSON route's alone, and its batches always say which request they belong to. */
+function checkRequestTag(header: RecordBatchHeader, requestSequence: number | null): void {
+  if (!hasProducerId(header) && requestSequence === null) return;
+  if (isRequestProducerId(header.producerId) !== (requestSequence !== null)) {
+    throw new BrokerError('INVALID_REQUEST', `producer id ${header.producerId}: request sequences go with request producer ids (from ${REQUEST_PRODUCER_ID_BASE}) and only with them`);
+  }
 }
 
 function duplicateInfo(batch: ProducerBatch): BatchAppendInfo {

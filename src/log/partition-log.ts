@@ -23,7 +23,8 @@ import { MAX_RELATIVE_OFFSET, type AppendedBatch, type LogSegment } from './log-
 import type { LeaderEpochCache } from './leader-epoch-cache.js';
 import { splitBatchFrames } from './batch-decoder.js';
 import { deleteSnapshotsAbove, readLatestSnapshot, rebuildProducerState, writeSnapshot } from './producer-snapshot.js';
-import type { ProducerStateMap } from './producer-state.js';
+import type { ProducerBatch, ProducerStateMap } from './producer-state.js';
+import { readRequestSequences } from './producer-requests.js';
 import type { RecordBatchHeader } from './record-batch.js';
 import {
   countRecords,
@@ -61,6 +62,14 @@ export class PartitionLog extends LocalLog {
     return this.producerState.removeExpired(now, expirationMs);
   }
 
+  /** One producer's cached batches, request sequences read from the log where missing (producer-requests.ts). */
+  async producerBatches(producerId: number): Promise<{ producerEpoch: number; batches: readonly Readonly<ProducerBatch>[] } | undefined> {
+    const entry = this.producerState.get(producerId);
+    if (!entry) return undefined;
+    await readRequestSequences(entry, async (offset) => (await this.read(offset, { maxBytes: 1, maxOffset: this.logEndOffset })).bytes);
+    return entry;
+  }
+
   // ---------------------------------------------------------------- append
 
   /**
@@ -71,7 +80,7 @@ export class PartitionLog extends LocalLog {
   append(data: Buffer, options: AppendOptions = {}): Promise<AppendResult> {
     return this.enqueue(data, () => splitForAppend(data, options.trusted === true, this.config.maxMessageBytes), {
       leaderEpoch: options.leaderEpoch ?? 0,
-      checkSequences: options.checkSequences ?? true,
+      requestSequence: options.requestSequence ?? null,
       follower: false,
     });
   }
@@ -83,13 +92,13 @@ export class PartitionLog extends LocalLog {
    * fsync policy.
    */
   appendAsFollower(data: Buffer): Promise<AppendResult> {
-    return this.enqueue(data, () => splitBatchFrames(data), { leaderEpoch: -1, checkSequences: false, follower: true });
+    return this.enqueue(data, () => splitBatchFrames(data), { leaderEpoch: -1, requestSequence: null, follower: true });
   }
 
   private enqueue(
     data: Buffer,
     split: () => { at: number; header: RecordBatchHeader }[],
-    kind: Pick<PendingAppend, 'leaderEpoch' | 'checkSequences' | 'follower'>,
+    kind: Pick<PendingAppend, 'leaderEpoch' | 'requestSequence' | 'follower'>,
   ): Promise<AppendResult> {
     if (this.closed) return Promise.reject(this.closedReason);
     const offline = this.durability.offline;

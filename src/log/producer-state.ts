@@ -12,6 +12,10 @@
  * The state is derived from the log (the batch headers carry producer id, epoch and sequences) and can be
  * rebuilt from it; snapshots taken at roll and clean shutdown (`<offset>.snapshot`, see producer-snapshot.ts)
  * bound how much of the log has to be read at start-up. Sequences are counted in records, as Kafka does.
+ *
+ * Every batch a leader appends is checked by these rules, the JSON route's too: it writes under a request
+ * producer id with the next sequence and tags each batch with its request sequence (request-tag.ts), which
+ * the cached batches keep (`requestSequence`) and snapshots persist.
  */
 import { BrokerError } from '../common/errors.js';
 import { hasProducerId, lastOffsetOf, type RecordBatchHeader } from './record-batch.js';
@@ -25,6 +29,12 @@ export interface ProducerBatch {
   firstOffset: number;
   lastOffset: number;
   maxTimestamp: number;
+  /**
+   * The JSON route's request sequence of the batch (request-tag.ts): a number when known, null for a batch
+   * appended without one; absent when the state was rebuilt from batch headers (or a follower copied the
+   * batch) and the tag has not been read from the batch's first record yet (producer-requests.ts).
+   */
+  requestSequence?: number | null;
 }
 
 export interface ProducerEntry {
@@ -42,7 +52,8 @@ function lastSequenceOf(header: RecordBatchHeader): number {
   return last > MAX_SEQUENCE ? last - MAX_SEQUENCE - 1 : last;
 }
 
-function nextSequence(sequence: number): number {
+/** The sequence after `sequence` (Kafka's wrap at 2^31-1). */
+export function nextSequence(sequence: number): number {
   return sequence === MAX_SEQUENCE ? 0 : sequence + 1;
 }
 
@@ -57,9 +68,9 @@ export class ProducerStateMap {
     return this.producers.get(producerId);
   }
 
-  /** Only the fencing rule: an epoch older than the producer's current one is refused. */
-  checkEpoch(header: RecordBatchHeader): SequenceCheck {
-    const entry = hasProducerId(header) ? this.get(header.producerId) : undefined;
+  /** The fencing rule: an epoch older than the producer's current one is refused. */
+  private checkEpoch(header: RecordBatchHeader): void {
+    const entry = this.get(header.producerId);
     if (entry && header.producerEpoch < entry.producerEpoch) {
       throw new BrokerError(
         'INVALID_PRODUCER_EPOCH',
@@ -67,7 +78,6 @@ export class ProducerStateMap {
         { details: { producerId: header.producerId, producerEpoch: header.producerEpoch, currentEpoch: entry.producerEpoch } },
       );
     }
-    return { kind: 'append' };
   }
 
   /** Checks a batch against the state; throws the contract's error or says whether to append it. */
@@ -104,8 +114,11 @@ export class ProducerStateMap {
     return { kind: 'append' };
   }
 
-  /** Records an appended batch (also used when rebuilding from the log, where no check is made). */
-  update(header: RecordBatchHeader): void {
+  /**
+   * Records an appended batch (also used when rebuilding from the log, where no check is made) with its
+   * request sequence when the appender knows it (see ProducerBatch.requestSequence).
+   */
+  update(header: RecordBatchHeader, requestSequence?: number | null): void {
     if (!hasProducerId(header)) return;
     let entry = this.producers.get(header.producerId);
     if (!entry || header.producerEpoch > entry.producerEpoch) {
@@ -114,13 +127,15 @@ export class ProducerStateMap {
     } else if (header.producerEpoch < entry.producerEpoch) {
       return;
     }
-    entry.batches.push({
+    const batch: ProducerBatch = {
       firstSequence: header.baseSequence,
       lastSequence: lastSequenceOf(header),
       firstOffset: header.baseOffset,
       lastOffset: lastOffsetOf(header),
       maxTimestamp: header.maxTimestamp,
-    });
+    };
+    if (requestSequence !== undefined) batch.requestSequence = requestSequence;
+    entry.batches.push(batch);
     if (entry.batches.length > CACHED_BATCHES_PER_PRODUCER) entry.batches.shift();
     entry.lastTimestamp = Math.max(entry.lastTimestamp, header.maxTimestamp);
   }
@@ -166,7 +181,7 @@ export class ProducerStateMap {
  * checked against the earlier ones, and nothing reaches the real map unless the write succeeds.
  */
 export class ProducerStateOverlay extends ProducerStateMap {
-  private readonly touched: RecordBatchHeader[] = [];
+  private readonly touched: { header: RecordBatchHeader; requestSequence: number | null | undefined }[] = [];
 
   constructor(private readonly base: ProducerStateMap) {
     super();
@@ -181,15 +196,10 @@ export class ProducerStateOverlay extends ProducerStateMap {
     return super.check(header);
   }
 
-  override checkEpoch(header: RecordBatchHeader): SequenceCheck {
+  override update(header: RecordBatchHeader, requestSequence?: number | null): void {
     this.pull(header.producerId);
-    return super.checkEpoch(header);
-  }
-
-  override update(header: RecordBatchHeader): void {
-    this.pull(header.producerId);
-    super.update(header);
-    this.touched.push(header);
+    super.update(header, requestSequence);
+    this.touched.push({ header, requestSequence });
   }
 
   private pull(producerId: number): void {
@@ -199,6 +209,6 @@ export class ProducerStateOverlay extends ProducerStateMap {
   }
 
   commitTo(target: ProducerStateMap): void {
-    for (const header of this.touched) target.update(header);
+    for (const { header, requestSequence } of this.touched) target.update(header, requestSequence);
   }
 }

@@ -189,6 +189,16 @@ export function assignOffsetAndEpoch(buffer: Buffer, at: number, baseOffset: num
 }
 
 /**
+ * Sets the batch's baseSequence and recomputes its CRC (which covers it): the leader numbering a batch the
+ * broker built itself (the JSON route's, see request-tag.ts).
+ */
+export function assignBaseSequence(buffer: Buffer, at: number, baseSequence: number): void {
+  buffer.writeInt32BE(baseSequence, at + BATCH.baseSequence);
+  const size = buffer.readInt32BE(at + BATCH.batchLength) + LOG_OVERHEAD;
+  buffer.writeUInt32BE(computeBatchCrc(buffer, at, size), at + BATCH.crc);
+}
+
+/**
  * Encodes a batch. Offsets and leader epoch default to 0 / -1: the leader assigns them at append.
  *
  * Two passes: the first measures every record exactly, the second writes the records straight into the one

@@ -19,7 +19,7 @@ import { BrokerError } from '../common/errors.js';
 import type { TopicConfig } from './topic-config.js';
 import type { LogEvents } from '../log/log-config.js';
 import type { AppendOptions, AppendResult, PartitionLog, ReadResult } from '../log/partition-log.js';
-import type { ProducerEntry } from '../log/producer-state.js';
+import type { ProducerBatch, ProducerEntry } from '../log/producer-state.js';
 import type { RetentionPolicy } from '../log/retention.js';
 import type { TopicPartition } from '../log/segment-files.js';
 
@@ -186,6 +186,14 @@ export class Partition {
   /** Idempotence state of one producer in this partition (read-only to callers). */
   producerEntry(producerId: number): Readonly<ProducerEntry> | undefined {
     return this.log.producerState.get(producerId);
+  }
+
+  /**
+   * One producer's cached batches here with their JSON request sequences (read from the log where the state
+   * lacks them, after a crash or on a former follower); undefined when it has no state here.
+   */
+  producerBatches(producerId: number): Promise<{ producerEpoch: number; batches: readonly Readonly<ProducerBatch>[] } | undefined> {
+    return this.log.producerBatches(producerId);
   }
 
   /** Every producer with state here (JSON producer sessions are rebuilt from them at start-up). */

@@ -1,24 +1,29 @@
 /**
  * Idempotence of the JSON produce path, where a producer numbers its *requests* (0, 1, 2, ... per epoch)
- * and one request may write to several partitions.
+ * and one request may write to several partitions: the per-producer half of it.
  *
- * The request sequence is stored in the data itself: every batch a request appends carries producerId,
- * producerEpoch and baseSequence = the request sequence. So the partitions' producer state (rebuilt from
- * the log after any crash) says which requests reached which partition, and a retry after a restart is
- * answered from it: partitions that have the request's batch return its original offsets, partitions that do
- * not (the broker died half-way through the request) get it appended now. Keyless records of an idempotent
- * request are placed by (producerId, sequence), so a retry maps records to the same partitions.
+ * The data carries everything (request-tag.ts): each partition's batch of request S is written under the
+ * producer's request producer id with that partition's next Kafka sequence, checked by Kafka's rules, and
+ * tagged with S. So the partitions' producer state (rebuilt from the log after any crash) says which
+ * requests reached which partition. The per-partition half (duplicate, repair or append) is
+ * ReplicaManager.produceRequestBatch; this file keeps what spans partitions: the producer's epoch and last
+ * request sequence (for gap detection), and one request at a time per producer.
  *
- * Rules, checked in this order (as Kafka does): producer id issued (else UNKNOWN_PRODUCER_ID); epoch not
- * older than the registered one (else INVALID_PRODUCER_EPOCH); sequence = last + 1 (0 for a new epoch) ->
- * append; sequence <= last and still known -> duplicate; otherwise OUT_OF_ORDER_SEQUENCE. Requests of one
- * producer are handled one at a time.
+ * Rules, checked in this order (as Kafka does): producer id issued (else UNKNOWN_PRODUCER_ID); epoch equal to
+ * the registered one (else INVALID_PRODUCER_EPOCH); sequence = last + 1 (0 for a new epoch) -> a new request;
+ * sequence <= last -> a retry, which every partition answers from its own state; sequence > last + 1 ->
+ * OUT_OF_ORDER_SEQUENCE.
+ *
+ * Sessions are built from every partition's state at the first idempotent request after start-up (the last
+ * sequence of each is read from its partitions' newest batches when the producer is next seen), and a session
+ * is forgotten when it has been idle for producerIdExpirationMs and its partitions have forgotten the producer
+ * too (so a returning producer is never mistaken for a new one while any partition still knows it).
  */
 import { BrokerError } from '../common/errors.js';
 import type { Partition } from './partition.js';
-import type { ProducerBatch } from '../log/producer-state.js';
 import type { Clock } from '../log/clock.js';
 import { Serial } from '../log/serial.js';
+import { isRequestProducerId, issuedProducerId, requestProducerId } from '../log/request-tag.js';
 
 export interface ProducerStamp {
   id: number;
@@ -28,22 +33,22 @@ export interface ProducerStamp {
 
 interface Session {
   epoch: number;
-  /** highest request sequence appended in this epoch (-1: none) */
-  lastSequence: number;
+  /** highest request sequence appended in this epoch (-1: none); null until read from the partitions */
+  lastSequence: number | null;
+  /** partitions that may hold this producer's JSON batches */
+  partitions: Set<Partition>;
   serial: Serial;
-  /** clock time of the last request (sessions idle for expirationMs are dropped) */
+  /** clock time of the last request */
   lastUsed: number;
 }
 
 export interface ProducerSessionOptions {
   clock: Clock;
-  /** a session idle this long is forgotten, as the partitions forget the producer (producerIdExpirationMs) */
+  /** a session idle this long is forgotten once its partitions forgot the producer (producerIdExpirationMs) */
   expirationMs: number;
   /** how often idle sessions are looked for */
   checkIntervalMs: number;
 }
-
-export type PartitionPlan = { kind: 'append' } | { kind: 'duplicate'; batch: ProducerBatch };
 
 export interface ProducerIdentity {
   producerId: number;
@@ -64,7 +69,7 @@ export class ProducerSessions {
 
   constructor(
     private readonly store: ProducerRegistry,
-    /** every partition, to rebuild the producers' last request sequences after a restart */
+    /** every partition, to find the producers' JSON batches after a restart */
     private readonly allPartitions: () => Partition[],
     private readonly options: ProducerSessionOptions,
   ) {
@@ -101,7 +106,7 @@ export class ProducerSessions {
     if (now - this.lastExpiryCheck >= this.options.checkIntervalMs) this.expireIdle(now);
     let session = sessions.get(producerId);
     if (!session) {
-      session = { epoch, lastSequence: -1, serial: new Serial(), lastUsed: now };
+      session = { epoch, lastSequence: -1, partitions: new Set(), serial: new Serial(), lastUsed: now };
       sessions.set(producerId, session);
     }
     session.lastUsed = now;
@@ -109,43 +114,68 @@ export class ProducerSessions {
   }
 
   /**
-   * One pass over every partition's producer state (once per start): each producer's newest epoch and the
-   * highest request sequence any partition holds for it. A producer's first request no longer scans them all.
+   * One pass over every partition's producer state (once per start, in memory): each JSON producer's newest
+   * epoch and the partitions that know it. Their last request sequences are read when each is next seen.
    */
   private sessionsFromLogs(now: number): Map<number, Session> {
     const sessions = new Map<number, Session>();
     for (const partition of this.allPartitions()) {
       for (const entry of partition.producerEntries()) {
-        let session = sessions.get(entry.producerId);
-        if (!session || entry.producerEpoch > session.epoch) {
-          session = { epoch: entry.producerEpoch, lastSequence: -1, serial: new Serial(), lastUsed: now };
-          sessions.set(entry.producerId, session);
-        } else if (entry.producerEpoch < session.epoch) continue;
-        for (const b of entry.batches) session.lastSequence = Math.max(session.lastSequence, b.firstSequence);
+        if (!isRequestProducerId(entry.producerId)) continue;
+        const id = issuedProducerId(entry.producerId);
+        let session = sessions.get(id);
+        if (!session) sessions.set(id, (session = { epoch: entry.producerEpoch, lastSequence: null, partitions: new Set(), serial: new Serial(), lastUsed: now }));
+        session.epoch = Math.max(session.epoch, entry.producerEpoch);
+        session.partitions.add(partition);
       }
     }
     return sessions;
   }
 
+  /**
+   * A partition whose producer state this broker did not build through its own sessions (it just became
+   * its leader, having copied the batches as a follower): its JSON producers join their sessions, whose last
+   * request sequence is read again from their partitions at their next request.
+   */
+  learnPartition(partition: Partition): void {
+    if (!this.sessions) return; // built from every partition at the first idempotent request
+    const now = this.options.clock.now();
+    for (const entry of partition.producerEntries()) {
+      if (!isRequestProducerId(entry.producerId)) continue;
+      const id = issuedProducerId(entry.producerId);
+      let session = this.sessions.get(id);
+      if (!session) this.sessions.set(id, (session = { epoch: entry.producerEpoch, lastSequence: null, partitions: new Set(), serial: new Serial(), lastUsed: now }));
+      if (entry.producerEpoch > session.epoch) session.epoch = entry.producerEpoch;
+      session.lastSequence = null;
+      session.partitions.add(partition);
+    }
+  }
+
+  /** Idle sessions go once no partition of theirs holds the producer's state any more (or would keep it). */
   private expireIdle(now: number): void {
     this.lastExpiryCheck = now;
     for (const [id, session] of this.sessions!) {
-      if (now - session.lastUsed >= this.options.expirationMs && session.serial.idle) this.sessions!.delete(id);
+      if (now - session.lastUsed < this.options.expirationMs || !session.serial.idle) continue;
+      const requestId = requestProducerId(id);
+      for (const p of session.partitions) {
+        const entry = p.isClosed ? undefined : p.producerEntry(requestId);
+        if (!entry || now - entry.lastTimestamp >= this.options.expirationMs) session.partitions.delete(p);
+      }
+      if (session.partitions.size === 0) this.sessions!.delete(id);
     }
   }
 
   /**
-   * Runs one idempotent request: decides per partition whether to append or answer as a duplicate, then
-   * calls `execute` with that plan. Requests of one producer run one at a time, and the next one starts only
-   * when every append of this one has settled (`track`), even if this one's reply went out earlier (a
-   * timeout): otherwise a retry could be planned while its first attempt is still landing, and land twice.
-   * Planning always looks at what the partitions hold, so a request that failed part-way (or timed out and
-   * then landed) is completed by its retry instead of being appended again.
+   * Runs one idempotent request: checks the producer and the request sequence, then calls `execute` with
+   * whether it is the producer's next request (else a retry). Requests of one producer run one at a time,
+   * and the next one starts only when every append of this one has settled (`track`), even if this one's
+   * reply went out earlier (a timeout): otherwise a retry could be planned while its first attempt is still
+   * landing, and land twice.
    */
   run<T>(
     stamp: ProducerStamp,
     partitions: Partition[],
-    execute: (plans: PartitionPlan[], track: (append: Promise<unknown>) => void) => Promise<T>,
+    execute: (next: boolean, track: (append: Promise<unknown>) => void) => Promise<T>,
   ): Promise<T> {
     this.checkRegistered(stamp.id, stamp.epoch);
     if (!Number.isInteger(stamp.sequence) || stamp.sequence < 0 || stamp.sequence > 0x7fffffff) {
@@ -160,14 +190,17 @@ export class ProducerSessions {
             session.epoch = stamp.epoch;
             session.lastSequence = -1;
           }
+          session.lastSequence ??= await this.lastSequenceInLogs(stamp.id, session);
           const expected = session.lastSequence + 1;
           if (stamp.sequence > expected) throw outOfOrder(stamp, expected);
-          const plans = partitions.map((p) => this.plan(p, stamp, stamp.sequence === expected));
+          for (const p of partitions) session.partitions.add(p);
           const appends: Promise<unknown>[] = [];
-          const work = execute(plans, (append) => appends.push(append));
+          const work = execute(stamp.sequence === expected, (append) => appends.push(append));
           work.then(resolve, reject);
-          await Promise.allSettled([work, ...appends]);
-          if (session.epoch === stamp.epoch && partitions.some((p) => this.find(p, stamp) !== undefined)) {
+          // `track` is called when an append starts, which is before `work` settles (a timeout included)
+          await Promise.allSettled([work]);
+          await Promise.allSettled(appends);
+          if (session.lastSequence !== null && session.epoch === stamp.epoch && partitions.some((p) => holds(p, requestProducerId(stamp.id), stamp))) {
             session.lastSequence = Math.max(session.lastSequence, stamp.sequence);
           }
         })
@@ -175,32 +208,25 @@ export class ProducerSessions {
     });
   }
 
-  private find(partition: Partition, stamp: ProducerStamp): ProducerBatch | undefined {
-    const entry = partition.producerEntry(stamp.id);
-    if (!entry || entry.producerEpoch !== stamp.epoch) return undefined;
-    return entry.batches.find((b) => b.firstSequence === stamp.sequence);
-  }
-
-  /** Duplicate when the partition holds the request's batch; append when it cannot (the next sequence). */
-  private plan(partition: Partition, stamp: ProducerStamp, isNext: boolean): PartitionPlan {
-    const original = this.find(partition, stamp);
-    if (original) return { kind: 'duplicate', batch: original };
-    return isNext ? { kind: 'append' } : this.planRetry(partition, stamp);
-  }
-
-  private planRetry(partition: Partition, stamp: ProducerStamp): PartitionPlan {
-    const entry = partition.producerEntry(stamp.id);
-    const batches = entry && entry.producerEpoch === stamp.epoch ? entry.batches : [];
-    // Not in this partition: appended never, or too long ago to tell. Only the first can be repaired.
-    const oldest = batches[0];
-    if (oldest && oldest.firstSequence < stamp.sequence) return { kind: 'append' };
-    const newest = batches[batches.length - 1];
-    if (!newest) return { kind: 'append' };
-    throw outOfOrder(stamp, newest.firstSequence + 1);
+  /** The newest request sequence of the session's epoch that any of its partitions holds (-1: none). */
+  private async lastSequenceInLogs(id: number, session: Session): Promise<number> {
+    let last = -1;
+    for (const p of session.partitions) {
+      if (p.isClosed) continue;
+      const entry = await p.producerBatches(requestProducerId(id));
+      if (!entry || entry.producerEpoch !== session.epoch) continue;
+      for (const b of entry.batches) if (typeof b.requestSequence === 'number') last = Math.max(last, b.requestSequence);
+    }
+    return last;
   }
 }
 
-function outOfOrder(stamp: ProducerStamp, expected: number): BrokerError {
+function holds(partition: Partition, requestId: number, stamp: ProducerStamp): boolean {
+  const entry = partition.producerEntry(requestId);
+  return entry !== undefined && entry.producerEpoch === stamp.epoch && entry.batches.some((b) => b.requestSequence === stamp.sequence);
+}
+
+export function outOfOrder(stamp: ProducerStamp, expected: number): BrokerError {
   return new BrokerError(
     'OUT_OF_ORDER_SEQUENCE',
     `producer ${stamp.id} epoch ${stamp.epoch}: request sequence ${stamp.sequence}, expected ${expected}`,

@@ -14,11 +14,13 @@ import type { LogEvents } from '../log/log-config.js';
 import { BrokerError } from '../common/errors.js';
 import type { BatchAppendInfo } from '../log/partition-log.js';
 import type { Partition, PartitionDirectory } from './partition.js';
-import { batchSize, hasProducerId, readBatchHeader } from '../log/record-batch.js';
+import { assignBaseSequence, batchSize, hasProducerId, readBatchHeader } from '../log/record-batch.js';
+import { nextSequence } from '../log/producer-state.js';
+import { requestProducerId } from '../log/request-tag.js';
 import { decodeRecords, splitBatchFrames } from '../log/batch-decoder.js';
 import { checkIncomingRecords, checkInflatedBounds, effectiveInflationLimits, type InflationSettings } from '../log/batch-inflation.js';
 import { Serial } from '../log/serial.js';
-import type { ProducerSessions, ProducerStamp } from './producer-sessions.js';
+import { outOfOrder, type ProducerSessions, type ProducerStamp } from './producer-sessions.js';
 import { INTERNAL_TOPIC_PREFIX } from '../common/topic-names.js';
 import type { TopicConfig } from './topic-config.js';
 
@@ -37,6 +39,16 @@ function refuseInternal(topic: string): void {
 
 const NO_OFFSET = -1;
 
+/** Which JSON request a partition's batch belongs to, and whether its producer's session found it new. */
+export type RequestStamp = ProducerStamp & { next: boolean };
+
+export interface RequestBatchResult {
+  baseOffset: number;
+  /** a duplicate's stored record timestamps; null for a new append (the request's own timestamps hold) */
+  timestamps: number[] | null;
+  duplicate: boolean;
+}
+
 export class ReplicaManager {
   /** Per partition: binary produce requests enter the log in arrival order, whatever their checks cost. */
   private readonly admissions = new WeakMap<Partition, Serial>();
@@ -52,6 +64,14 @@ export class ReplicaManager {
   /** Idempotent JSON producer sessions held now. */
   get producerSessions(): number {
     return this.producers.size;
+  }
+
+  /**
+   * This broker now leads `partition` with producer state it copied as a follower: the JSON producers found
+   * there are known to their sessions from now on (call after Partition.makeLeader).
+   */
+  becameLeader(partition: Partition): void {
+    this.producers.learnPartition(partition);
   }
 
   /** Fencing checks of an idempotent producer against the registry. */
@@ -85,7 +105,7 @@ export class ReplicaManager {
     // request does not hold up the checks of the next (group commit).
     const { appended } = await admission.run(async () => {
       await checkIncomingRecords(data, batches, bounds, limits);
-      return { appended: this.appendAndAcknowledge(target, data, options, { checkSequences: true, trusted: true }, batches.length) };
+      return { appended: this.appendAndAcknowledge(target, data, options, { trusted: true }, batches.length) };
     });
     return appended;
   }
@@ -124,22 +144,57 @@ export class ReplicaManager {
     refuseInternal(topic);
     const partitions = batches.map((b) => this.topics.partition(topic, b.partition));
     this.checkAcks(partitions, this.topics.topicConfig(topic), options.acks);
-    const append = (i: number, checkSequences: boolean, track?: (append: Promise<unknown>) => void) =>
-      this.appendAndAcknowledge(partitions[i]!, batches[i]!.data, options, { trusted: true, checkSequences }, 1, track).then((r) => ({
-        baseOffset: r[0]?.baseOffset ?? NO_OFFSET,
-        timestamps: null,
-      }));
     if (!producer) {
-      return { appended: await Promise.all(batches.map((_, i) => append(i, true))), duplicate: false };
-    }
-    return this.producers.run(producer, partitions, async (plans, track) => {
       const appended = await Promise.all(
-        plans.map((plan, i) =>
-          plan.kind === 'duplicate' ? this.storedBatch(partitions[i]!, plan.batch.firstOffset) : append(i, false, track),
-        ),
+        batches.map((b, i) => this.appendAndAcknowledge(partitions[i]!, b.data, options, { trusted: true }, 1).then((r) => ({ baseOffset: r[0]?.baseOffset ?? NO_OFFSET, timestamps: null }))),
       );
-      return { appended, duplicate: plans.every((p) => p.kind === 'duplicate') };
+      return { appended, duplicate: false };
+    }
+    return this.producers.run(producer, partitions, async (next, track) => {
+      const results = await Promise.all(batches.map((b, i) => this.appendRequestBatch(partitions[i]!, b.data, { ...producer, next }, options, track)));
+      return { appended: results, duplicate: results.every((r) => r.duplicate) };
     });
+  }
+
+  /**
+   * One partition's part of an idempotent JSON request, on the partition's leader (the unit a cluster
+   * forwards): `data` is one batch built by json-records.ts for the request producer id, `stamp` says which
+   * request it is and whether the producer's session found it to be its next one. The producer's requests
+   * must reach this partition one at a time (ProducerSessions does that on the broker that took them).
+   */
+  produceRequestBatch(topic: string, partition: number, data: Buffer, stamp: RequestStamp, options: ProduceOptions): Promise<RequestBatchResult> {
+    refuseInternal(topic);
+    const target = this.topics.partition(topic, partition);
+    this.checkAcks([target], this.topics.topicConfig(topic), options.acks);
+    this.producers.checkRegistered(stamp.id, stamp.epoch);
+    return this.appendRequestBatch(target, data, stamp, options);
+  }
+
+  /**
+   * The partition's own state decides: the batch tagged with the request's sequence is there -> duplicate
+   * (its stored offsets and timestamps); else a new request, or a retry of an earlier request that never
+   * reached this partition while a cached older request did (a request that failed part-way) -> append with
+   * this partition's next Kafka sequence; else OUT_OF_ORDER_SEQUENCE (too old to tell).
+   */
+  private async appendRequestBatch(
+    partition: Partition,
+    data: Buffer,
+    stamp: RequestStamp,
+    options: ProduceOptions,
+    track?: (append: Promise<unknown>) => void,
+  ): Promise<RequestBatchResult> {
+    const entry = await partition.producerBatches(requestProducerId(stamp.id));
+    const batches = entry && entry.producerEpoch === stamp.epoch ? entry.batches : [];
+    const original = batches.find((b) => b.requestSequence === stamp.sequence);
+    if (original) return { ...(await this.storedBatch(partition, original.firstOffset)), duplicate: true };
+    if (!stamp.next) {
+      const tagged = batches.filter((b) => typeof b.requestSequence === 'number').map((b) => b.requestSequence as number);
+      if (tagged.length > 0 && tagged[0]! >= stamp.sequence) throw outOfOrder(stamp, tagged[tagged.length - 1]! + 1);
+    }
+    const last = batches[batches.length - 1];
+    assignBaseSequence(data, 0, last ? nextSequence(last.lastSequence) : 0);
+    const appended = await this.appendAndAcknowledge(partition, data, options, { trusted: true, requestSequence: stamp.sequence }, 1, track);
+    return { baseOffset: appended[0]?.baseOffset ?? NO_OFFSET, timestamps: null, duplicate: false };
   }
 
   /** The base offset and record timestamps of the stored batch at `offset` (to answer a duplicate). */
@@ -153,7 +208,7 @@ export class ReplicaManager {
     partition: Partition,
     data: Buffer,
     options: ProduceOptions,
-    appendOptions: { trusted?: boolean; checkSequences?: boolean },
+    appendOptions: { trusted?: boolean; requestSequence?: number },
     batchCount: number,
     track?: (append: Promise<unknown>) => void,
   ): Promise<BatchAppendInfo[]> {

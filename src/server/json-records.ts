@@ -9,6 +9,7 @@ import { encodeBatch, isControlBatch, lastOffsetOf, type RecordInput } from '../
 import { RecordWalker, batchesOf } from '../log/batch-decoder.js';
 import { inflatePayload } from '../log/batch-inflation.js';
 import { Pacer } from '../log/pacer.js';
+import { consumerHeaders, requestProducerId, requestSequenceHeader } from '../log/request-tag.js';
 import type { TopicConfig } from '../replication/topic-config.js';
 import { partitionForKey } from '../common/murmur2.js';
 import type { StickyPartitioner } from './partitioner.js';
@@ -90,10 +91,16 @@ export function planBatches(
   });
   const batches: PlannedBatch[] = [];
   for (const [partition, group] of byPartition) {
+    // An idempotent request's batch: the request producer id, its sequence set by the partition's leader,
+    // the request sequence tagged on the first record (request-tag.ts).
+    if (producer) {
+      const first = group.inputs[0]!;
+      group.inputs[0] = { ...first, headers: [requestSequenceHeader(producer.sequence), ...(first.headers ?? [])] };
+    }
     const data = encodeBatch({
       records: group.inputs,
       compression: config.compression,
-      ...(producer ? { producerId: producer.id, producerEpoch: producer.epoch, baseSequence: producer.sequence } : {}),
+      ...(producer ? { producerId: requestProducerId(producer.id), producerEpoch: producer.epoch, baseSequence: 0 } : {}),
     });
     if (data.length > config.maxMessageBytes) {
       throw new BrokerError('RECORD_TOO_LARGE', `the batch for partition ${partition} is ${data.length} bytes, above maxMessageBytes ${config.maxMessageBytes}`, {
@@ -146,7 +153,7 @@ export async function jsonRecordsOf(bytes: Buffer, from: number, limits: JsonFet
         timestamp: record.timestamp,
         key: record.key === null ? null : record.key.toString(encoding),
         value: record.value === null ? null : record.value.toString(encoding),
-        headers: Object.fromEntries(record.headers.map((h) => [h.key, h.value === null ? null : h.value.toString('utf8')])),
+        headers: Object.fromEntries(consumerHeaders(header, record.offset, record.headers).map((h) => [h.key, h.value === null ? null : h.value.toString('utf8')])),
       });
     }
   }

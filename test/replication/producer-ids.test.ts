@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LogManager } from '../../src/log/log-manager.js';
 import { LocalMetadataStore, PRODUCER_ID_BLOCK_SIZE } from '../../src/topics/metadata-store.js';
+import { requestProducerId } from '../../src/log/request-tag.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { FaultyFileIO } from '../helpers/faulty-file-io.js';
 import { batchOf } from '../helpers/log-builder.js';
@@ -117,6 +118,41 @@ describe('producer state expiry', () => {
       const { producerId } = await call('/producers', {});
       await call('/topics/t/records', { records: [{ value: 'x' }], producer: { id: producerId, epoch: 0, sequence: 0 } });
       expect(broker.services.replicas.producerSessions).toBe(1);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it('a JSON session stays while a partition still knows the producer, and goes with it: then the producer is new', async () => {
+    const clock = new ManualClock();
+    const broker = await startTestBroker(tempDir(), { clock, overrides: { producerIdExpirationMs: 60_000, producerIdExpirationCheckIntervalMs: 1_000 } });
+    try {
+      const call = (url: string, payload: object) => broker.app.inject({ method: 'POST', url, payload }).then((r) => r.json());
+      await call('/topics', { name: 't' });
+      const { producerId } = await call('/producers', {});
+      const send = (sequence: number, timestamp?: number) =>
+        call('/topics/t/records', { records: [{ value: `v${sequence}`, ...(timestamp ? { timestamp } : {}) }], producer: { id: producerId, epoch: 0, sequence } });
+      // Record timestamps are what the partitions expire by: this one keeps the producer 50 s longer.
+      const first = await send(0, clock.now() + 50_000);
+      const log = broker.services.logs.get({ topic: 't', partition: 0 })!;
+      clock.advance(61_000);
+      await call('/producers', {}); // any request may run the idle check; this one leaves the session alone
+      expect(await send(1, clock.now() + 1)).toEqual({ offsets: [expect.objectContaining({ partition: 0, offset: 1 })] });
+      expect(log.producerState.get(requestProducerId(producerId))).toBeDefined();
+      expect((await send(0)).offsets).toEqual(first.offsets);
+      expect((await send(2)).duplicate).toBeUndefined();
+      // Idle past both expiries: the partition forgets the producer, then its session goes at the next check.
+      // (The partitions' check re-arms after it ran: let it run once more after the jump.)
+      clock.advance(61_000);
+      await new Promise((resolve) => setImmediate(resolve));
+      clock.advance(1_000);
+      expect(log.producerState.get(requestProducerId(producerId))).toBeUndefined();
+      const other = await call('/producers', {});
+      await call('/topics/t/records', { records: [{ value: 'x' }], producer: { id: other.producerId, epoch: 0, sequence: 0 } });
+      expect(broker.services.replicas.producerSessions).toBe(1);
+      // A retry now is not recognised: the producer starts over at 0, as a Kafka producer whose id expired.
+      expect((await send(2)).error).toMatchObject({ code: 'OUT_OF_ORDER_SEQUENCE', expectedSequence: 0 });
+      expect((await send(0)).duplicate).toBeUndefined();
     } finally {
       await broker.close();
     }
