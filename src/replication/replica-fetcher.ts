@@ -71,7 +71,14 @@ export class ReplicaFetcherManager {
    * partition.makeFollower(role) with that role's leader; the partition's leader epoch is the one sent.
    */
   follow(partition: Partition, leader: LeaderEndpoint): void {
-    for (const [id, fetcher] of this.fetchers) if (id !== leader.leaderId) fetcher.remove(partition);
+    for (const [id, fetcher] of this.fetchers) {
+      if (id === leader.leaderId) continue;
+      fetcher.remove(partition);
+      if (fetcher.isEmpty) {
+        fetcher.close();
+        this.fetchers.delete(id);
+      }
+    }
     let fetcher = this.fetchers.get(leader.leaderId);
     if (fetcher && fetcher.url !== leader.leaderUrl) {
       fetcher.close();
@@ -82,9 +89,15 @@ export class ReplicaFetcherManager {
     fetcher.add(partition);
   }
 
-  /** Stops replicating `partition` (it became leader, or left this broker). */
+  /** Stops replicating `partition` (it became leader, or left this broker). A fetcher left with none closes. */
   unfollow(partition: Partition): void {
-    for (const fetcher of this.fetchers.values()) fetcher.remove(partition);
+    for (const [id, fetcher] of this.fetchers) {
+      fetcher.remove(partition);
+      if (fetcher.isEmpty) {
+        fetcher.close();
+        this.fetchers.delete(id);
+      }
+    }
   }
 
   /** What each fetcher is doing, by leader (describe, tests). */
@@ -107,7 +120,7 @@ export class ReplicaFetcher {
   private readonly pool: Pool;
   private closed = false;
   private running = false;
-  /** aborts the request in flight (a partition was added or removed, or close) */
+  /** aborts the request in flight at close */
   private inFlight: AbortController | null = null;
   private wake: (() => void) | null = null;
 
@@ -128,11 +141,14 @@ export class ReplicaFetcher {
     this.kick();
   }
 
+  get isEmpty(): boolean {
+    return this.followed.size === 0;
+  }
+
   remove(partition: Partition): void {
     const key = partitionKey(partition.topicPartition.topic, partition.topicPartition.partition);
     if (this.followed.get(key)?.partition !== partition) return;
     this.followed.delete(key);
-    this.inFlight?.abort();
   }
 
   status() {
@@ -146,8 +162,12 @@ export class ReplicaFetcher {
     void this.pool.destroy().catch(() => undefined);
   }
 
+  /**
+   * Starts the loop, or wakes it from a backoff sleep. A long poll in flight is not aborted: an aborted
+   * request leaves its connection in a state the leader's graceful shutdown waits on; the partition joins
+   * the next request, at most one long poll (replicaFetchWaitMaxMs) later.
+   */
   private kick(): void {
-    this.inFlight?.abort();
     this.wake?.();
     if (this.running || this.closed) return;
     this.running = true;
