@@ -92,14 +92,17 @@ export class ReplicaSet {
     }
   }
 
-  /** A new leader (from the test, as a controller would elect it): epoch + 1, ISR as given or kept. */
-  elect(topic: string, partition: number, leader: number, isr?: number[]): void {
+  /**
+   * A new leader (from the test, as a controller would elect it): epoch + 1, ISR as given or kept. Only the
+   * brokers in `tell` hear of it (default all): the others keep their old role (a cut-off "zombie" leader).
+   */
+  elect(topic: string, partition: number, leader: number, isr?: number[], tell?: number[]): void {
     const record = this.records.get(`${topic}-${partition}`)!;
     record.leader = leader;
     record.leaderEpoch++;
     if (isr) record.isr = isr;
     record.version++;
-    this.applyRoles(topic, partition);
+    for (const id of tell ?? record.replicas) this.applyRoles(topic, partition, id);
   }
 
   /** Hands every live replica its role from the record: makeLeader, or makeFollower + follow(). */
