@@ -52,9 +52,10 @@ export class IsrChanges {
 
   /**
    * Sends `proposal` unless one is in flight; `apply` gets the accepted record (it is not called for a
-   * refusal, an error, or an answer that arrives after a role change).
+   * refusal, an error, or an answer that arrives after a role change); `settled` is called once nothing is
+   * in flight any more (the high watermark is computed over a smaller set then).
    */
-  propose(proposal: IsrProposal, apply: (accepted: AcceptedIsr) => void): void {
+  propose(proposal: IsrProposal, apply: (accepted: AcceptedIsr) => void, settled: () => void): void {
     if (this.pending) return;
     this.pending = proposal;
     const generation = this.generation;
@@ -63,16 +64,15 @@ export class IsrChanges {
       (accepted) => {
         if (generation !== this.generation) return;
         this.pending = null;
-        if (accepted === null) {
-          this.events.warn({ partition: name, proposal }, 'ISR change refused (the partition record moved on); waiting for the current role');
-          return;
-        }
-        apply(accepted);
+        if (accepted === null) this.events.warn({ partition: name, proposal }, 'ISR change refused (the partition record moved on); waiting for the current role');
+        else apply(accepted);
+        settled();
       },
       (err: unknown) => {
         if (generation !== this.generation) return;
         this.pending = null;
         this.events.warn({ partition: name, proposal, err }, 'ISR change failed; it is proposed again at the next check');
+        settled();
       },
     );
   }

@@ -440,7 +440,11 @@ export class Partition {
 
   private proposeIsr(isr: number[], reason: 'expand' | 'shrink'): void {
     const ordered = this.#replicas.filter((id) => isr.includes(id));
-    this.isrChanges.propose({ leaderEpoch: this.#leaderEpoch, isr: ordered, version: this.#version, reason }, (accepted) => this.applyAcceptedIsr(accepted, reason));
+    this.isrChanges.propose(
+      { leaderEpoch: this.#leaderEpoch, isr: ordered, version: this.#version, reason },
+      (accepted) => this.applyAcceptedIsr(accepted, reason),
+      () => this.maybeIncrementHighWatermark(),
+    );
   }
 
   private applyAcceptedIsr(accepted: AcceptedIsr, reason: 'expand' | 'shrink'): void {
@@ -451,7 +455,6 @@ export class Partition {
     if (accepted.version !== undefined) this.#version = accepted.version;
     this.deps.events.info({ partition: this.name, leaderEpoch: this.#leaderEpoch, from: before, to: this.#isr }, reason === 'shrink' ? 'ISR shrunk' : 'ISR expanded');
     this.deps.onIsrChange?.(this, reason);
-    this.maybeIncrementHighWatermark();
   }
 
   private scheduleIsrCheck(): void {
