@@ -14,6 +14,8 @@ import {
   REPLICA_FETCH_PATH,
   REPLICA_REQUEST_MEDIA_TYPE,
 } from '../../src/replication/replica-protocol.js';
+import { OffsetsStore } from '../../src/groups/offsets-store.js';
+import { silentLogEvents } from '../../src/log/log-config.js';
 import { batchOf } from '../helpers/log-builder.js';
 import { batchList, logBytes, ReplicaSet } from '../helpers/replica-set.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
@@ -167,5 +169,27 @@ describe('failover', () => {
       [0, 1, 1],
       [2, 2, 2],
     ]);
+  });
+
+  it('consumer-group commits are acknowledged by the ISR and a new leader of the offsets partition reloads them', async () => {
+    const s = await start();
+    await s.createTopic('offsets-like');
+    const storeOn = (id: number) => new OffsetsStore(1, () => s.partition(id, 'offsets-like'), { now: () => Date.now() }, silentLogEvents, 8, 2_000);
+    const first = storeOn(0);
+    await first.load();
+    const commit = (offset: number) => [{ key: { type: 'offset' as const, group: 'billing', topic: 'orders', partition: 3 }, value: { offset, metadata: '', commitTimestamp: 1 } }];
+    await first.write(0, commit(17));
+    // The write returned only once every ISR member had it.
+    expect(s.partition(0, 'offsets-like').highWatermark).toBe(1);
+    expect([1, 2].map((id) => s.partition(id, 'offsets-like').logEndOffset)).toEqual([1, 1]);
+    // The coordinator is lost: broker 1 leads the offsets partition and reloads it.
+    await s.stopMember(0);
+    s.elect('offsets-like', 0, 1, [1, 2]);
+    const second = storeOn(1);
+    await second.loadAsLeader(0);
+    expect(second.offsets(0, 'billing').get('orders\u00003')).toMatchObject({ offset: 17 });
+    await second.write(0, commit(18));
+    // A broker that does not lead refuses the write.
+    await expect(storeOn(2).write(0, commit(19))).rejects.toMatchObject({ code: 'NOT_LEADER_OR_FOLLOWER' });
   });
 });
