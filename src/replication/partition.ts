@@ -22,70 +22,26 @@
  * the fetcher (replica-fetcher.ts) appends the leader's batches with their offsets and epochs
  * (`appendAsFollower`), truncates a diverged tail first, and hands on the leader's high watermark.
  */
-import type { Clock } from '../log/clock.js';
 import { BrokerError } from '../common/errors.js';
 import type { TopicConfig } from './topic-config.js';
-import type { LogEvents } from '../log/log-config.js';
 import type { AppendOptions, AppendResult, PartitionLog, ReadResult } from '../log/partition-log.js';
 import type { ProducerEntry } from '../log/producer-state.js';
 import type { RetentionPolicy } from '../log/retention.js';
 import type { TopicPartition } from '../log/segment-files.js';
-import { afterFetch, highWatermarkCandidate, initialFollowerState, laggingFollowers, maximalIsr, mayJoinIsr, type FollowerState } from './isr-rules.js';
-import { IsrChanges, type AcceptedIsr, type AlterIsr } from './isr-changes.js';
+import { mayJoinIsr } from './isr-rules.js';
+import type { AcceptedIsr } from './isr-changes.js';
+import { DEFAULT_REPLICA_LAG_TIME_MAX_MS, type PartitionDeps, type PartitionRole } from './partition-role.js';
+import { LeaderTerm, type FollowerLag } from './leader-term.js';
+import { DelayedOperations } from './delayed-operations.js';
 
-/** Kafka's replica.lag.time.max.ms default. */
-export const DEFAULT_REPLICA_LAG_TIME_MAX_MS = 30_000;
-
-export interface PartitionDeps {
-  clock: Clock;
-  events: LogEvents;
-  /** this broker's id: the leader and only replica of every partition on a single node */
-  brokerId: number;
-  /** true (cluster mode): no role until makeLeader/makeFollower; false: this broker leads alone at once */
-  awaitsRole?: boolean;
-  /** a follower not caught up for this long leaves the ISR (default 30,000 ms) */
-  replicaLagTimeMaxMs?: number;
-  /** proposes an ISR change to the cluster (Kafka's AlterPartition); without it the leader's word is final */
-  alterIsr?: AlterIsr;
-  /** told of each ISR change this leader made (metrics) */
-  onIsrChange?: (partition: Partition, change: 'shrink' | 'expand') => void;
-}
-
-/** One follower as its leader sees it (metrics, describe). */
-export interface FollowerLag {
-  brokerId: number;
-  /** records the follower is behind the leader's log end; null while its position is unknown */
-  records: number | null;
-  /** ms since it was last caught up */
-  ms: number;
-}
+export type { FollowerLag };
 
 /** The high watermark a set of in-sync replica positions allows: the smallest of them (pure). */
 export function highWatermarkOf(isrPositions: readonly number[]): number {
   return Math.min(...isrPositions);
 }
 
-/**
- * What the controller decided for a partition (cluster: its record in etcd; single node: this broker leads
- * alone at epoch 0). Applied with `makeLeader` / `makeFollower`.
- */
-export interface PartitionRole {
-  /** broker id of the leader; null while none */
-  leader: number | null;
-  leaderEpoch: number;
-  isr: readonly number[];
-  replicas: readonly number[];
-  /**
-   * The cluster's version of the record this role comes from (etcd: its mod revision). Passed back with ISR
-   * proposals for the compare-and-swap; with the same leader epoch, a role of a lower version is stale.
-   */
-  version?: number;
-}
-
-interface Waiter {
-  offset: number;
-  fire: () => void;
-}
+export { DEFAULT_REPLICA_LAG_TIME_MAX_MS, type PartitionDeps, type PartitionRole } from './partition-role.js';
 
 export class Partition {
   #highWatermark: number;
@@ -95,18 +51,13 @@ export class Partition {
   #isr: readonly number[];
   /** end of the records this broker's appends acknowledged (its own position in the ISR) */
   private acknowledgedEnd: number;
-  private readonly waiters = new Set<Waiter>();
-  /** replica fetches of followers parked until there is something new for them (leader side) */
-  private readonly replicaWaiters = new Set<{ ready: () => boolean; fire: () => void }>();
+  /** acks=all and long polls parked on the high watermark; followers' long polls (leader side) */
+  private readonly delayed = new DelayedOperations();
   private closedReason: BrokerError | null = null;
   private readonly unsubscribe: () => void;
   #version: number | undefined;
-  /** leader: what each follower's fetches said, by broker id */
-  #followers = new Map<number, FollowerState>();
-  /** leader: the log end offset when this broker's leader epoch began */
-  #leaderEpochStartOffset = 0;
-  private readonly isrChanges: IsrChanges;
-  private cancelIsrCheck: (() => void) | null = null;
+  /** leader: what it knows of its followers in this leader epoch; null on a follower */
+  private term: LeaderTerm | null = null;
 
   constructor(
     readonly topicPartition: TopicPartition,
@@ -119,7 +70,6 @@ export class Partition {
     this.#leader = deps.awaitsRole ? null : deps.brokerId;
     this.#replicas = [deps.brokerId];
     this.#isr = deps.awaitsRole ? [] : [deps.brokerId];
-    this.isrChanges = new IsrChanges(topicPartition, deps.alterIsr ?? (async (_tp, p) => ({ ...p, replicas: this.#replicas })), deps.events);
     // The epoch this log last wrote in (0 on a single node, where leadership never changes).
     this.#leaderEpoch = Math.max(0, log.epochs.latestEpoch);
     this.#highWatermark = this.clamp(checkpointedHighWatermark);
@@ -174,24 +124,27 @@ export class Partition {
   makeLeader(role: PartitionRole): boolean {
     if (role.leader !== this.deps.brokerId) throw new Error(`makeLeader: the role names broker ${role.leader} as leader, not this broker`);
     if (this.isStale(role)) return false;
-    const newTerm = !this.isLeader || role.leaderEpoch !== this.#leaderEpoch;
+    const newTerm = !this.isLeader || role.leaderEpoch !== this.#leaderEpoch || this.term === null;
     this.applyRole(role);
-    this.isrChanges.reset();
-    const now = this.deps.clock.now();
-    const followers = new Map<number, FollowerState>();
-    for (const id of role.replicas) {
-      if (id === this.deps.brokerId) continue;
-      followers.set(id, (!newTerm && this.#followers.get(id)) || initialFollowerState(id, role.isr.includes(id), now));
-    }
-    this.#followers = followers;
     if (newTerm) {
-      this.#leaderEpochStartOffset = this.log.logEndOffset;
-      this.log.assignLeaderEpoch(role.leaderEpoch, this.log.logEndOffset).catch((err) =>
+      this.term?.end();
+      const end = this.log.logEndOffset;
+      this.term = new LeaderTerm(end, role.replicas, role.isr, {
+        tp: this.topicPartition,
+        brokerId: this.deps.brokerId,
+        clock: this.deps.clock,
+        events: this.deps.events,
+        alterIsr: this.deps.alterIsr ?? (async (_tp, p) => ({ ...p, replicas: this.#replicas })),
+      });
+      this.log.assignLeaderEpoch(role.leaderEpoch, end).catch((err) =>
         this.deps.events.error({ partition: this.name, leaderEpoch: role.leaderEpoch, err }, 'recording the new leader epoch in the epoch cache failed'),
       );
-      this.deps.events.info({ partition: this.name, leaderEpoch: role.leaderEpoch, isr: role.isr, logEndOffset: this.log.logEndOffset, highWatermark: this.#highWatermark }, 'became leader');
+      this.deps.events.info({ partition: this.name, leaderEpoch: role.leaderEpoch, isr: role.isr, logEndOffset: end, highWatermark: this.#highWatermark }, 'became leader');
+      this.term.startChecks(Math.max(1, Math.floor(this.replicaLagTimeMaxMs / 2)), () => this.maybeShrinkIsr());
+    } else {
+      this.term!.isrChanges.reset();
+      this.term!.updateReplicas(role.replicas, role.isr);
     }
-    this.scheduleIsrCheck();
     this.maybeIncrementHighWatermark();
     this.notifyReplicaWaiters();
     return true;
@@ -207,10 +160,8 @@ export class Partition {
     if (role.leader === this.deps.brokerId) throw new Error('makeFollower: the role names this broker as leader');
     if (this.isStale(role)) return false;
     this.applyRole(role);
-    this.isrChanges.reset();
-    this.#followers = new Map();
-    this.cancelIsrCheck?.();
-    this.cancelIsrCheck = null;
+    this.term?.end();
+    this.term = null;
     this.wakeAll();
     this.notifyReplicaWaiters();
     return true;
@@ -240,13 +191,7 @@ export class Partition {
 
   /** Leader: each follower's lag (records behind, ms since caught up). Empty on a follower. */
   followerLags(): FollowerLag[] {
-    if (!this.isLeader) return [];
-    const now = this.deps.clock.now();
-    return [...this.#followers.values()].map((f) => ({
-      brokerId: f.brokerId,
-      records: f.logEndOffset < 0 ? null : Math.max(0, this.acknowledgedEnd - f.logEndOffset),
-      ms: f.logEndOffset >= this.acknowledgedEnd ? 0 : Math.max(0, now - f.lastCaughtUpTimeMs),
-    }));
+    return this.isLeader && this.term ? this.term.lags(this.acknowledgedEnd) : [];
   }
 
   /** NOT_LEADER_OR_FOLLOWER unless this broker leads the partition (details carry the leader's id). */
@@ -388,10 +333,9 @@ export class Partition {
         details: { logStartOffset: this.log.logStartOffset, logEndOffset: this.acknowledgedEnd, highWatermark: this.#highWatermark },
       });
     }
-    const previous = this.#followers.get(replicaId)!;
-    const state = afterFetch(previous, fetchOffset, this.acknowledgedEnd, this.deps.clock.now());
-    this.#followers.set(replicaId, state);
-    if (!this.#isr.includes(replicaId) && mayJoinIsr(state, this.#highWatermark, this.#leaderEpochStartOffset)) {
+    const term = this.term!;
+    const state = term.recordFetch(replicaId, fetchOffset, this.acknowledgedEnd);
+    if (!this.#isr.includes(replicaId) && mayJoinIsr(state, this.#highWatermark, term.epochStartOffset)) {
       this.proposeIsr([...this.#isr, replicaId], 'expand');
     }
     this.maybeIncrementHighWatermark();
@@ -409,14 +353,10 @@ export class Partition {
    */
   whenFollowerHasNews(fetchOffset: number, knownHighWatermark: number, fire: () => void): () => void {
     const epoch = this.#leaderEpoch;
-    const ready = () => this.acknowledgedEnd > fetchOffset || this.#highWatermark > knownHighWatermark || !this.isLeader || this.#leaderEpoch !== epoch || this.isClosed;
-    if (ready()) {
-      fire();
-      return () => undefined;
-    }
-    const waiter = { ready, fire };
-    this.replicaWaiters.add(waiter);
-    return () => this.replicaWaiters.delete(waiter);
+    return this.delayed.untilReady(
+      () => this.acknowledgedEnd > fetchOffset || this.#highWatermark > knownHighWatermark || !this.isLeader || this.#leaderEpoch !== epoch || this.isClosed,
+      fire,
+    );
   }
 
   /** Leader epoch → end offset, from this log's epoch cache (the answer to a follower's OffsetsForLeaderEpoch). */
@@ -430,17 +370,14 @@ export class Partition {
   }
 
   private notifyReplicaWaiters(): void {
-    for (const waiter of [...this.replicaWaiters]) {
-      if (waiter.ready()) {
-        this.replicaWaiters.delete(waiter);
-        waiter.fire();
-      }
-    }
+    this.delayed.checkConditions();
   }
 
   private proposeIsr(isr: number[], reason: 'expand' | 'shrink'): void {
+    const term = this.term;
+    if (!term) return;
     const ordered = this.#replicas.filter((id) => isr.includes(id));
-    this.isrChanges.propose(
+    term.isrChanges.propose(
       { leaderEpoch: this.#leaderEpoch, isr: ordered, version: this.#version, reason },
       (accepted) => this.applyAcceptedIsr(accepted, reason),
       () => this.maybeIncrementHighWatermark(),
@@ -457,20 +394,10 @@ export class Partition {
     this.deps.onIsrChange?.(this, reason);
   }
 
-  private scheduleIsrCheck(): void {
-    if (this.cancelIsrCheck || this.closedReason) return;
-    this.cancelIsrCheck = this.deps.clock.setTimer(Math.max(1, Math.floor(this.replicaLagTimeMaxMs / 2)), () => {
-      this.cancelIsrCheck = null;
-      if (!this.isLeader || this.closedReason) return;
-      this.maybeShrinkIsr();
-      this.scheduleIsrCheck();
-    });
-  }
-
   /** Leader: proposes the ISR without the followers not caught up for replicaLagTimeMaxMs (checked every half of it). */
   maybeShrinkIsr(): void {
-    if (!this.isLeader) return;
-    const lagging = laggingFollowers(this.#isr, this.deps.brokerId, this.#followers, this.deps.clock.now(), this.replicaLagTimeMaxMs);
+    if (!this.isLeader || !this.term) return;
+    const lagging = this.term.lagging(this.#isr, this.replicaLagTimeMaxMs);
     if (lagging.length > 0) this.proposeIsr(this.#isr.filter((id) => !lagging.includes(id)), 'shrink');
   }
 
@@ -536,9 +463,7 @@ export class Partition {
       fire();
       return () => undefined;
     }
-    const waiter = { offset, fire };
-    this.waiters.add(waiter);
-    return () => this.waiters.delete(waiter);
+    return this.delayed.untilOffset(offset, fire);
   }
 
   // ---------------------------------------------------------------- segments
@@ -569,9 +494,8 @@ export class Partition {
     if (this.closedReason) return;
     this.closedReason = reason;
     this.unsubscribe();
-    this.cancelIsrCheck?.();
-    this.cancelIsrCheck = null;
-    this.isrChanges.reset();
+    this.term?.end();
+    this.term = null;
     this.wakeAll();
     this.notifyReplicaWaiters();
   }
@@ -588,8 +512,8 @@ export class Partition {
    */
   private maybeIncrementHighWatermark(): void {
     if (!this.isLeader) return;
-    const isr = maximalIsr(this.#isr, this.isrChanges.pending?.isr ?? null);
-    const candidate = highWatermarkCandidate(isr, this.deps.brokerId, this.acknowledgedEnd, this.#followers);
+    // On a single node (no term: no followers) the ISR is this broker alone.
+    const candidate = this.term ? this.term.highWatermarkCandidate(this.#isr, this.acknowledgedEnd) : highWatermarkOf([this.acknowledgedEnd]);
     if (candidate !== null) this.setHighWatermark(this.clamp(candidate));
   }
 
@@ -597,12 +521,7 @@ export class Partition {
   private setHighWatermark(next: number): void {
     if (next <= this.#highWatermark) return;
     this.#highWatermark = next;
-    for (const waiter of [...this.waiters]) {
-      if (waiter.offset <= next) {
-        this.waiters.delete(waiter);
-        waiter.fire();
-      }
-    }
+    this.delayed.completeUpTo(next);
     this.notifyReplicaWaiters();
   }
 
@@ -622,10 +541,7 @@ export class Partition {
   }
 
   private wakeAll(): void {
-    for (const waiter of [...this.waiters]) {
-      this.waiters.delete(waiter);
-      waiter.fire();
-    }
+    this.delayed.wakeOffsetWaits();
   }
 }
 
