@@ -311,18 +311,21 @@ export class TopicManager implements PartitionDirectory {
         continue;
       }
       const partition = this.partition(name, p);
+      const lags = partition.followerLags();
       partitions.push({
         ...(partition.offlineReason ? { offline: true } : {}),
+        ...(partition.isUnderReplicated ? { underReplicated: true } : {}),
         partition: p,
-        leader: LOCAL_BROKER_ID,
+        leader: partition.leader ?? -1,
         leaderEpoch: partition.leaderEpoch,
-        replicas: [LOCAL_BROKER_ID],
+        replicas: [...partition.replicas],
         isr: [...partition.isr],
         logStartOffset: partition.logStartOffset,
         highWatermark: partition.highWatermark,
         logEndOffset: partition.logEndOffset,
         sizeBytes: partition.sizeInBytes,
         segments: partition.segmentCount,
+        ...(lags.length > 0 ? { followers: lags.map((l) => ({ broker: l.brokerId, lagRecords: l.records, lagMs: l.ms })) } : {}),
       });
     }
     return { name, config: this.configOf(topic), partitions };

@@ -83,6 +83,15 @@ describe('replication', () => {
     expect(leader.highWatermark).toBe(5);
     expect(leader.isUnderReplicated).toBe(true);
     expect((await produce(s.url(0), 't', ['six'])).status).toBe(200);
+    const described = (await (await fetch(`${s.url(0)}/topics/t`)).json()) as any;
+    expect(described.partitions[0]).toMatchObject({ leader: 0, leaderEpoch: 1, replicas: [0, 1, 2], isr: [0, 1], underReplicated: true, highWatermark: 6 });
+    expect(described.partitions[0].followers).toEqual([
+      { broker: 1, lagRecords: 0, lagMs: 0 },
+      { broker: 2, lagRecords: 4, lagMs: expect.any(Number) },
+    ]);
+    const onFollower = (await (await fetch(`${s.url(1)}/topics/t`)).json()) as any;
+    expect(onFollower.partitions[0]).toMatchObject({ leader: 0, leaderEpoch: 1, replicas: [0, 1, 2] });
+    expect(onFollower.partitions[0].followers).toBeUndefined();
     expect(await (await fetch(`${s.url(0)}/metrics`)).text()).toMatch(/sluice_isr_changes_total\{topic="t",change="shrink"\} 1/);
     // It fetches again, catches up and is proposed back in.
     s.broker(2).services.replicaFetchers.follow(follower2, { leaderId: 0, leaderUrl: s.url(0) });
