@@ -61,6 +61,7 @@ export class ReplicaSet {
       logger: pino({ level: process.env.SLUICE_TEST_LOG ?? 'silent' }),
       replication: {
         brokerId: id,
+        awaitsRole: true,
         alterIsr: async (tp, proposal) => {
           const key = `${tp.topic}-${tp.partition}`;
           const record = this.records.get(key);

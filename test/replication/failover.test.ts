@@ -192,4 +192,25 @@ describe('failover', () => {
     // A broker that does not lead refuses the write.
     await expect(storeOn(2).write(0, commit(19))).rejects.toMatchObject({ code: 'NOT_LEADER_OR_FOLLOWER' });
   });
+
+  it('a follower restarted from its files waits for its role, keeps its checkpointed high watermark, catches up and rejoins the ISR', async () => {
+    const s = await start({ replicaLagTimeMaxMs: 400 });
+    await s.createTopic('restart');
+    expect((await produce(s.url(0), 'restart', ['a', 'b'])).status).toBe(200);
+    await waitFor(() => s.partition(2, 'restart').highWatermark === 2);
+    await s.stopMember(2);
+    const leader = s.partition(0, 'restart');
+    await waitFor(() => leader.isr.length === 2, 5_000, 'ISR shrink');
+    for (let i = 0; i < 5; i++) expect((await produce(s.url(0), 'restart', [`c${i}`])).status).toBe(200);
+    await s.startMember(2);
+    const back = s.partition(2, 'restart');
+    // No role yet: it neither leads nor serves above what it knew committed.
+    expect(back.leader).toBeNull();
+    expect(back.highWatermark).toBe(2);
+    expect((await produce(s.url(2), 'restart', ['nope'])).status).toBe(503);
+    s.applyRoles('restart', 0, 2);
+    await waitFor(() => back.logEndOffset === 7 && back.highWatermark === 7, 5_000, 'caught up');
+    await waitFor(() => leader.isr.length === 3, 5_000, 'ISR expand');
+    expect((await logBytes(back)).equals(await logBytes(leader))).toBe(true);
+  });
 });
