@@ -215,9 +215,9 @@ export class OffsetsStore {
       bytes += size;
     }
     batches.push(encodeBatch({ records }));
-    const { batches: appended } = await partition.appendAsLeader(Buffer.concat(batches), { trusted: true });
+    const { batches: appended, leaderEpoch } = await partition.appendAsLeader(Buffer.concat(batches), { trusted: true });
     // Acknowledged by every in-sync replica (at once on a single node, where the ISR is this broker).
-    await partition.awaitHighWatermark(Math.max(...appended.map((b) => b.lastOffset)) + 1, this.commitTimeoutMs);
+    await partition.awaitHighWatermark(Math.max(...appended.map((b) => b.lastOffset)) + 1, this.commitTimeoutMs, leaderEpoch);
   }
 
   /** Rewrites the live state at the log end and drops the segments before it. */

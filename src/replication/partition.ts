@@ -253,9 +253,10 @@ export class Partition {
    * Appends as the leader: offsets assigned, this partition's leader epoch stamped into every batch. Resolves
    * once the batches are acknowledged locally (durable under the fsync policy); the high watermark moves then.
    */
-  async appendAsLeader(data: Buffer, options: Omit<AppendOptions, 'leaderEpoch'> = {}): Promise<AppendResult> {
+  async appendAsLeader(data: Buffer, options: Omit<AppendOptions, 'leaderEpoch'> = {}): Promise<AppendResult & { leaderEpoch: number }> {
     this.checkLeader();
-    const result = await this.log.append(data, { ...options, leaderEpoch: this.#leaderEpoch });
+    const leaderEpoch = this.#leaderEpoch;
+    const result = { ...(await this.log.append(data, { ...options, leaderEpoch })), leaderEpoch };
     const end = Math.max(...result.batches.map((b) => b.lastOffset)) + 1;
     if (end > this.acknowledgedEnd) this.acknowledgedEnd = end;
     this.maybeIncrementHighWatermark();
@@ -264,28 +265,32 @@ export class Partition {
   }
 
   /**
-   * Resolves when the high watermark reaches `offset` (acks=all: every in-sync replica has the batch);
+   * Resolves when the high watermark reaches `offset` (acks=all: every in-sync replica has the batch) while
+   * this broker still leads in `leaderEpoch` (the epoch the batch was appended in, from appendAsLeader);
    * REQUEST_TIMED_OUT after `timeoutMs`; NOT_LEADER_OR_FOLLOWER when this broker stops leading first (the
    * record may or may not survive: the client retries, idempotence keeps it single); the partition's close
    * reason if it goes away first.
    */
-  awaitHighWatermark(offset: number, timeoutMs: number): Promise<void> {
+  awaitHighWatermark(offset: number, timeoutMs: number, leaderEpoch = this.#leaderEpoch): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.closedReason) return reject(this.closedReason);
-      const epoch = this.#leaderEpoch;
+      const epoch = leaderEpoch;
       let cancelWait = () => {};
       const cancelTimer = this.deps.clock.setTimer(timeoutMs, () => {
         cancelWait();
         reject(new BrokerError('REQUEST_TIMED_OUT', `${this.name}: not acknowledged by the in-sync replicas within ${timeoutMs} ms (the append may still complete)`));
       });
+      // Leadership first: once the epoch moved on, the offset may hold another leader's record (this log was
+      // truncated and refilled as a follower), so a high watermark past it proves nothing about ours.
       const check = () => {
-        if (this.#highWatermark >= offset) {
+        const moved = !this.isLeader || this.#leaderEpoch !== epoch;
+        if (!moved && this.#highWatermark >= offset) {
           cancelTimer();
           resolve();
         } else if (this.closedReason) {
           cancelTimer();
           reject(this.closedReason);
-        } else if (!this.isLeader || this.#leaderEpoch !== epoch) {
+        } else if (moved) {
           cancelTimer();
           reject(new BrokerError('NOT_LEADER_OR_FOLLOWER', `${this.name}: leadership moved (epoch ${epoch} -> ${this.#leaderEpoch}) before the in-sync replicas acknowledged`, {
             details: { leader: this.#leader ?? -1 },

@@ -165,6 +165,24 @@ describe('leader rules (Partition)', () => {
   });
 });
 
+describe('acks=all across a leadership change', () => {
+  it('a wait for a batch of an older epoch never resolves on a high watermark the offset reached with another leader\'s record', async () => {
+    const { manager, partition } = await leaderOf();
+    partition.makeLeader({ leader: 0, leaderEpoch: 1, isr: [0, 1, 2], replicas: [0, 1, 2] });
+    const { leaderEpoch } = await partition.appendAsLeader(batchOf(['mine']));
+    expect(leaderEpoch).toBe(1);
+    // Deposed before any follower fetched it: as follower it truncates and takes the new leader's record at 0.
+    partition.makeFollower({ leader: 1, leaderEpoch: 2, isr: [1, 2], replicas: [0, 1, 2] });
+    await partition.truncateTo(0);
+    await partition.appendAsFollower(batchOf(['theirs']));
+    partition.updateFollowerHighWatermark(1);
+    expect(partition.highWatermark).toBe(1);
+    // The produce of 'mine' asks only now (its append was slow): it must not be acknowledged.
+    await expect(partition.awaitHighWatermark(1, 1_000, leaderEpoch)).rejects.toMatchObject({ code: 'NOT_LEADER_OR_FOLLOWER' });
+    await manager.close();
+  });
+});
+
 describe('replication rules (pure)', () => {
   it('the HW candidate is never above any ISR member\'s position nor the leader\'s end, and unknown positions hold it', () => {
     fc.assert(
