@@ -181,7 +181,16 @@ function describeLines(topic: TopicDescription): string[] {
       ['partition', 'leader', 'replicas', 'isr', 'log-start', 'high-watermark', 'log-end', 'size', 'segments'],
       p.map((x) => [x.partition, x.leader, x.replicas.join(','), x.isr.join(','), x.logStartOffset, x.highWatermark, x.logEndOffset, formatBytes(x.sizeBytes), x.segments]),
     ),
+    ...followerLines(p),
   ];
+}
+
+/** Follower lag per partition, when the broker that answered leads partitions with followers. */
+function followerLines(partitions: TopicDescription['partitions']): string[] {
+  const rows = partitions.flatMap((x) => (x.followers ?? []).map((f) => [x.partition, f.broker, x.isr.includes(f.broker) ? 'yes' : 'no', f.lagRecords ?? 'unknown', f.lagMs]));
+  if (rows.length === 0) return [];
+  const under = partitions.filter((x) => x.underReplicated).length;
+  return ['', `Followers (${under} under-replicated partition(s)):`, ...renderTable(['partition', 'follower', 'in-sync', 'lag-records', 'lag-ms'], rows)];
 }
 
 function configLines(config: TopicConfig): string[] {

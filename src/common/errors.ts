@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   NOT_LEADER_OR_FOLLOWER: { retriable: true, meaning: 'this broker does not lead the partition' },
   NOT_COORDINATOR: { retriable: true, meaning: 'this broker does not coordinate the group (cluster mode)' },
   INVALID_REPLICATION_FACTOR: { retriable: false, meaning: 'more replicas asked than live brokers, or fewer than 1' },
+  FENCED_LEADER_EPOCH: { retriable: true, meaning: 'a replica request named a leader epoch older than the leader\'s (the replica missed a leader change)' },
+  UNKNOWN_LEADER_EPOCH: { retriable: true, meaning: 'a replica request named a leader epoch newer than the broker knows (it has not heard of the change yet)' },
   NOT_ENOUGH_REPLICAS: { retriable: true, meaning: 'the in-sync replica set is smaller than minInsyncReplicas' },
   REQUEST_TIMED_OUT: { retriable: true, meaning: 'acknowledgements not reached within timeoutMs' },
   KAFKA_STORAGE_ERROR: { retriable: true, meaning: 'disk error or disk full; nothing partial is visible' },

@@ -16,4 +16,11 @@ export interface PartitionDescription {
   segments: number;
   /** present (true) when the partition refuses requests after an I/O error or failed to load */
   offline?: true;
+  /** present (true) on the leader when the ISR is smaller than the replicas */
+  underReplicated?: true;
+  /**
+   * Present when the answering broker leads the partition and has followers: each follower's lag, in records
+   * behind the leader's log end (null until it fetched in this leader epoch) and in ms since it was caught up.
+   */
+  followers?: { broker: number; lagRecords: number | null; lagMs: number }[];
 }

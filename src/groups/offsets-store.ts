@@ -13,6 +13,12 @@
  * every live key of the partition again at the end (a snapshot), and deletes the segments before the
  * snapshot. A crash part-way leaves older records that the snapshot's values supersede, so the state is the
  * same either way; the log holds at most about maxSegments segments plus one copy of the live state.
+ *
+ * Replication (cluster mode): a write is acknowledged once the partition's high watermark passed it (every
+ * in-sync replica has it, Kafka's offsets.commit.required.acks=-1), so a commit survives the loss of its
+ * coordinator. A broker that becomes leader of an offsets partition calls `loadAsLeader`: it waits until its
+ * high watermark reached the log end it had when elected (all it holds is committed), then replays; one that
+ * stops leading calls `unload`.
  */
 import { batchesOf, decodeRecords } from '../log/batch-decoder.js';
 import { BrokerError } from '../common/errors.js';
@@ -69,6 +75,8 @@ export class OffsetsStore {
     private readonly clock: { now(): number },
     private readonly events: LogEvents,
     private readonly maxSegments = 8,
+    /** how long a write waits for the in-sync replicas (Kafka's offsets.commit.timeout.ms) */
+    private readonly commitTimeoutMs = 5_000,
   ) {
     this.partitions = Array.from({ length: count }, () => ({ offsets: new Map(), groups: new Map(), serial: new Serial(), unavailable: null }));
   }
@@ -100,6 +108,30 @@ export class OffsetsStore {
   /** The error to answer for the groups of partition `index`, or null when they can be served. */
   unavailable(index: number): BrokerError | null {
     return this.partitions[index]!.unavailable;
+  }
+
+  /**
+   * This broker now leads offsets partition `index`: once its high watermark reached the log end it has now
+   * (its followers fetched under the new epoch; REQUEST_TIMED_OUT after `timeoutMs`), the state is rebuilt
+   * from the log. Writes to the partition queue behind it.
+   */
+  loadAsLeader(index: number, timeoutMs = this.commitTimeoutMs): Promise<void> {
+    const state = this.partitions[index]!;
+    return state.serial.run(async () => {
+      const partition = this.offsetsPartition(index);
+      await partition.awaitHighWatermark(partition.logEndOffset, timeoutMs);
+      state.offsets.clear();
+      state.groups.clear();
+      state.unavailable = null;
+      await this.replay(partition, state);
+    });
+  }
+
+  /** This broker no longer leads offsets partition `index`: its groups' state is another broker's now. */
+  unload(index: number): void {
+    const state = this.partitions[index]!;
+    state.offsets.clear();
+    state.groups.clear();
   }
 
   /** Replays what is committed (below the high watermark; on a single node all of the log). */
@@ -183,7 +215,9 @@ export class OffsetsStore {
       bytes += size;
     }
     batches.push(encodeBatch({ records }));
-    await partition.appendAsLeader(Buffer.concat(batches), { trusted: true });
+    const { batches: appended, leaderEpoch } = await partition.appendAsLeader(Buffer.concat(batches), { trusted: true });
+    // Acknowledged by every in-sync replica (at once on a single node, where the ISR is this broker).
+    await partition.awaitHighWatermark(Math.max(...appended.map((b) => b.lastOffset)) + 1, this.commitTimeoutMs, leaderEpoch);
   }
 
   /** Rewrites the live state at the log end and drops the segments before it. */

@@ -250,6 +250,22 @@ export abstract class LocalLog {
     await this.durability.flush();
   }
 
+  /**
+   * A new leader records that `epoch` starts at `startOffset` (its log end offset when it was elected) before
+   * it appends anything, as Kafka does at becoming leader: a follower asking for the end of an older epoch is
+   * then told where this leader's epoch began even before its first append. Runs in the serial section, so
+   * every append of the new epoch comes after it. An epoch at or below the latest known is a no-op.
+   */
+  assignLeaderEpoch(epoch: number, startOffset: number): Promise<void> {
+    return this.serial.run(async () => {
+      if (this.closed || epoch <= this.epochs.latestEpoch) return;
+      const next = this.epochs.copy();
+      next.assign(epoch, Math.min(startOffset, this.logEndOffset));
+      await next.flush(this.deps.fsyncPolicy === 'always');
+      this.epochs = next;
+    });
+  }
+
   // ---------------------------------------------------------------- truncate and delete
 
   /**

@@ -16,14 +16,14 @@
  * Loading and recovery live in log-loader.ts.
  */
 import { BrokerError, storageError } from '../common/errors.js';
-import type { LogConfig } from './log-config.js';
+import { segmentOptionsOf, type LogConfig } from './log-config.js';
 import { loadPartitionState } from './log-loader.js';
 import { LocalLog, type LogSegmentsState, type PartitionLogDeps } from './local-log.js';
-import { MAX_RELATIVE_OFFSET, type AppendedBatch, type LogSegment } from './log-segment.js';
+import { LogSegment, MAX_RELATIVE_OFFSET, type AppendedBatch } from './log-segment.js';
 import type { LeaderEpochCache } from './leader-epoch-cache.js';
 import { splitBatchFrames } from './batch-decoder.js';
 import { deleteSnapshotsAbove, readLatestSnapshot, rebuildProducerState, writeSnapshot } from './producer-snapshot.js';
-import type { ProducerBatch, ProducerStateMap } from './producer-state.js';
+import { ProducerStateMap, type ProducerBatch } from './producer-state.js';
 import { readRequestSequences } from './producer-requests.js';
 import type { RecordBatchHeader } from './record-batch.js';
 import {
@@ -323,6 +323,31 @@ export class PartitionLog extends LocalLog {
     this.producerState = await rebuildProducerState(this.deps.handles.io, this.dir, this.segments, end, this.deps.events);
     this.deps.events.warn({ partition: this.name, offset, logEndOffset: end }, 'log truncated');
     this.changed();
+  }
+
+  /**
+   * Replaces the whole log by an empty one that starts at `offset` (Kafka's truncateFullyAndStartAt): a
+   * follower whose log ends below the leader's log start offset cannot fetch what it misses, so it starts
+   * over there. Producer state, snapshots and epochs go with the old segments.
+   */
+  truncateFullyAndStartAt(offset: number): Promise<void> {
+    return this.serial.run(async () => {
+      if (this.abandoned) throw this.closedReason;
+      if (offset <= this.logEndOffset) throw new RangeError(`truncateFullyAndStartAt(${offset}) at or below the log end offset ${this.logEndOffset}`);
+      await this.background.idle();
+      const fresh = await LogSegment.create(this.deps.handles, this.dir, offset, segmentOptionsOf(this.config));
+      fresh.nextOffset = offset;
+      this.segments.push(fresh);
+      await this.deleteOldest(this.segments.length - 1, 'truncated fully');
+      this.epochs.truncateFromEnd(0);
+      await this.epochs.flush();
+      await deleteSnapshotsAbove(this.deps.handles.io, this.dir, -1);
+      this.producerState = new ProducerStateMap();
+      this.finishedPoint = offset;
+      this.durability.resetDurableOffset(offset, true);
+      this.deps.events.warn({ partition: this.name, logStartOffset: offset }, 'log truncated fully: it starts over at the leader\'s log start offset');
+      this.changed();
+    });
   }
 
   protected async repairAfterSyncFailure(durableOffset: number): Promise<void> {

@@ -12,45 +12,36 @@
  *
  * Waiting on the high watermark is a delayed operation (Kafka's purgatory): `whenHighWatermarkReaches` parks
  * a callback until the high watermark reaches an offset, so `acks=all` and long-polling fetches complete on
- * its movement, not on a timer. Followers will move it the same way (replication).
+ * its movement, not on a timer.
+ *
+ * Replication (docs/replication.md). As leader, each follower's fetch offset is its acknowledgement
+ * (`recordFollowerFetch`); the high watermark is the smallest acknowledged end over the ISR (isr-rules.ts),
+ * held where it is while a member's position under this epoch is unknown (a new leader does not advance past
+ * what it knows committed until its followers fetched). A follower not caught up for `replicaLagTimeMaxMs`
+ * is proposed out of the ISR, one that caught up back in, through `alterIsr` (isr-changes.ts). As follower,
+ * the fetcher (replica-fetcher.ts) appends the leader's batches with their offsets and epochs
+ * (`appendAsFollower`), truncates a diverged tail first, and hands on the leader's high watermark.
  */
-import type { Clock } from '../log/clock.js';
 import { BrokerError } from '../common/errors.js';
 import type { TopicConfig } from './topic-config.js';
-import type { LogEvents } from '../log/log-config.js';
 import type { AppendOptions, AppendResult, PartitionLog, ReadResult } from '../log/partition-log.js';
 import type { ProducerBatch, ProducerEntry } from '../log/producer-state.js';
 import type { RetentionPolicy } from '../log/retention.js';
 import type { TopicPartition } from '../log/segment-files.js';
+import { mayJoinIsr } from './isr-rules.js';
+import type { AcceptedIsr } from './isr-changes.js';
+import { DEFAULT_REPLICA_LAG_TIME_MAX_MS, type PartitionDeps, type PartitionRole } from './partition-role.js';
+import { LeaderTerm, type FollowerLag } from './leader-term.js';
+import { DelayedOperations } from './delayed-operations.js';
 
-export interface PartitionDeps {
-  clock: Clock;
-  events: LogEvents;
-  /** this broker's id: the leader and only replica of every partition on a single node */
-  brokerId: number;
-}
+export type { FollowerLag };
 
 /** The high watermark a set of in-sync replica positions allows: the smallest of them (pure). */
 export function highWatermarkOf(isrPositions: readonly number[]): number {
   return Math.min(...isrPositions);
 }
 
-/**
- * What the controller decided for a partition (cluster: its record in etcd; single node: this broker leads
- * alone at epoch 0). Applied with `makeLeader` / `makeFollower`.
- */
-export interface PartitionRole {
-  /** broker id of the leader; null while none */
-  leader: number | null;
-  leaderEpoch: number;
-  isr: readonly number[];
-  replicas: readonly number[];
-}
-
-interface Waiter {
-  offset: number;
-  fire: () => void;
-}
+export { DEFAULT_REPLICA_LAG_TIME_MAX_MS, type PartitionDeps, type PartitionRole } from './partition-role.js';
 
 export class Partition {
   #highWatermark: number;
@@ -60,9 +51,13 @@ export class Partition {
   #isr: readonly number[];
   /** end of the records this broker's appends acknowledged (its own position in the ISR) */
   private acknowledgedEnd: number;
-  private readonly waiters = new Set<Waiter>();
+  /** acks=all and long polls parked on the high watermark; followers' long polls (leader side) */
+  private readonly delayed = new DelayedOperations();
   private closedReason: BrokerError | null = null;
   private readonly unsubscribe: () => void;
+  #version: number | undefined;
+  /** leader: what it knows of its followers in this leader epoch; null on a follower */
+  private term: LeaderTerm | null = null;
 
   constructor(
     readonly topicPartition: TopicPartition,
@@ -71,10 +66,10 @@ export class Partition {
     /** from the high-watermark checkpoint; on a single node the ISR is this broker, so it moves to the log end */
     checkpointedHighWatermark = log.logStartOffset,
   ) {
-    // Single node until told otherwise: this broker leads its only replica.
-    this.#leader = deps.brokerId;
+    // Single node: this broker leads its only replica. Cluster mode: nothing until the controller's role.
+    this.#leader = deps.awaitsRole ? null : deps.brokerId;
     this.#replicas = [deps.brokerId];
-    this.#isr = [deps.brokerId];
+    this.#isr = deps.awaitsRole ? [] : [deps.brokerId];
     // The epoch this log last wrote in (0 on a single node, where leadership never changes).
     this.#leaderEpoch = Math.max(0, log.epochs.latestEpoch);
     this.#highWatermark = this.clamp(checkpointedHighWatermark);
@@ -122,24 +117,59 @@ export class Partition {
 
   /**
    * This broker leads from `role.leaderEpoch` on (the controller's record names it). A role older than the
-   * one in force is stale and ignored (false). Appends are stamped with the new epoch from now on.
+   * one in force is stale and ignored (false). A new leader epoch starts a term: the epoch is recorded at the
+   * log end offset in the epoch cache (before any append of it), every follower's position is unknown until
+   * it fetches, ISR members count as caught up from now. The same epoch again only updates ISR and replicas.
    */
   makeLeader(role: PartitionRole): boolean {
     if (role.leader !== this.deps.brokerId) throw new Error(`makeLeader: the role names broker ${role.leader} as leader, not this broker`);
-    if (role.leaderEpoch < this.#leaderEpoch) return false;
+    if (this.isStale(role)) return false;
+    const newTerm = !this.isLeader || role.leaderEpoch !== this.#leaderEpoch || this.term === null;
     this.applyRole(role);
+    if (newTerm) {
+      this.term?.end();
+      const end = this.log.logEndOffset;
+      this.term = new LeaderTerm(end, role.replicas, role.isr, {
+        tp: this.topicPartition,
+        brokerId: this.deps.brokerId,
+        clock: this.deps.clock,
+        events: this.deps.events,
+        alterIsr: this.deps.alterIsr ?? (async (_tp, p) => ({ ...p, replicas: this.#replicas })),
+      });
+      this.log.assignLeaderEpoch(role.leaderEpoch, end).catch((err) =>
+        this.deps.events.error({ partition: this.name, leaderEpoch: role.leaderEpoch, err }, 'recording the new leader epoch in the epoch cache failed'),
+      );
+      this.deps.events.info({ partition: this.name, leaderEpoch: role.leaderEpoch, isr: role.isr, logEndOffset: end, highWatermark: this.#highWatermark }, 'became leader');
+      this.term.startChecks(Math.max(1, Math.floor(this.replicaLagTimeMaxMs / 2)), () => this.maybeShrinkIsr());
+    } else {
+      this.term!.isrChanges.reset();
+      this.term!.updateReplicas(role.replicas, role.isr);
+    }
+    this.maybeIncrementHighWatermark();
+    this.notifyReplicaWaiters();
     return true;
   }
 
   /**
    * Another broker leads (or none, `role.leader` null): appends from producers are refused with
-   * NOT_LEADER_OR_FOLLOWER from now on. A role older than the one in force is stale and ignored (false).
+   * NOT_LEADER_OR_FOLLOWER from now on, acks=all waits end with it, parked replica fetches end. A role older
+   * than the one in force is stale and ignored (false). The fetcher (replica-fetcher.ts) is the cluster
+   * layer's to start: `ReplicaFetcherManager.follow`.
    */
   makeFollower(role: PartitionRole): boolean {
     if (role.leader === this.deps.brokerId) throw new Error('makeFollower: the role names this broker as leader');
-    if (role.leaderEpoch < this.#leaderEpoch) return false;
+    if (this.isStale(role)) return false;
     this.applyRole(role);
+    this.term?.end();
+    this.term = null;
+    this.wakeAll();
+    this.notifyReplicaWaiters();
     return true;
+  }
+
+  private isStale(role: PartitionRole): boolean {
+    if (role.leaderEpoch !== this.#leaderEpoch) return role.leaderEpoch < this.#leaderEpoch;
+    return role.version !== undefined && this.#version !== undefined && role.version < this.#version;
   }
 
   private applyRole(role: PartitionRole): void {
@@ -147,6 +177,21 @@ export class Partition {
     this.#leaderEpoch = role.leaderEpoch;
     this.#isr = [...role.isr];
     this.#replicas = [...role.replicas];
+    if (role.version !== undefined) this.#version = role.version;
+  }
+
+  get replicaLagTimeMaxMs(): number {
+    return this.deps.replicaLagTimeMaxMs ?? DEFAULT_REPLICA_LAG_TIME_MAX_MS;
+  }
+
+  /** Leader: whether the ISR is smaller than the replica set. */
+  get isUnderReplicated(): boolean {
+    return this.isLeader && this.#isr.length < this.#replicas.length;
+  }
+
+  /** Leader: each follower's lag (records behind, ms since caught up). Empty on a follower. */
+  followerLags(): FollowerLag[] {
+    return this.isLeader && this.term ? this.term.lags(this.acknowledgedEnd) : [];
   }
 
   /** NOT_LEADER_OR_FOLLOWER unless this broker leads the partition (details carry the leader's id). */
@@ -216,32 +261,190 @@ export class Partition {
    * Appends as the leader: offsets assigned, this partition's leader epoch stamped into every batch. Resolves
    * once the batches are acknowledged locally (durable under the fsync policy); the high watermark moves then.
    */
-  async appendAsLeader(data: Buffer, options: Omit<AppendOptions, 'leaderEpoch'> = {}): Promise<AppendResult> {
+  async appendAsLeader(data: Buffer, options: Omit<AppendOptions, 'leaderEpoch'> = {}): Promise<AppendResult & { leaderEpoch: number }> {
     this.checkLeader();
-    const result = await this.log.append(data, { ...options, leaderEpoch: this.#leaderEpoch });
+    const leaderEpoch = this.#leaderEpoch;
+    const result = { ...(await this.log.append(data, { ...options, leaderEpoch })), leaderEpoch };
     const end = Math.max(...result.batches.map((b) => b.lastOffset)) + 1;
     if (end > this.acknowledgedEnd) this.acknowledgedEnd = end;
     this.maybeIncrementHighWatermark();
+    this.notifyReplicaWaiters();
     return result;
   }
 
   /**
-   * Resolves when the high watermark reaches `offset` (acks=all: every in-sync replica has the batch);
-   * REQUEST_TIMED_OUT after `timeoutMs`; the partition's close reason if it goes away first.
+   * Resolves when the high watermark reaches `offset` (acks=all: every in-sync replica has the batch) while
+   * this broker still leads in `leaderEpoch` (the epoch the batch was appended in, from appendAsLeader);
+   * REQUEST_TIMED_OUT after `timeoutMs`; NOT_LEADER_OR_FOLLOWER when this broker stops leading first (the
+   * record may or may not survive: the client retries, idempotence keeps it single); the partition's close
+   * reason if it goes away first.
    */
-  awaitHighWatermark(offset: number, timeoutMs: number): Promise<void> {
+  awaitHighWatermark(offset: number, timeoutMs: number, leaderEpoch = this.#leaderEpoch): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.closedReason) return reject(this.closedReason);
+      const epoch = leaderEpoch;
+      let cancelWait = () => {};
       const cancelTimer = this.deps.clock.setTimer(timeoutMs, () => {
         cancelWait();
         reject(new BrokerError('REQUEST_TIMED_OUT', `${this.name}: not acknowledged by the in-sync replicas within ${timeoutMs} ms (the append may still complete)`));
       });
-      const cancelWait = this.whenHighWatermarkReaches(offset, () => {
-        cancelTimer();
-        if (this.closedReason && this.#highWatermark < offset) reject(this.closedReason);
-        else resolve();
-      });
+      // Leadership first: once the epoch moved on, the offset may hold another leader's record (this log was
+      // truncated and refilled as a follower), so a high watermark past it proves nothing about ours.
+      const check = () => {
+        const moved = !this.isLeader || this.#leaderEpoch !== epoch;
+        if (!moved && this.#highWatermark >= offset) {
+          cancelTimer();
+          resolve();
+        } else if (this.closedReason) {
+          cancelTimer();
+          reject(this.closedReason);
+        } else if (moved) {
+          cancelTimer();
+          reject(new BrokerError('NOT_LEADER_OR_FOLLOWER', `${this.name}: leadership moved (epoch ${epoch} -> ${this.#leaderEpoch}) before the in-sync replicas acknowledged`, {
+            details: { leader: this.#leader ?? -1 },
+          }));
+        } else {
+          cancelWait = this.whenHighWatermarkReaches(offset, check);
+        }
+      };
+      cancelWait = this.whenHighWatermarkReaches(offset, check);
     });
+  }
+
+  // ---------------------------------------------------------------- leader: followers' fetches
+
+  /**
+   * Fencing of a follower's request (replica fetch, epoch end offsets): NOT_LEADER_OR_FOLLOWER unless this
+   * broker leads and `replicaId` is one of its followers; FENCED_LEADER_EPOCH when the follower's epoch is
+   * older than this leader's (it missed a change), UNKNOWN_LEADER_EPOCH when newer (this broker has not
+   * heard of it yet).
+   */
+  checkReplicaRequest(replicaId: number, currentLeaderEpoch: number): void {
+    if (this.closedReason) throw this.closedReason;
+    this.checkLeader();
+    if (currentLeaderEpoch < this.#leaderEpoch) {
+      throw new BrokerError('FENCED_LEADER_EPOCH', `${this.name}: leader epoch ${currentLeaderEpoch} is older than the current ${this.#leaderEpoch}`, { details: { leaderEpoch: this.#leaderEpoch } });
+    }
+    if (currentLeaderEpoch > this.#leaderEpoch) {
+      throw new BrokerError('UNKNOWN_LEADER_EPOCH', `${this.name}: leader epoch ${currentLeaderEpoch} is newer than this leader's ${this.#leaderEpoch}`, { details: { leaderEpoch: this.#leaderEpoch } });
+    }
+    if (replicaId === this.deps.brokerId || !this.#replicas.includes(replicaId)) {
+      throw new BrokerError('NOT_LEADER_OR_FOLLOWER', `broker ${replicaId} is not a follower of ${this.name} (replicas ${this.#replicas.join(',')})`, { details: { leader: this.#leader ?? -1 } });
+    }
+  }
+
+  /**
+   * A follower fetches from `fetchOffset`: everything below it is on its disk, so this is its
+   * acknowledgement. Updates its position and caught-up time, proposes it into the ISR once it caught up,
+   * and moves the high watermark. OFFSET_OUT_OF_RANGE (with the log start and end offsets) when the offset
+   * is below the log start or past what this leader has.
+   */
+  recordFollowerFetch(replicaId: number, currentLeaderEpoch: number, fetchOffset: number): void {
+    this.checkReplicaRequest(replicaId, currentLeaderEpoch);
+    if (fetchOffset < this.log.logStartOffset || fetchOffset > this.acknowledgedEnd) {
+      throw new BrokerError('OFFSET_OUT_OF_RANGE', `${this.name}: replica fetch offset ${fetchOffset} outside [${this.log.logStartOffset}, ${this.acknowledgedEnd}]`, {
+        details: { logStartOffset: this.log.logStartOffset, logEndOffset: this.acknowledgedEnd, highWatermark: this.#highWatermark },
+      });
+    }
+    const term = this.term!;
+    const state = term.recordFetch(replicaId, fetchOffset, this.acknowledgedEnd);
+    if (!this.#isr.includes(replicaId) && mayJoinIsr(state, this.#highWatermark, term.epochStartOffset)) {
+      this.proposeIsr([...this.#isr, replicaId], 'expand');
+    }
+    this.maybeIncrementHighWatermark();
+  }
+
+  /** Whole batches from `offset` up to what this leader acknowledged (committed or not): a follower's read. */
+  readForFollower(offset: number, maxBytes: number): Promise<ReadResult> {
+    if (offset >= this.acknowledgedEnd) return Promise.resolve({ bytes: Buffer.alloc(0), nextOffset: offset });
+    return this.log.read(offset, { maxBytes, maxOffset: this.acknowledgedEnd });
+  }
+
+  /**
+   * Parks `fire` until there is something new for a follower at `fetchOffset` that knows `knownHighWatermark`:
+   * records past its offset, a higher high watermark, a role change, or the end of this partition.
+   */
+  whenFollowerHasNews(fetchOffset: number, knownHighWatermark: number, fire: () => void): () => void {
+    const epoch = this.#leaderEpoch;
+    return this.delayed.untilReady(
+      () => this.acknowledgedEnd > fetchOffset || this.#highWatermark > knownHighWatermark || !this.isLeader || this.#leaderEpoch !== epoch || this.isClosed,
+      fire,
+    );
+  }
+
+  /** Leader epoch → end offset, from this log's epoch cache (the answer to a follower's OffsetsForLeaderEpoch). */
+  endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number } {
+    return this.log.epochs.endOffsetFor(epoch, this.log.logEndOffset);
+  }
+
+  /** The newest epoch in this log's epoch cache (-1 when none). */
+  get latestLogEpoch(): number {
+    return this.log.epochs.latestEpoch;
+  }
+
+  private notifyReplicaWaiters(): void {
+    this.delayed.checkConditions();
+  }
+
+  private proposeIsr(isr: number[], reason: 'expand' | 'shrink'): void {
+    const term = this.term;
+    if (!term) return;
+    const ordered = this.#replicas.filter((id) => isr.includes(id));
+    term.isrChanges.propose(
+      { leaderEpoch: this.#leaderEpoch, isr: ordered, version: this.#version, reason },
+      (accepted) => this.applyAcceptedIsr(accepted, reason),
+      () => this.maybeIncrementHighWatermark(),
+    );
+  }
+
+  private applyAcceptedIsr(accepted: AcceptedIsr, reason: 'expand' | 'shrink'): void {
+    if (!this.isLeader || accepted.leaderEpoch !== this.#leaderEpoch) return;
+    const before = this.#isr;
+    this.#isr = [...accepted.isr];
+    if (accepted.replicas.length > 0) this.#replicas = [...accepted.replicas];
+    if (accepted.version !== undefined) this.#version = accepted.version;
+    this.deps.events.info({ partition: this.name, leaderEpoch: this.#leaderEpoch, from: before, to: this.#isr }, reason === 'shrink' ? 'ISR shrunk' : 'ISR expanded');
+    this.deps.onIsrChange?.(this, reason);
+  }
+
+  /** Leader: proposes the ISR without the followers not caught up for replicaLagTimeMaxMs (checked every half of it). */
+  maybeShrinkIsr(): void {
+    if (!this.isLeader || !this.term) return;
+    const lagging = this.term.lagging(this.#isr, this.replicaLagTimeMaxMs);
+    if (lagging.length > 0) this.proposeIsr(this.#isr.filter((id) => !lagging.includes(id)), 'shrink');
+  }
+
+  // ---------------------------------------------------------------- follower
+
+  /**
+   * Appends the leader's batches as they are (offsets and leader epochs kept, producer state rebuilt from
+   * them); must start at this log's end offset. Resolves once durable under the fsync policy: the next fetch
+   * offset, this follower's acknowledgement, may then be sent.
+   */
+  async appendAsFollower(data: Buffer): Promise<AppendResult> {
+    if (this.isLeader) throw new BrokerError('NOT_LEADER_OR_FOLLOWER', `${this.name}: this broker leads; it takes no follower appends`);
+    const result = await this.log.appendAsFollower(data);
+    const end = Math.max(...result.batches.map((b) => b.lastOffset)) + 1;
+    if (end > this.acknowledgedEnd) this.acknowledgedEnd = end;
+    return result;
+  }
+
+  /** Follower: the leader's high watermark, capped at this log's end (Kafka: min(leader HW, own LEO)); never back. */
+  updateFollowerHighWatermark(leaderHighWatermark: number): void {
+    if (this.isLeader) return;
+    this.setHighWatermark(this.clamp(Math.min(leaderHighWatermark, this.acknowledgedEnd)));
+  }
+
+  /** Follower: drops the tail from `offset` on (a diverged tail, found through the leader's epochs). */
+  truncateTo(offset: number): Promise<void> {
+    if (this.isLeader) return Promise.reject(new BrokerError('NOT_LEADER_OR_FOLLOWER', `${this.name}: a leader's log is not truncated`));
+    return this.log.truncateTo(offset);
+  }
+
+  /** Follower: the log starts over, empty, at the leader's log start offset (it ends below it). */
+  truncateFullyAndStartAt(offset: number): Promise<void> {
+    if (this.isLeader) return Promise.reject(new BrokerError('NOT_LEADER_OR_FOLLOWER', `${this.name}: a leader's log is not truncated`));
+    return this.log.truncateFullyAndStartAt(offset);
   }
 
   // ---------------------------------------------------------------- read
@@ -273,9 +476,7 @@ export class Partition {
       fire();
       return () => undefined;
     }
-    const waiter = { offset, fire };
-    this.waiters.add(waiter);
-    return () => this.waiters.delete(waiter);
+    return this.delayed.untilOffset(offset, fire);
   }
 
   // ---------------------------------------------------------------- segments
@@ -306,7 +507,10 @@ export class Partition {
     if (this.closedReason) return;
     this.closedReason = reason;
     this.unsubscribe();
+    this.term?.end();
+    this.term = null;
     this.wakeAll();
+    this.notifyReplicaWaiters();
   }
 
   // ---------------------------------------------------------------- high watermark
@@ -315,36 +519,42 @@ export class Partition {
     return Math.min(Math.max(offset, this.log.logStartOffset), this.log.logEndOffset);
   }
 
-  /** The one place the high watermark moves forward. */
+  /**
+   * Leader: the high watermark the ISR allows (the maximal ISR while a change is in flight); held while a
+   * member's position under this epoch is unknown. Followers take theirs from the leader.
+   */
   private maybeIncrementHighWatermark(): void {
-    const next = this.clamp(highWatermarkOf([this.acknowledgedEnd]));
+    if (!this.isLeader) return;
+    // On a single node (no term: no followers) the ISR is this broker alone.
+    const candidate = this.term ? this.term.highWatermarkCandidate(this.#isr, this.acknowledgedEnd) : highWatermarkOf([this.acknowledgedEnd]);
+    if (candidate !== null) this.setHighWatermark(this.clamp(candidate));
+  }
+
+  /** The one place the high watermark moves forward. */
+  private setHighWatermark(next: number): void {
     if (next <= this.#highWatermark) return;
     this.#highWatermark = next;
-    for (const waiter of [...this.waiters]) {
-      if (waiter.offset <= next) {
-        this.waiters.delete(waiter);
-        waiter.fire();
-      }
-    }
+    this.delayed.completeUpTo(next);
+    this.notifyReplicaWaiters();
   }
 
   /** The log was cut, reopened or given up under us: the high watermark follows it down if it must. */
   private logChanged(): void {
     const end = this.log.logEndOffset;
     if (this.acknowledgedEnd > end) this.acknowledgedEnd = end;
+    if (this.acknowledgedEnd < this.log.logStartOffset) this.acknowledgedEnd = this.log.logStartOffset;
     if (this.#highWatermark > end) {
       this.deps.events.warn({ partition: this.name, highWatermark: this.#highWatermark, logEndOffset: end }, 'the log was cut below the high watermark');
       this.#highWatermark = this.clamp(end);
     }
+    if (this.#highWatermark < this.log.logStartOffset) this.#highWatermark = this.log.logStartOffset;
     if (this.log.isClosed) this.wakeAll();
     else this.maybeIncrementHighWatermark();
+    this.notifyReplicaWaiters();
   }
 
   private wakeAll(): void {
-    for (const waiter of [...this.waiters]) {
-      this.waiters.delete(waiter);
-      waiter.fire();
-    }
+    this.delayed.wakeOffsetWaits();
   }
 }
 

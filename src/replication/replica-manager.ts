@@ -219,10 +219,10 @@ export class ReplicaManager {
       return Array.from({ length: batchCount }, () => ({ baseOffset: NO_OFFSET, lastOffset: NO_OFFSET, maxTimestamp: NO_OFFSET, duplicate: false }));
     }
     const started = this.clock.now();
-    const { batches } = await this.withTimeout(appended, options.timeoutMs, partition.name);
+    const { batches, leaderEpoch } = await this.withTimeout(appended, options.timeoutMs, partition.name);
     if (options.acks === 'all') {
       const end = Math.max(...batches.map((b) => b.lastOffset)) + 1;
-      await partition.awaitHighWatermark(end, Math.max(0, options.timeoutMs - (this.clock.now() - started)));
+      await partition.awaitHighWatermark(end, Math.max(0, options.timeoutMs - (this.clock.now() - started)), leaderEpoch);
     }
     return batches;
   }

@@ -18,6 +18,7 @@ import { multiFetchRoutes } from './routes/multi-fetch.js';
 import { opsRoutes } from './routes/ops.js';
 import { produceRoutes } from './routes/produce.js';
 import { topicRoutes } from './routes/topics.js';
+import { replicaRoutes } from './routes/replica.js';
 
 export async function buildApp(services: Services, logger: Logger): Promise<FastifyInstance> {
   const { config } = services;
@@ -92,6 +93,7 @@ export async function buildApp(services: Services, logger: Logger): Promise<Fast
   multiFetchRoutes(app, services);
   groupRoutes(app, services);
   opsRoutes(app, services);
+  replicaRoutes(app, services);
   await app.ready();
   return app;
 }

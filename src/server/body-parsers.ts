@@ -11,6 +11,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BrokerError } from '../common/errors.js';
 import { RECORD_BATCH_MEDIA_TYPE } from './routes/common.js';
+import { REPLICA_REQUEST_MEDIA_TYPE } from '../replication/replica-protocol.js';
 
 /** The charset parameter of a Content-Type header (lower case, quotes removed); null when there is none. */
 export function charsetOf(contentType: string): string | null {
@@ -53,6 +54,10 @@ export function registerBodyParsers(app: FastifyInstance, maxRequestBytes: numbe
     }
   });
   app.addContentTypeParser(RECORD_BATCH_MEDIA_TYPE, { parseAs: 'buffer', bodyLimit: maxRequestBytes }, (_request, body, done) => {
+    done(null, body);
+  });
+  // Followers' requests to their leader (src/replication/replica-protocol.ts).
+  app.addContentTypeParser(REPLICA_REQUEST_MEDIA_TYPE, { parseAs: 'buffer', bodyLimit: maxRequestBytes }, (_request, body, done) => {
     done(null, body);
   });
 }

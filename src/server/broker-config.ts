@@ -33,6 +33,10 @@ export const BROKER_SETTINGS: readonly SettingSpec[] = [
   { key: 'maxFetchWaitMs', type: 'integer', default: 30_000, unit: 'ms', min: 0, doc: 'upper bound for a fetch request\'s maxWaitMs (long polling)' },
   { key: 'producerIdExpirationMs', type: 'integer', default: 86_400_000, unit: 'ms', min: 1_000, doc: 'an idempotent producer whose newest record is older than this is forgotten by each partition (a retry after that counts as a new producer)' },
   { key: 'producerIdExpirationCheckIntervalMs', type: 'integer', default: 600_000, unit: 'ms', min: 100, doc: 'how often idle producer state is looked for' },
+  { key: 'replicaLagTimeMaxMs', type: 'integer', default: 30_000, unit: 'ms', min: 100, doc: 'cluster mode: a follower that has not been caught up with its leader for this long leaves the ISR (checked every half of it); it rejoins once caught up' },
+  { key: 'replicaFetchWaitMaxMs', type: 'integer', default: 500, unit: 'ms', min: 0, max: 30_000, doc: 'cluster mode: how long a follower\'s fetch waits at the leader when there is nothing new (long poll)' },
+  { key: 'replicaFetchMaxBytes', type: 'integer', default: 10_485_760, unit: 'bytes', min: 1_024, doc: 'cluster mode: most bytes a follower asks its leader for in one fetch, over all partitions (one whole batch per partition at least)' },
+  { key: 'replicaFetchBackoffMs', type: 'integer', default: 1_000, unit: 'ms', min: 10, doc: 'cluster mode: how long a follower waits after a failed fetch (leader unreachable, an error) before it tries again' },
   { key: 'shutdownTimeoutMs', type: 'integer', default: 30_000, unit: 'ms', min: 0, doc: 'how long a graceful shutdown waits for in-flight requests' },
   { key: 'logLevel', type: 'enum', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], doc: 'pino log level; request lines are logged at debug' },
   { key: 'logBufferBytes', type: 'integer', default: 4_194_304, unit: 'bytes', min: 16_384, max: 1_073_741_824, doc: 'log lines kept in memory while stdout cannot take them (a slow reader, a full disk); lines beyond are dropped and counted in sluice_log_lines_dropped_total' },
@@ -64,6 +68,10 @@ export interface BrokerConfig extends TopicConfig {
   groupInitialRebalanceDelayMs: number;
   producerIdExpirationMs: number;
   producerIdExpirationCheckIntervalMs: number;
+  replicaLagTimeMaxMs: number;
+  replicaFetchWaitMaxMs: number;
+  replicaFetchMaxBytes: number;
+  replicaFetchBackoffMs: number;
   shutdownTimeoutMs: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   logBufferBytes: number;

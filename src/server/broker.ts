@@ -14,6 +14,9 @@ import { ProducerSessions } from '../replication/producer-sessions.js';
 import { GroupCoordinator } from '../groups/group-coordinator.js';
 import { ReplicaManager } from '../replication/replica-manager.js';
 import { FetchManager } from '../replication/fetch-manager.js';
+import { ReplicaFetchHandler } from '../replication/replica-fetch-handler.js';
+import { ReplicaFetcherManager } from '../replication/replica-fetcher.js';
+import type { AlterIsr } from '../replication/isr-changes.js';
 import { HighWatermarkCheckpoint, readHighWatermarks } from '../replication/high-watermark-checkpoint.js';
 import { effectiveTopicConfig, logConfigOf } from '../replication/topic-config.js';
 import { TopicManager } from '../topics/topic-manager.js';
@@ -34,6 +37,12 @@ export interface StartOptions {
   listen?: boolean;
   /** log lines the logger's destination dropped so far (sluice_log_lines_dropped_total) */
   droppedLogLines?: () => number;
+  /**
+   * Replication identity and hooks (cluster mode; tests that assign roles by hand): this broker's id,
+   * whether partitions wait for a role (makeLeader/makeFollower) instead of leading alone, and how a leader
+   * proposes ISR changes. Absent: the single-node broker, id 0, leading every partition.
+   */
+  replication?: { brokerId: number; awaitsRole?: boolean; alterIsr?: AlterIsr };
 }
 
 export interface RunningBroker {
@@ -79,6 +88,13 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   const topics = new TopicManager(store, logs, defaults, logger.child({ component: 'topics' }), {
     clock,
     checkpointedHighWatermark: (name) => highWatermarks.get(name),
+    ...(options.replication ? { brokerId: options.replication.brokerId } : {}),
+    replication: {
+      replicaLagTimeMaxMs: config.replicaLagTimeMaxMs,
+      ...(options.replication?.awaitsRole ? { awaitsRole: true } : {}),
+      ...(options.replication?.alterIsr ? { alterIsr: options.replication.alterIsr } : {}),
+      onIsrChange: (partition, change) => metrics.isrChanges.inc({ topic: partition.topicPartition.topic, change }),
+    },
   });
   await topics.repair();
   const hwCheckpoint = new HighWatermarkCheckpoint(io, config.dataDir, () => topics.allPartitions(), clock, logger.child({ component: 'replicas' }), config.highWatermarkCheckpointIntervalMs);
@@ -93,6 +109,15 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     maxRequestBytes: config.maxRequestBytes,
   });
   const fetches = new FetchManager(topics, clock);
+  const replicaFetches = new ReplicaFetchHandler(topics, clock);
+  const replicaFetchers = new ReplicaFetcherManager({
+    brokerId: options.replication?.brokerId ?? 0,
+    clock,
+    events: logger.child({ component: 'replica-fetcher' }),
+    maxWaitMs: config.replicaFetchWaitMaxMs,
+    maxBytes: config.replicaFetchMaxBytes,
+    backoffMs: config.replicaFetchBackoffMs,
+  });
   const groups = await GroupCoordinator.open(topics, clock, logger.child({ component: 'groups' }), {
     offsetsTopicPartitions: config.offsetsTopicPartitions,
     offsetsRetentionMs: config.offsetsRetentionMs,
@@ -111,7 +136,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   });
 
   const lifecycle = { closing: false };
-  const services: Services = { config, clock, logs, store, topics, replicas, fetches, groups, retention, metrics, partitioner: new StickyPartitioner(), lifecycle };
+  const services: Services = { config, clock, logs, store, topics, replicas, fetches, replicaFetches, replicaFetchers, groups, retention, metrics, partitioner: new StickyPartitioner(), lifecycle };
   let app: FastifyInstance;
   let url: string | null = null;
   try {
@@ -120,6 +145,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   } catch (err) {
     // Leave the storage as cleanly as it was found (e.g. the port is taken): no recovery needed next time.
     groups.close();
+    replicaFetchers.close();
     await logs.close().catch(() => undefined);
     throw err;
   }
@@ -144,6 +170,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
       logger.info('shutting down: finishing in-flight requests');
       lifecycle.closing = true;
       fetches.close();
+      replicaFetches.close();
+      replicaFetchers.close();
       groups.close();
       retention.close();
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());

@@ -54,6 +54,13 @@ export class BrokerMetrics {
     registers: [this.registry],
   });
 
+  readonly isrChanges = new Counter({
+    name: 'sluice_isr_changes_total',
+    help: 'ISR changes this broker made as leader and the cluster accepted, by topic and change (shrink: a follower fell behind for replicaLagTimeMaxMs; expand: it caught up)',
+    labelNames: ['topic', 'change'],
+    registers: [this.registry],
+  });
+
   readonly retentionSegments = new Counter({ name: 'sluice_retention_deleted_segments_total', help: 'segments deleted by retention, by topic', labelNames: ['topic'], registers: [this.registry] });
   readonly retentionBytes = new Counter({ name: 'sluice_retention_deleted_bytes_total', help: 'bytes of segments deleted by retention, by topic', labelNames: ['topic'], registers: [this.registry] });
   readonly retentionLastPass = new Gauge({ name: 'sluice_retention_last_pass_timestamp_seconds', help: 'when the last retention pass ended (Unix time)', registers: [this.registry] });
@@ -121,12 +128,38 @@ export class BrokerMetrics {
     perPartition('sluice_log_size_bytes', 'bytes on disk per partition', (l) => l.sizeInBytes);
     new Gauge({
       name: 'sluice_under_replicated_partitions',
-      help: 'partitions whose ISR is smaller than their replica set (always 0 on a single node)',
+      help: 'partitions this broker leads whose ISR is smaller than their replica set (always 0 on a single node)',
       registers: [this.registry],
       collect() {
-        this.set(0);
+        this.set(topics.allPartitions().filter((p) => p.isUnderReplicated).length);
       },
     });
+    new Gauge({
+      name: 'sluice_leader_partitions',
+      help: 'partitions this broker leads',
+      registers: [this.registry],
+      collect() {
+        this.set(topics.allPartitions().filter((p) => p.isLeader).length);
+      },
+    });
+    const perFollower = (name: string, help: string, pick: (lag: ReturnType<Partition['followerLags']>[number]) => number | null) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['topic', 'partition', 'follower'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const p of topics.allPartitions()) {
+            for (const lag of p.followerLags()) {
+              const value = pick(lag);
+              if (value !== null) this.set({ topic: p.topicPartition.topic, partition: String(p.topicPartition.partition), follower: String(lag.brokerId) }, value);
+            }
+          }
+        },
+      });
+    perFollower('sluice_follower_lag_records', 'on the leader: records a follower is behind the leader\'s log end, per partition and follower (absent until it fetched under this epoch)', (l) => l.records);
+    perFollower('sluice_follower_lag_ms', 'on the leader: ms since a follower was last caught up with the leader\'s log end, per partition and follower', (l) => l.ms);
     new Gauge({
       name: 'sluice_offline_partitions',
       help: 'partitions that failed to load at start-up or refuse appends after an unrepairable I/O error',

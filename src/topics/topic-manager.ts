@@ -9,7 +9,7 @@ import type { Clock } from '../log/clock.js';
 import type { LogEvents } from '../log/log-config.js';
 import type { LogManager } from '../log/log-manager.js';
 import type { PartitionLog } from '../log/partition-log.js';
-import { Partition, type PartitionDirectory } from '../replication/partition.js';
+import { Partition, type PartitionDeps, type PartitionDirectory } from '../replication/partition.js';
 import { isValidTopicName } from '../log/segment-files.js';
 import { unknownTopic, type MetadataStore, type TopicMetadata } from './metadata-store.js';
 import {
@@ -69,6 +69,10 @@ export interface TopicManagerOptions {
   brokerCount?: number;
   /** a partition's high watermark from the last checkpoint (replication-offset-checkpoint), if any */
   checkpointedHighWatermark?: (name: string) => number | undefined;
+  /** this broker's id (LOCAL_BROKER_ID on a single node) */
+  brokerId?: number;
+  /** replication settings of every Partition: awaitsRole, replicaLagTimeMaxMs, alterIsr, onIsrChange */
+  replication?: Pick<PartitionDeps, 'awaitsRole' | 'replicaLagTimeMaxMs' | 'alterIsr' | 'onIsrChange'>;
 }
 
 export class TopicManager implements PartitionDirectory {
@@ -188,7 +192,7 @@ export class TopicManager implements PartitionDirectory {
     const made = new Partition(
       log.topicPartition,
       log,
-      { clock: this.options.clock, events: this.events, brokerId: LOCAL_BROKER_ID },
+      { clock: this.options.clock, events: this.events, brokerId: this.options.brokerId ?? LOCAL_BROKER_ID, ...this.options.replication },
       this.options.checkpointedHighWatermark?.(log.name),
     );
     this.partitions.set(log.name, made);
@@ -307,18 +311,21 @@ export class TopicManager implements PartitionDirectory {
         continue;
       }
       const partition = this.partition(name, p);
+      const lags = partition.followerLags();
       partitions.push({
         ...(partition.offlineReason ? { offline: true } : {}),
+        ...(partition.isUnderReplicated ? { underReplicated: true } : {}),
         partition: p,
-        leader: LOCAL_BROKER_ID,
+        leader: partition.leader ?? -1,
         leaderEpoch: partition.leaderEpoch,
-        replicas: [LOCAL_BROKER_ID],
+        replicas: [...partition.replicas],
         isr: [...partition.isr],
         logStartOffset: partition.logStartOffset,
         highWatermark: partition.highWatermark,
         logEndOffset: partition.logEndOffset,
         sizeBytes: partition.sizeInBytes,
         segments: partition.segmentCount,
+        ...(lags.length > 0 ? { followers: lags.map((l) => ({ broker: l.brokerId, lagRecords: l.records, lagMs: l.ms })) } : {}),
       });
     }
     return { name, config: this.configOf(topic), partitions };

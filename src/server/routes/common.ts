@@ -6,6 +6,8 @@ import type { MetadataStore } from '../../topics/metadata-store.js';
 import type { GroupCoordinator } from '../../groups/group-coordinator.js';
 import type { ReplicaManager } from '../../replication/replica-manager.js';
 import type { FetchManager } from '../../replication/fetch-manager.js';
+import type { ReplicaFetchHandler } from '../../replication/replica-fetch-handler.js';
+import type { ReplicaFetcherManager } from '../../replication/replica-fetcher.js';
 import type { RetentionJob } from '../../topics/retention-job.js';
 import { validateTopicName, type TopicManager } from '../../topics/topic-manager.js';
 import type { BrokerConfig } from '../broker-config.js';
@@ -20,6 +22,10 @@ export interface Services {
   topics: TopicManager;
   replicas: ReplicaManager;
   fetches: FetchManager;
+  /** leader side of followers' fetches (internal routes) */
+  replicaFetches: ReplicaFetchHandler;
+  /** follower side: one fetcher per leader broker (the cluster layer calls follow/unfollow) */
+  replicaFetchers: ReplicaFetcherManager;
   groups: GroupCoordinator;
   retention: RetentionJob;
   metrics: BrokerMetrics;
