@@ -4,7 +4,7 @@
  * because repeating a create or delete whose reply was lost would answer with a misleading error.
  */
 import { defaultClientId } from './events.js';
-import { HttpClient, segment } from './http.js';
+import { HttpClient, connectionOf, segment, type ConnectionOptions } from './http.js';
 import type { BackoffOptions } from './retry.js';
 import type {
   CommittedOffset,
@@ -21,7 +21,7 @@ import type {
   TopicSummary,
 } from './types.js';
 
-export interface AdminOptions {
+export interface AdminOptions extends ConnectionOptions {
   broker: string;
   /** Per request (default 30,000). */
   requestTimeoutMs?: number;
@@ -39,7 +39,7 @@ export class Admin {
   private readonly backoff: BackoffOptions;
 
   constructor(options: AdminOptions) {
-    this.http = new HttpClient(options.broker, { connections: 4, requestTimeoutMs: options.requestTimeoutMs ?? 30_000, clientId: options.clientId ?? defaultClientId() });
+    this.http = new HttpClient(options.broker, { connections: 4, requestTimeoutMs: options.requestTimeoutMs ?? 30_000, clientId: options.clientId ?? defaultClientId(), ...connectionOf(options) });
     this.retryTimeoutMs = options.retryTimeoutMs ?? 10_000;
     this.backoff = { retryBackoffMs: options.retryBackoffMs ?? 100, retryBackoffMaxMs: options.retryBackoffMaxMs ?? 1_000 };
   }

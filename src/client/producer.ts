@@ -21,7 +21,7 @@ import { ByteBudget } from './byte-budget.js';
 import { EventEmitter } from 'node:events';
 import { BrokerError, asBrokerError, invalidArgument } from './errors.js';
 import { BrokerHealth, emitError, type ClientEventMap } from './events.js';
-import { HttpClient, segment } from './http.js';
+import { HttpClient, connectionOf, segment } from './http.js';
 import { producerSettings, type ProducerOptions, type ProducerSettings } from './producer-options.js';
 import { prepareRecord, BATCH_OVERHEAD } from './records.js';
 import { backoffMs, sleep } from './retry.js';
@@ -64,7 +64,7 @@ export class Producer extends EventEmitter<ClientEventMap> {
     this.needIdentity = settings.idempotent;
     this.budget = new ByteBudget(settings.bufferBytes);
     this.health = new BrokerHealth(options.broker, settings.requestTimeoutMs, settings.logger, (err) => emitError(this, err));
-    this.http = new HttpClient(options.broker, { connections: null, requestTimeoutMs: settings.requestTimeoutMs, clientId: settings.clientId, health: this.health });
+    this.http = new HttpClient(options.broker, { connections: null, requestTimeoutMs: settings.requestTimeoutMs, clientId: settings.clientId, health: this.health, ...connectionOf(options) });
     this.metadata = new TopicMetadata(this.http, { ...settings.backoff, onRetry: (e) => this.emit('retry', e) });
     this.accumulator = new Accumulator({ batchBytes: settings.batchBytes, lingerMs: settings.lingerMs, deliveryTimeoutMs: settings.deliveryTimeoutMs });
   }
