@@ -18,7 +18,7 @@ export interface BrokerFlags extends ConnectionFlags {
   timeout: number;
 }
 
-/** The client options for --token, --ca, --cert and --key. */
+/** The client options for --token, --ca, --client-cert and --client-key. */
 export function brokerConnection(flags: BrokerFlags) {
   return connectionOptions(flags);
 }
@@ -29,8 +29,8 @@ export function withBrokerOptions(command: Command): Command {
     .addOption(new Option('--broker <url>', 'broker to talk to').env('SLUICE_BROKER').default(DEFAULT_BROKER))
     .addOption(new Option('--token <token>', 'bearer token for a broker with authentication on').env('SLUICE_TOKEN'))
     .addOption(new Option('--ca <file>', 'PEM CA certificate to trust for an https:// broker').env('SLUICE_CA'))
-    .addOption(new Option('--cert <file>', 'PEM client certificate (mutual TLS)').env('SLUICE_CERT'))
-    .addOption(new Option('--key <file>', 'PEM key of --cert').env('SLUICE_KEY'))
+    .addOption(new Option('--client-cert <file>', 'PEM client certificate (mutual TLS)').env('SLUICE_CLIENT_CERT'))
+    .addOption(new Option('--client-key <file>', 'PEM key of --client-cert').env('SLUICE_CLIENT_KEY'))
     .addOption(
       new Option('--timeout <ms>', 'give up on an unreachable or unavailable broker after this long').default(DEFAULT_TIMEOUT_MS).argParser(integerArg(0)),
     );

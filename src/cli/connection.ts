@@ -1,6 +1,6 @@
 /**
  * The connection flags of every command that talks to a broker: `--token` (env SLUICE_TOKEN) and `--ca FILE`
- * (env SLUICE_CA), plus `--cert`/`--key` for mutual TLS, turned into sluice/client's connection options.
+ * (env SLUICE_CA), plus `--client-cert`/`--client-key` for mutual TLS, turned into sluice/client's connection options.
  * The files are read here, so the broker commands stay free of file access.
  */
 import { readFileSync } from 'node:fs';
@@ -10,8 +10,8 @@ import { CliFailure, EXIT_USAGE } from './errors.js';
 export interface ConnectionFlags {
   token?: string;
   ca?: string;
-  cert?: string;
-  key?: string;
+  clientCert?: string;
+  clientKey?: string;
 }
 
 function readPem(flag: string, path: string): Buffer {
@@ -26,7 +26,7 @@ export function connectionOptions(flags: ConnectionFlags): ConnectionOptions {
   return {
     ...(flags.token ? { token: flags.token } : {}),
     ...(flags.ca ? { ca: readPem('--ca', flags.ca) } : {}),
-    ...(flags.cert ? { cert: readPem('--cert', flags.cert) } : {}),
-    ...(flags.key ? { key: readPem('--key', flags.key) } : {}),
+    ...(flags.clientCert ? { cert: readPem('--client-cert', flags.clientCert) } : {}),
+    ...(flags.clientKey ? { key: readPem('--client-key', flags.clientKey) } : {}),
   };
 }

@@ -181,10 +181,10 @@ export function registerSecurity(app: FastifyInstance, config: BrokerConfig, log
     done();
   });
 
-  app.addHook('preSerialization', (request, _reply, payload, done) => {
+  app.addHook('preSerialization', (request, reply, payload, done) => {
     const s = state.get(request);
     const filter = s?.rule?.filter;
-    if (!s || !filter || payload === null || typeof payload !== 'object' || !authenticator.enabled) return done(null, payload);
+    if (!s || !filter || reply.statusCode !== 200 || payload === null || typeof payload !== 'object' || !authenticator.enabled) return done(null, payload);
     done(null, filter(payload, (c) => authenticator.authorize(s.principal, c)));
   });
 
