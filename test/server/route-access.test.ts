@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningBroker } from '../../src/server/broker.js';
 import { newToken } from '../../src/security/tokens.js';
 import { startTestBroker } from '../helpers/broker.js';
-import { useTempDirs } from '../helpers/temp-dir.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
