@@ -50,7 +50,8 @@ export class QuotaManager {
 
   /** 0 when `client` may send a request of this kind now, else the ms to wait. */
   delayMs(client: string, kind: QuotaKind, own?: Quotas): number {
-    return this.bucket(client, kind, own)?.delayMs(this.now()) ?? 0;
+    // Byte quotas let a request through whenever the bucket is not in debt; a request quota needs a whole token.
+    return this.bucket(client, kind, own)?.delayMs(this.now(), kind === 'requestsPerSec' ? 1 : 0) ?? 0;
   }
 
   charge(client: string, kind: QuotaKind, amount: number, own?: Quotas): void {

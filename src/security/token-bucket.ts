@@ -22,10 +22,13 @@ export class TokenBucket {
     this.tokens = Math.min(this.ratePerSec, this.tokens + (elapsed * this.ratePerSec) / 1000);
   }
 
-  /** 0 when a request may go now, else how many ms until the debt is paid. */
-  delayMs(nowMs: number): number {
+  /**
+   * 0 when a request may go now, else how many ms until the bucket holds `needed` tokens (0: until the debt is
+   * paid; 1 for a count of requests, which never goes into debt).
+   */
+  delayMs(nowMs: number, needed = 0): number {
     this.refill(nowMs);
-    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens * 1000) / this.ratePerSec);
+    return this.tokens >= needed ? 0 : Math.ceil(((needed - this.tokens) * 1000) / this.ratePerSec);
   }
 
   /** Takes `amount` tokens (the bucket may go into debt). */
