@@ -142,7 +142,7 @@ describe('limits', () => {
     await waitFor(() => broker!.services.fetches.waitingFetches > 0, 5_000, 'the first long poll to wait');
     const second = await fetch(url);
     expect(second.status).toBe(429);
-    expect((await second.json()).error.quota).toBe('maxLongPollsPerClient');
+    expect(((await second.json()) as { error: { quota: string } }).error.quota).toBe('maxLongPollsPerClient');
     expect((await fetch(`${broker!.url}/topics/t/partitions/0/records?offset=0`)).status).toBe(200); // a fetch that does not wait is not bounded
     await json('POST', '/topics/t/records', { records: [{ value: 'wake' }] });
     expect((await first).status).toBe(200);

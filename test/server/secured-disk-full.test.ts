@@ -46,7 +46,7 @@ it('disk full then freed, with auth and quotas on', async () => {
   for (let i = 0; i < 3; i++) expect((await produce(`before-${i}`)).statusCode).toBe(200);
 
   io.inject({ op: 'writev', errno: 'ENOSPC' });
-  io.inject({ op: 'write', errno: 'ENOSPC' });
+  io.inject({ op: 'open', errno: 'ENOSPC' });
   for (let i = 0; i < 3; i++) {
     const r = await produce(`full-${i}`);
     expect(r.statusCode).toBe(507);
