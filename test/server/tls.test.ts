@@ -15,6 +15,15 @@ import type { BrokerConfig } from '../../src/server/broker-config.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { makeCa, makeCert, pem, type Ca } from '../helpers/certs.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
+import { runCli, type CliIO } from '../../src/cli/program.js';
+import { sha256Hex } from '../../src/security/tokens.js';
+import { PassThrough } from 'node:stream';
+
+function capture(): CliIO & { out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, stdout: (l) => out.push(l), stderr: (l) => err.push(l), write: async (t) => (out.push(t), true), stdin: new PassThrough(), stdinIsTTY: false };
+}
 
 const tempDir = useTempDirs();
 let broker: RunningBroker | null = null;
@@ -67,6 +76,26 @@ describe('TLS', () => {
     await expect(admin(url, { ca: pem(otherCa.cert) }).listTopics()).rejects.toMatchObject({ code: 'BROKER_NOT_AVAILABLE' });
     // No plaintext port: an http request to it gets no HTTP answer.
     await expect(admin(url.replace('https:', 'http:')).listTopics()).rejects.toMatchObject({ code: expect.stringMatching(/BROKER_NOT_AVAILABLE|INVALID_REQUEST/) });
+  });
+
+  it('the CLI speaks https with --ca and sends --token; sluice auth new-token makes the pair', async () => {
+    const io = capture();
+    expect(await runCli(['auth', 'new-token', '--json'], io)).toBe(0);
+    const { token, tokenSha256 } = JSON.parse(io.out[0]!);
+    expect(sha256Hex(token)).toBe(tokenSha256);
+    const dir = tempDir();
+    writeFileSync(join(dir, 'auth.json'), JSON.stringify({ principals: [{ name: 'ops', tokenSha256, acls: [{ resource: 'cluster', name: 'sluice', pattern: 'literal', operations: ['admin'] }] }] }));
+    const url = await start({ tlsCert: server.cert, tlsKey: server.key, authFile: join(dir, 'auth.json') });
+    const created = capture();
+    expect(await runCli(['topics', 'create', 'cli-t', '--partitions', '1', '--broker', url, '--ca', ca.cert, '--token', token, '--timeout', '0'], created)).toBe(0);
+    const listed = capture();
+    expect(await runCli(['topics', 'list', '--broker', url, '--ca', ca.cert, '--token', token, '--timeout', '0'], listed)).toBe(0);
+    expect(listed.out.join('\n')).toContain('cli-t');
+    const refused = capture();
+    expect(await runCli(['topics', 'list', '--broker', url, '--ca', ca.cert, '--timeout', '0'], refused)).toBe(1);
+    expect(refused.err.join('\n')).toContain('UNAUTHENTICATED');
+    const noCa = capture();
+    expect(await runCli(['topics', 'list', '--broker', url, '--token', token, '--timeout', '0'], noCa)).toBe(1);
   });
 
   it('an expired certificate is refused by the client', async () => {
