@@ -7,7 +7,7 @@
  *
  *   npm run build && node dist/bench/security.bench.js [--quick]
  *
- * Writes bench/results/security.json.
+ * Writes bench/results/security/cost.json (a folder of its own: bench/report.ts reads only suite reports).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,7 +25,7 @@ const LATENCY_SENDS = quick ? 300 : 2_000;
 const ROUNDS = quick ? 1 : 3;
 const VALUE = Buffer.alloc(1_024, 'v');
 const BIN = fileURLToPath(new URL('../../bin/sluice.js', import.meta.url));
-const RESULTS = fileURLToPath(new URL('../../bench/results/security.json', import.meta.url));
+const RESULTS = fileURLToPath(new URL('../../bench/results/security/cost.json', import.meta.url));
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
