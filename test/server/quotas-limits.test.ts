@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Consumer } from '../../src/client/consumer.js';
 import { Producer } from '../../src/client/producer.js';
 import type { RunningBroker } from '../../src/server/broker.js';
 import type { BrokerConfig } from '../../src/server/broker-config.js';
@@ -98,6 +99,19 @@ describe('quotas', () => {
     const offsets = (await Promise.all(sends)).map((m) => m.offset);
     expect(offsets).toEqual(Array.from({ length: 60 }, (_, i) => i));
     const metrics = (await json('GET', '/metrics', undefined, auth)).body;
+    expect(metrics).toMatch(/sluice_errors_total\{code="THROTTLED"[^}]*\} [1-9]/);
+  });
+
+  it('the consumer rides through fetch-bytes throttling: every record arrives, once, in order (80 KiB at 40 KiB/s)', async () => {
+    await start({ quotaFetchBytesPerSec: 40_000, groupInitialRebalanceDelayMs: 0 }, { listen: true });
+    await json('POST', '/topics', { name: 't', partitions: 1 });
+    for (let i = 0; i < 80; i++) await json('POST', '/topics/t/records', { records: [{ value: `${i}:`.padEnd(1_000, 'v') }] });
+    const consumer = new Consumer({ broker: broker!.url!, group: 'g', topics: ['t'], autoOffsetReset: 'earliest', maxBytesPerPartition: 8_000 });
+    closing.push(consumer);
+    const seen: number[] = [];
+    while (seen.length < 80) for (const r of await consumer.poll({ timeoutMs: 5_000 })) seen.push(r.offset);
+    expect(seen).toEqual(Array.from({ length: 80 }, (_, i) => i));
+    const metrics = (await json('GET', '/metrics')).body;
     expect(metrics).toMatch(/sluice_errors_total\{code="THROTTLED"[^}]*\} [1-9]/);
   });
 });
