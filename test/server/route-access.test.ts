@@ -167,6 +167,12 @@ describe('the access table covers every route', () => {
     expect((await call({ method: 'GET', url: '/health' }, null)).statusCode).toBe(200);
   });
 
+  it('HEAD routes take their GET\'s rule', async () => {
+    expect((await call({ method: 'HEAD', url: '/topics/t' }, null)).statusCode).toBe(401);
+    expect((await call({ method: 'HEAD', url: '/topics/t' }, none.token)).statusCode).toBe(403);
+    expect((await call({ method: 'HEAD', url: '/topics/t' }, full.token)).statusCode).toBe(200);
+  });
+
   it('an unknown route needs a token too', async () => {
     expect((await call({ method: 'GET', url: '/nope' }, null)).statusCode).toBe(401);
     expect((await call({ method: 'GET', url: '/nope' }, full.token)).statusCode).toBe(404);
