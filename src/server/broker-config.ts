@@ -46,7 +46,7 @@ export const BROKER_SETTINGS: readonly SettingSpec[] = [
   { key: 'quotaFetchBytesPerSec', type: 'integer', default: null, nullable: true, unit: 'bytes', min: 1, doc: 'fetched bytes per second per principal (per client address without auth), unless the auth file sets the principal\'s own' },
   { key: 'quotaRequestsPerSec', type: 'integer', default: null, nullable: true, unit: 'count', min: 1, doc: 'requests per second per principal (per client address without auth), unless the auth file sets the principal\'s own' },
   { key: 'maxConnections', type: 'integer', default: 10_000, unit: 'count', min: 1, doc: 'open client connections at most; a connection beyond is closed at once' },
-  { key: 'maxLongPollsPerClient', type: 'integer', default: 100, unit: 'count', min: 1, doc: 'requests waiting for data (fetch or heartbeat with maxWaitMs) at once per principal (per client address without auth); one more: 429 THROTTLED' },
+  { key: 'maxLongPollsPerClient', type: 'integer', default: 100, unit: 'count', min: 1, doc: 'requests waiting for data (fetch or heartbeat with maxWaitMs) at once per client address (and principal, with auth); one more: 429 THROTTLED' },
   { key: 'groupMaxSize', type: 'integer', default: 1_000, unit: 'count', min: 1, doc: 'members a consumer (or share) group may have; one more join: 409 GROUP_MAX_SIZE_REACHED' },
   ...TOPIC_SETTINGS.map((s) => ({ ...s, doc: `default for topics: ${s.doc}` })),
 ];

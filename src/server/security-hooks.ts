@@ -166,16 +166,18 @@ export function registerSecurity(app: FastifyInstance, config: BrokerConfig, log
       quotas.charge(s.client, 'produceBytesPerSec', bytes, s.principal.quotas);
     }
     if (requestedWaitMs(request.query, request.body) > 0) {
-      const open = longPolls.get(s.client) ?? 0;
+      // Per principal and address: the consumers of one application on many hosts share a principal.
+      const key = `${s.client}|${request.ip}`;
+      const open = longPolls.get(key) ?? 0;
       if (open >= config.maxLongPollsPerClient) {
         return void sendThrottled(reply, new BrokerError('THROTTLED', `${open} requests of this client are already waiting for data (maxLongPollsPerClient)`, { details: { quota: 'maxLongPollsPerClient', throttleMs: 1000 } }));
       }
-      longPolls.set(s.client, open + 1);
+      longPolls.set(key, open + 1);
       s.longPoll = true;
       reply.raw.once('close', () => {
-        const left = (longPolls.get(s.client) ?? 1) - 1;
-        if (left <= 0) longPolls.delete(s.client);
-        else longPolls.set(s.client, left);
+        const left = (longPolls.get(key) ?? 1) - 1;
+        if (left <= 0) longPolls.delete(key);
+        else longPolls.set(key, left);
       });
     }
     done();
