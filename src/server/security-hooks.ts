@@ -44,7 +44,6 @@ interface RequestState {
   client: string;
   rule: AccessRule | undefined;
   checks: AccessCheck[];
-  longPoll: boolean;
 }
 
 const state = new WeakMap<FastifyRequest, RequestState>();
@@ -130,7 +129,7 @@ export function registerSecurity(app: FastifyInstance, config: BrokerConfig, log
       reply.header('www-authenticate', 'Bearer realm="sluice"');
       return void sendError(reply, new BrokerError('UNAUTHENTICATED', 'send Authorization: Bearer TOKEN (a token of the broker\'s auth file)'));
     }
-    const s: RequestState = { principal, client: authenticator.enabled ? `p:${principal.name}` : `a:${request.ip}`, rule, checks: [], longPoll: false };
+    const s: RequestState = { principal, client: authenticator.enabled ? `p:${principal.name}` : `a:${request.ip}`, rule, checks: [] };
     state.set(request, s);
     const requestDelay = delayed(s, 'requestsPerSec');
     if (requestDelay > 0) return void sendThrottled(reply, throttled('requestsPerSec', requestDelay));
@@ -173,7 +172,6 @@ export function registerSecurity(app: FastifyInstance, config: BrokerConfig, log
         return void sendThrottled(reply, new BrokerError('THROTTLED', `${open} requests of this client are already waiting for data (maxLongPollsPerClient)`, { details: { quota: 'maxLongPollsPerClient', throttleMs: 1000 } }));
       }
       longPolls.set(key, open + 1);
-      s.longPoll = true;
       reply.raw.once('close', () => {
         const left = (longPolls.get(key) ?? 1) - 1;
         if (left <= 0) longPolls.delete(key);
