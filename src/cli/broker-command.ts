@@ -8,19 +8,29 @@ import { Admin } from '../client/admin.js';
 import { isBrokerError } from '../client/errors.js';
 import { brokerList } from '../client/brokers.js';
 import { CliFailure, EXIT_USAGE } from './errors.js';
+import { connectionOptions, type ConnectionFlags } from './connection.js';
 
 export const DEFAULT_BROKER = 'http://127.0.0.1:8080';
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
-export interface BrokerFlags {
+export interface BrokerFlags extends ConnectionFlags {
   broker: string;
   timeout: number;
+}
+
+/** The client options for --token, --ca, --client-cert and --client-key. */
+export function brokerConnection(flags: BrokerFlags) {
+  return connectionOptions(flags);
 }
 
 /** Adds --broker and --timeout to a command. */
 export function withBrokerOptions(command: Command): Command {
   return command
     .addOption(new Option('--broker <urls>', 'broker to talk to, or several of a cluster, comma separated').env('SLUICE_BROKER').default(DEFAULT_BROKER))
+    .addOption(new Option('--token <token>', 'bearer token for a broker with authentication on').env('SLUICE_TOKEN'))
+    .addOption(new Option('--ca <file>', 'PEM CA certificate to trust for an https:// broker').env('SLUICE_CA'))
+    .addOption(new Option('--client-cert <file>', 'PEM client certificate (mutual TLS)').env('SLUICE_CLIENT_CERT'))
+    .addOption(new Option('--client-key <file>', 'PEM key of --client-cert').env('SLUICE_CLIENT_KEY'))
     .addOption(
       new Option('--timeout <ms>', 'give up on an unreachable or unavailable broker after this long').default(DEFAULT_TIMEOUT_MS).argParser(integerArg(0)),
     );
@@ -37,7 +47,7 @@ export function brokerUrl(flags: BrokerFlags): string[] {
 
 /** Runs `work` with an Admin for the broker and closes it afterwards. */
 export async function withAdmin<T>(flags: BrokerFlags, work: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = new Admin({ broker: brokerUrl(flags), retryTimeoutMs: flags.timeout });
+  const admin = new Admin({ broker: brokerUrl(flags), retryTimeoutMs: flags.timeout, ...brokerConnection(flags) });
   try {
     return await work(admin);
   } finally {

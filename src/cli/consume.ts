@@ -16,7 +16,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Consumer } from '../client/consumer.js';
 import type { ConsumerRecord, PartitionDescription } from '../client/types.js';
-import { brokerUrl, integerArg, withAdmin, withBrokerOptions, type BrokerFlags } from './broker-command.js';
+import { brokerConnection, brokerUrl, integerArg, withAdmin, withBrokerOptions, type BrokerFlags } from './broker-command.js';
 import { CliFailure, EXIT_INTERRUPTED, EXIT_USAGE } from './errors.js';
 import { bytesText, examples } from './output.js';
 import type { CliIO } from './program.js';
@@ -82,6 +82,7 @@ async function consume(topic: string, flags: ConsumeFlags, io: CliIO): Promise<v
 
   const consumer = new Consumer({
     broker,
+    ...brokerConnection(flags),
     topics: [topic],
     ...(flags.group !== undefined
       ? { group: flags.group, autoCommit: false, ...(typeof from === 'number' ? { startOffset: from } : {}) }

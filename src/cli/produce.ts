@@ -10,7 +10,7 @@
 import { Option, type Command } from 'commander';
 import { Producer } from '../client/producer.js';
 import type { ProducerRecord } from '../client/types.js';
-import { brokerUrl, collect, integerArg, timeArg, withAdmin, withBrokerOptions, type BrokerFlags } from './broker-command.js';
+import { brokerConnection, brokerUrl, collect, integerArg, timeArg, withAdmin, withBrokerOptions, type BrokerFlags } from './broker-command.js';
 import { CliFailure, EXIT_INTERRUPTED, EXIT_USAGE } from './errors.js';
 import { examples } from './output.js';
 import type { CliIO } from './program.js';
@@ -63,6 +63,7 @@ async function produce(topic: string, flags: ProduceFlags, io: CliIO): Promise<v
   const patience = Math.max(flags.timeout, 1_000);
   const producer = new Producer({
     broker,
+    ...brokerConnection(flags),
     acks: flags.acks,
     compression: flags.compression,
     bufferBytes: 4_194_304,

@@ -11,6 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { isBrokerError } from '../client/errors.js';
+import { addAuthCommand } from './auth.js';
 import { addCompletionCommand } from './completion.js';
 import { addConsumeCommand } from './consume.js';
 import { dumpFile } from './dump-log.js';
@@ -61,6 +62,7 @@ Examples:
   addProduceCommand(program, io);
   addConsumeCommand(program, io);
   addCompletionCommand(program, io);
+  addAuthCommand(program, io);
 
   program
     .command('dump-log')

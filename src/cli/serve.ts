@@ -73,6 +73,8 @@ Examples:
           resolve();
         });
       };
+      // SIGHUP rereads the auth file and the TLS files without a restart (docs/security.md).
+      process.on('SIGHUP', () => broker.reload());
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
     });

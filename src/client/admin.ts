@@ -4,7 +4,7 @@
  * because repeating a create or delete whose reply was lost would answer with a misleading error.
  */
 import { defaultClientId } from './events.js';
-import { segment } from './http.js';
+import { connectionOf, segment, type ConnectionOptions } from './http.js';
 import { Brokers, type Route } from './brokers.js';
 import type { BackoffOptions } from './retry.js';
 import type {
@@ -22,7 +22,7 @@ import type {
   TopicSummary,
 } from './types.js';
 
-export interface AdminOptions {
+export interface AdminOptions extends ConnectionOptions {
   /** The broker URL, or several of a cluster (a list or a comma-separated string): any of them bootstraps. */
   broker: string | readonly string[];
   /** Per request (default 30,000). */
@@ -41,7 +41,7 @@ export class Admin {
   private readonly backoff: BackoffOptions;
 
   constructor(options: AdminOptions) {
-    this.http = new Brokers(options.broker, { connections: 4, requestTimeoutMs: options.requestTimeoutMs ?? 30_000, clientId: options.clientId ?? defaultClientId() });
+    this.http = new Brokers(options.broker, { connections: 4, requestTimeoutMs: options.requestTimeoutMs ?? 30_000, clientId: options.clientId ?? defaultClientId(), ...connectionOf(options) });
     this.retryTimeoutMs = options.retryTimeoutMs ?? 10_000;
     this.backoff = { retryBackoffMs: options.retryBackoffMs ?? 100, retryBackoffMaxMs: options.retryBackoffMaxMs ?? 1_000 };
   }

@@ -1,4 +1,5 @@
 /** The Consumer's options: their documentation, defaults and validation (a bad option fails the constructor). */
+import type { ConnectionOptions } from './http.js';
 import { invalidArgument, invalidOption } from './errors.js';
 import { defaultClientId, silentLogger, type Logger } from './events.js';
 import { boolOption, enumOption, intOption } from './options.js';
@@ -11,7 +12,7 @@ export type OffsetReset = 'earliest' | 'latest' | 'none';
 /** A rebalance hook: may be async; the consumer waits for it (see `onRevoked`). */
 export type RebalanceHook = (partitions: TopicPartition[]) => void | Promise<void>;
 
-export interface ConsumerOptions {
+export interface ConsumerOptions extends ConnectionOptions {
   /** The broker URL, or several of a cluster (a list or a comma-separated string): any of them bootstraps. */
   broker: string | readonly string[];
   /** Topics to consume: with `group`, the subscription; without, every partition of them. */

@@ -21,7 +21,7 @@ import { BrokerHealth, emitError, type ClientEventMap } from './events.js';
 import { Fetcher, PartitionState } from './fetcher.js';
 import { GroupAssignment } from './group-assignment.js';
 import { GroupMember } from './group-member.js';
-import { segment } from './http.js';
+import { connectionOf, segment } from './http.js';
 import { Brokers, brokerList } from './brokers.js';
 import { intOption } from './options.js';
 import { StartOffsets } from './start-offsets.js';
@@ -63,7 +63,7 @@ export class Consumer extends EventEmitter<ClientEventMap> implements AsyncItera
       this.fetcher.wake();
     });
     // One long poll for every partition and one held heartbeat, plus commits and offset lookups beside them.
-    this.http = new Brokers(options.broker, { connections: CONSUMER_CONNECTIONS, requestTimeoutMs: settings.requestTimeoutMs, clientId: settings.clientId, health: this.health });
+    this.http = new Brokers(options.broker, { connections: CONSUMER_CONNECTIONS, requestTimeoutMs: settings.requestTimeoutMs, clientId: settings.clientId, health: this.health, ...connectionOf(options) });
     this.startOffsets = new StartOffsets(this.http, settings.autoOffsetReset, options.startOffset, backoff);
     this.topicWaiter = new TopicWaiter(this.http, { autoCreate: settings.autoCreateTopics, backoff, logger: settings.logger, signal: this.stopping.signal });
     this.fetcher = new Fetcher(this.http, {

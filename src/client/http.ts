@@ -6,7 +6,7 @@
  */
 import { Pool } from 'undici';
 import { errorFromResponse, invalidOption, transportError } from './errors.js';
-import { withRetries, type BackoffOptions } from './retry.js';
+import { sleep, withRetries, type BackoffOptions } from './retry.js';
 import type { BrokerError } from './errors.js';
 
 export const CLIENT_ID_HEADER = 'sluice-client-id';
@@ -33,7 +33,38 @@ export interface RawResponse {
   body: Buffer;
 }
 
-export interface HttpClientOptions {
+/** How to reach a broker that has TLS or authentication on (admin, producer and consumer options). */
+export interface ConnectionOptions {
+  /** bearer token sent with every request (`Authorization: Bearer ...`) */
+  token?: string;
+  /** PEM CA certificate(s) to trust for an https:// broker (else the system's CAs) */
+  ca?: string | Buffer;
+  /** PEM client certificate and key, for a broker that asks for one (mutual TLS) */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+}
+
+/** Checks and keeps only the connection options of a larger options object. */
+export function connectionOf(options: ConnectionOptions): ConnectionOptions {
+  const out: ConnectionOptions = {};
+  if (options.token !== undefined) {
+    if (typeof options.token !== 'string' || !/^[A-Za-z0-9._~+/=-]{1,1024}$/.test(options.token)) throw invalidOption('token must be a bearer token (base64url text)');
+    out.token = options.token;
+  }
+  for (const key of ['ca', 'cert', 'key'] as const) {
+    const value = options[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'string' && !Buffer.isBuffer(value)) throw invalidOption(`${key} must be PEM text or a Buffer`);
+    out[key] = value;
+  }
+  if ((out.cert === undefined) !== (out.key === undefined)) throw invalidOption('cert and key go together');
+  return out;
+}
+
+/** How long the client waits at most on one THROTTLED answer before sending again. */
+const MAX_THROTTLE_WAIT_MS = 30_000;
+
+export interface HttpClientOptions extends ConnectionOptions {
   /** Most sockets to the broker at once (null: no limit, needed by consumers that long-poll many partitions). */
   connections?: number | null;
   requestTimeoutMs?: number;
@@ -62,6 +93,7 @@ export class HttpClient {
   private readonly requestTimeoutMs: number;
   private readonly clientId: string | undefined;
   private readonly health: HttpClientOptions['health'];
+  private readonly authorization: string | undefined;
   private closed = false;
 
   constructor(broker: string, options: HttpClientOptions = {}) {
@@ -71,7 +103,10 @@ export class HttpClient {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.clientId = options.clientId;
     this.health = options.health;
-    this.pool = new Pool(url.origin, { connections: options.connections ?? null, keepAliveTimeout: 30_000, pipelining: 1 });
+    const security = connectionOf(options);
+    this.authorization = security.token === undefined ? undefined : `Bearer ${security.token}`;
+    const tls = { ...(security.ca ? { ca: security.ca } : {}), ...(security.cert ? { cert: security.cert, key: security.key } : {}) };
+    this.pool = new Pool(url.origin, { connections: options.connections ?? null, keepAliveTimeout: 30_000, pipelining: 1, ...(Object.keys(tls).length > 0 ? { connect: tls } : {}) });
   }
 
   /** Sends a request and returns the parsed JSON reply (undefined for 204); a non-2xx status throws. */
@@ -86,13 +121,31 @@ export class HttpClient {
     return withRetries(() => this.json<T>('GET', path, { query }), deadlineMs, backoff, undefined, `GET ${path}`);
   }
 
-  /** Sends a request and returns status, headers and body; a non-2xx status throws its BrokerError. */
+  /**
+   * Sends a request and returns status, headers and body; a non-2xx status throws its BrokerError. A
+   * THROTTLED answer (over a quota: nothing of the request was applied) is not a failure: the request is sent
+   * again after the broker's Sluice-Throttle-Ms (or Retry-After), until the signal aborts.
+   */
   async request(method: string, path: string, options: RequestOptions = {}): Promise<RawResponse> {
+    for (;;) {
+      try {
+        return await this.requestOnce(method, path, options);
+      } catch (err) {
+        const e = err as BrokerError;
+        if (e?.code !== 'THROTTLED' || options.signal?.aborted || this.closed) throw err;
+        await sleep(throttleWaitMs(e), options.signal);
+        if (options.signal?.aborted) throw err;
+      }
+    }
+  }
+
+  private async requestOnce(method: string, path: string, options: RequestOptions): Promise<RawResponse> {
     const target = path + queryString(options.query);
     const url = this.baseUrl + target;
     const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
     const headers: Record<string, string> = {};
     if (this.clientId) headers[CLIENT_ID_HEADER] = this.clientId;
+    if (this.authorization) headers.authorization = this.authorization;
     let body: Buffer | string | undefined;
     if (options.json !== undefined) {
       headers['content-type'] = 'application/json';
@@ -135,6 +188,12 @@ export class HttpClient {
       // not a sluice error body (a proxy's page, say): the status alone decides
     }
     const error = errorFromResponse(status, parsed, url);
+    if (error.code === 'THROTTLED') {
+      const ms = Number(responseHeaders['sluice-throttle-ms'] ?? Number(responseHeaders['retry-after'] ?? 1) * 1000);
+      (error.details as Record<string, unknown>).throttleMs = Number.isFinite(ms) ? ms : 1000;
+      this.health?.reached();
+      throw error;
+    }
     this.health?.failed(error); // a broker shutting down (503) counts as unreachable, any other answer as reached
     throw error;
   }
@@ -144,6 +203,11 @@ export class HttpClient {
     this.closed = true;
     await this.pool.close();
   }
+}
+
+function throttleWaitMs(err: BrokerError): number {
+  const ms = Number(err.details?.throttleMs ?? 1000);
+  return Math.min(MAX_THROTTLE_WAIT_MS, Math.max(1, Number.isFinite(ms) ? ms : 1000));
 }
 
 function queryString(query: Record<string, QueryValue> | undefined): string {

@@ -1,11 +1,12 @@
 /** The Producer's options: their documentation, defaults and validation (a bad option fails the constructor). */
+import type { ConnectionOptions } from './http.js';
 import { invalidArgument, invalidOption } from './errors.js';
 import { defaultClientId, silentLogger, type Logger } from './events.js';
 import { boolOption, enumOption, intOption } from './options.js';
 import type { BackoffOptions } from './retry.js';
 import type { Acks, Compression } from './types.js';
 
-export interface ProducerOptions {
+export interface ProducerOptions extends ConnectionOptions {
   /** The broker URL, or several of a cluster (a list or a comma-separated string): any of them bootstraps. */
   broker: string | readonly string[];
   /** "all" (default): durable (and, in a cluster, replicated to the ISR); "1"; "0": fire and forget. */

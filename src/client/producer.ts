@@ -21,7 +21,7 @@ import { ByteBudget } from './byte-budget.js';
 import { EventEmitter } from 'node:events';
 import { BrokerError, asBrokerError, invalidArgument } from './errors.js';
 import { BrokerHealth, emitError, type ClientEventMap } from './events.js';
-import { segment } from './http.js';
+import { connectionOf, segment } from './http.js';
 import { Brokers, brokerList } from './brokers.js';
 import { producerSettings, type ProducerOptions, type ProducerSettings } from './producer-options.js';
 import { prepareRecord, BATCH_OVERHEAD } from './records.js';
@@ -65,7 +65,7 @@ export class Producer extends EventEmitter<ClientEventMap> {
     this.needIdentity = settings.idempotent;
     this.budget = new ByteBudget(settings.bufferBytes);
     this.health = new BrokerHealth(brokerList(options.broker).join(','), settings.requestTimeoutMs, settings.logger, (err) => emitError(this, err));
-    this.http = new Brokers(options.broker, { connections: null, requestTimeoutMs: settings.requestTimeoutMs, clientId: settings.clientId, health: this.health });
+    this.http = new Brokers(options.broker, { connections: null, requestTimeoutMs: settings.requestTimeoutMs, clientId: settings.clientId, health: this.health, ...connectionOf(options) });
     this.metadata = new TopicMetadata(this.http, { ...settings.backoff, onRetry: (e) => this.emit('retry', e) });
     this.accumulator = new Accumulator({ batchBytes: settings.batchBytes, lingerMs: settings.lingerMs, deliveryTimeoutMs: settings.deliveryTimeoutMs });
   }

@@ -37,6 +37,10 @@ export const ERROR_CODES = {
   KAFKA_STORAGE_ERROR: { retriable: true, meaning: 'disk error or disk full; nothing partial is visible' },
   NOT_FOUND: { retriable: false, meaning: 'no such route (path or method)' },
   BROKER_NOT_AVAILABLE: { retriable: true, meaning: 'the broker is shutting down, or (in the client) cannot be reached; retry later' },
+  UNAUTHENTICATED: { retriable: false, meaning: 'no bearer token, an unknown one, or no client certificate a principal goes by (auth on)' },
+  NOT_AUTHORIZED: { retriable: false, meaning: 'the principal lacks the operation on the resource (details: resource, name, operation)' },
+  THROTTLED: { retriable: true, meaning: 'over a quota or the bound on concurrent long polls; retry after Retry-After seconds (Sluice-Throttle-Ms)' },
+  GROUP_MAX_SIZE_REACHED: { retriable: false, meaning: 'the group already has groupMaxSize members' },
   UNKNOWN_SERVER_ERROR: { retriable: false, meaning: 'a fault in the broker itself (a bug); the details are only in the broker\'s log' },
 } as const satisfies Record<string, { retriable: boolean; meaning: string }>;
 

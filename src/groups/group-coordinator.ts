@@ -31,6 +31,8 @@ export interface CoordinatorOptions {
   /** how long a group without members waits after its first join before it assigns (0: not at all) */
   initialRebalanceDelayMs?: number;
   hash: (key: Uint8Array) => number;
+  /** most members a group may have (GROUP_MAX_SIZE_REACHED beyond); none when absent */
+  groupMaxSize?: number;
   /** called when a group's generation moves (membership or target changed): metrics */
   onRebalance?: (group: string, generation: number) => void;
 }
@@ -158,6 +160,10 @@ export class GroupCoordinator {
     this.checkAvailable(group);
     for (const topic of request.topics) this.topics.topic(topic);
     const existing = this.groups.get(group);
+    const max = this.options.groupMaxSize;
+    if (existing && max !== undefined && existing.memberCount >= max) {
+      throw new BrokerError('GROUP_MAX_SIZE_REACHED', `group ${group} already has ${existing.memberCount} members (groupMaxSize ${max})`, { details: { groupMaxSize: max } });
+    }
     const g = existing ?? new ConsumerGroup(group);
     const before = g.generation;
     const forming = g.formingUntil;

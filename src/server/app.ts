@@ -19,6 +19,8 @@ import { opsRoutes } from './routes/ops.js';
 import { produceRoutes } from './routes/produce.js';
 import { topicRoutes } from './routes/topics.js';
 import { replicaRoutes } from './routes/replica.js';
+import { registerSecurity } from './security-hooks.js';
+import { listenerOptions } from './tls.js';
 
 export async function buildApp(services: Services, logger: Logger): Promise<FastifyInstance> {
   const { config } = services;
@@ -30,7 +32,8 @@ export async function buildApp(services: Services, logger: Logger): Promise<Fast
     // clients hold sockets for minutes. The request timeout counts only until the request has arrived, so a
     // long-polling fetch that waits up to maxFetchWaitMs for data is not cut by it. Expiry is checked every
     // second (Node: every 30 s).
-    http: { maxHeaderSize: config.maxHeaderBytes, headersTimeout: config.requestHeadersTimeoutMs, requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: 1_000 },
+    // HTTPS instead when tlsCert/tlsKey are set (tls.ts).
+    ...listenerOptions(config, { maxHeaderSize: config.maxHeaderBytes, headersTimeout: config.requestHeadersTimeoutMs, requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: 1_000 }),
     requestTimeout: config.requestTimeoutMs,
     clientErrorHandler: clientErrorHandler(config, logger as FastifyBaseLogger),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
@@ -76,6 +79,9 @@ export async function buildApp(services: Services, logger: Logger): Promise<Fast
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime, ...(clientId ? { clientId } : {}) }, 'request');
     done();
   });
+
+  // Authentication, ACLs, quotas, audit (before the routes: it sees each one registered).
+  app.decorate('security', registerSecurity(app, config, logger as FastifyBaseLogger, () => services.clock.now()));
 
   await app.register(fastifySwagger, {
     openapi: {

@@ -40,6 +40,18 @@ export const BROKER_SETTINGS: readonly SettingSpec[] = [
   { key: 'shutdownTimeoutMs', type: 'integer', default: 30_000, unit: 'ms', min: 0, doc: 'how long a graceful shutdown waits for in-flight requests' },
   { key: 'logLevel', type: 'enum', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], doc: 'pino log level; request lines are logged at debug' },
   { key: 'logBufferBytes', type: 'integer', default: 4_194_304, unit: 'bytes', min: 16_384, max: 1_073_741_824, doc: 'log lines kept in memory while stdout cannot take them (a slow reader, a full disk); lines beyond are dropped and counted in sluice_log_lines_dropped_total' },
+  // Security and limits (docs/security.md).
+  { key: 'tlsCert', type: 'string', default: null, nullable: true, doc: 'PEM certificate (chain) file: the listener speaks HTTPS only; reloaded on SIGHUP' },
+  { key: 'tlsKey', type: 'string', default: null, nullable: true, doc: 'PEM private key file of tlsCert; reloaded on SIGHUP' },
+  { key: 'tlsCa', type: 'string', default: null, nullable: true, doc: 'PEM CA file: clients must present a certificate signed by it (mutual TLS; its CN names the principal when no token is sent); reloaded on SIGHUP' },
+  { key: 'authFile', type: 'string', default: null, nullable: true, doc: 'JSON file of principals (token hashes, ACLs, quotas): turns authentication and authorization on; reloaded on SIGHUP' },
+  { key: 'interBrokerToken', type: 'string', default: null, nullable: true, doc: 'bearer token this broker sends to the other brokers of a cluster; its principal needs admin on cluster (prefer the env var to the flag: flags show in ps)' },
+  { key: 'quotaProduceBytesPerSec', type: 'integer', default: null, nullable: true, unit: 'bytes', min: 1, doc: 'produce bytes per second per principal (per client address without auth), unless the auth file sets the principal\'s own (429 THROTTLED above)' },
+  { key: 'quotaFetchBytesPerSec', type: 'integer', default: null, nullable: true, unit: 'bytes', min: 1, doc: 'fetched bytes per second per principal (per client address without auth), unless the auth file sets the principal\'s own' },
+  { key: 'quotaRequestsPerSec', type: 'integer', default: null, nullable: true, unit: 'count', min: 1, doc: 'requests per second per principal (per client address without auth), unless the auth file sets the principal\'s own' },
+  { key: 'maxConnections', type: 'integer', default: 10_000, unit: 'count', min: 1, doc: 'open client connections at most; a connection beyond is closed at once' },
+  { key: 'maxLongPollsPerClient', type: 'integer', default: 100, unit: 'count', min: 1, doc: 'requests waiting for data (fetch or heartbeat with maxWaitMs) at once per client address (and principal, with auth); one more: 429 THROTTLED' },
+  { key: 'groupMaxSize', type: 'integer', default: 1_000, unit: 'count', min: 1, doc: 'members a consumer (or share) group may have; one more join: 409 GROUP_MAX_SIZE_REACHED' },
   ...TOPIC_SETTINGS.map((s) => ({ ...s, doc: `default for topics: ${s.doc}` })),
 ];
 
@@ -75,6 +87,17 @@ export interface BrokerConfig extends TopicConfig {
   shutdownTimeoutMs: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   logBufferBytes: number;
+  tlsCert: string | null;
+  tlsKey: string | null;
+  tlsCa: string | null;
+  authFile: string | null;
+  interBrokerToken: string | null;
+  quotaProduceBytesPerSec: number | null;
+  quotaFetchBytesPerSec: number | null;
+  quotaRequestsPerSec: number | null;
+  maxConnections: number;
+  maxLongPollsPerClient: number;
+  groupMaxSize: number;
 }
 
 export const BROKER_DEFAULTS = defaultsOf(BROKER_SETTINGS) as unknown as BrokerConfig;
@@ -131,6 +154,8 @@ export function loadBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
   if (problems.length === 0 && (values.requestHeadersTimeoutMs as number) > (values.requestTimeoutMs as number)) {
     problems.push(`requestHeadersTimeoutMs (${values.requestHeadersTimeoutMs}) must not be above requestTimeoutMs (${values.requestTimeoutMs})`);
   }
+  if ((values.tlsCert === null) !== (values.tlsKey === null)) problems.push('tlsCert and tlsKey go together');
+  if (values.tlsCa !== null && values.tlsCert === null) problems.push('tlsCa (mutual TLS) needs tlsCert and tlsKey');
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return values as unknown as BrokerConfig;
 }

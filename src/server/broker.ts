@@ -48,9 +48,11 @@ export interface StartOptions {
 export interface RunningBroker {
   app: FastifyInstance;
   services: Services;
-  /** http://host:port once listening */
+  /** http://host:port (https with TLS) once listening */
   url: string | null;
   close(): Promise<void>;
+  /** SIGHUP: rereads the auth file and the TLS certificate, key and CA (open connections stay) */
+  reload(): { authFile: string; tls: string };
 }
 
 export async function startBroker(config: BrokerConfig, options: StartOptions): Promise<RunningBroker> {
@@ -123,6 +125,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     offsetsRetentionMs: config.offsetsRetentionMs,
     initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
     hash: murmur2,
+    groupMaxSize: config.groupMaxSize,
     onRebalance: (group) => metrics.groupRebalances.inc({ group }),
   });
   metrics.watch(logs, topics, fetches, groups);
@@ -141,6 +144,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   let url: string | null = null;
   try {
     app = await buildApp(services, logger);
+    // A connection beyond maxConnections is closed at once by Node.
+    app.server.maxConnections = config.maxConnections;
     if (options.listen !== false) url = await app.listen({ host: config.host, port: config.port });
   } catch (err) {
     // Leave the storage as cleanly as it was found (e.g. the port is taken): no recovery needed next time.
@@ -182,5 +187,10 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
       await logs.close();
       logger.info('sluice stopped cleanly');
     })());
-  return { app, services, url, close };
+  const reload = () => {
+    const result = app.security.reload();
+    logger.info(result, 'SIGHUP: reloaded the security files');
+    return result;
+  };
+  return { app, services, url, close, reload };
 }

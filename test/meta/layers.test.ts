@@ -35,11 +35,13 @@ const ALLOWED: Record<string, string[]> = {
   replication: ['log', 'common', 'replication'],
   topics: ['log', 'common', 'replication', 'topics'],
   groups: ['log', 'common', 'replication', 'topics', 'groups'],
-  cluster: ['log', 'common', 'replication', 'topics', 'groups', 'cluster'],
-  server: ['log', 'common', 'replication', 'topics', 'groups', 'cluster', 'server'],
+  // Principals, ACLs, tokens, quotas: pure, used by the server's hooks and any other front door.
+  security: ['common', 'security'],
+  cluster: ['log', 'common', 'replication', 'topics', 'groups', 'cluster', 'security'],
+  server: ['log', 'common', 'replication', 'topics', 'groups', 'cluster', 'security', 'server'],
   client: ['client', 'common'],
-  cli: ['log', 'common', 'replication', 'topics', 'groups', 'cluster', 'server', 'client', 'cli'],
-  'main.ts': ['log', 'common', 'replication', 'topics', 'groups', 'cluster', 'server', 'client', 'cli'],
+  cli: ['log', 'common', 'replication', 'topics', 'groups', 'cluster', 'security', 'server', 'client', 'cli'],
+  'main.ts': ['log', 'common', 'replication', 'topics', 'groups', 'cluster', 'security', 'server', 'client', 'cli'],
 };
 /**
  * The CLI commands that talk to a broker are a thin shell over sluice/client: no HTTP of their own, no
@@ -64,6 +66,12 @@ describe('layering', () => {
         expect(NETWORK.test(spec), `${relative(SRC, file)} imports ${spec}`).toBe(false);
         if (spec.startsWith('.')) expect(['log', 'common'], `${relative(SRC, file)} imports ${spec}`).toContain(layerOf(join(file, '..', spec)));
       }
+    }
+  });
+
+  it('src/security imports no network library', () => {
+    for (const file of files.filter((f) => layerOf(f) === 'security')) {
+      for (const spec of importsOf(file)) expect(NETWORK.test(spec), `${relative(SRC, file)} imports ${spec}`).toBe(false);
     }
   });
 

@@ -14,7 +14,7 @@ export function opsRoutes(app: FastifyInstance, s: Services): void {
   app.get('/cluster', { schema: { summary: 'The cluster: its name, controller and brokers (single node: this broker alone)', tags: ['operations'] } }, async () => {
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : s.config.port;
-    return { clusterName: SINGLE_NODE_CLUSTER_NAME, controller: LOCAL_BROKER_ID, brokers: [{ id: LOCAL_BROKER_ID, url: `http://${s.config.host}:${port}`, alive: true }] };
+    return { clusterName: SINGLE_NODE_CLUSTER_NAME, controller: LOCAL_BROKER_ID, brokers: [{ id: LOCAL_BROKER_ID, url: `${s.config.tlsCert !== null ? 'https' : 'http'}://${s.config.host}:${port}`, alive: true }] };
   });
 
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['operations'] } }, async (_request, reply) => {
