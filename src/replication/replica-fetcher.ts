@@ -42,6 +42,8 @@ export interface ReplicaFetcherOptions {
   maxBytes: number;
   maxBytesPerPartition?: number;
   backoffMs: number;
+  /** sent as a bearer token to leaders that check authentication (the inter-broker token); null: none */
+  interBrokerToken?: string | null;
 }
 
 export interface LeaderEndpoint {
@@ -133,6 +135,11 @@ export class ReplicaFetcher {
     this.pool = new Pool(leader.leaderUrl, { connections: 1, pipelining: 1 });
   }
 
+  private get requestHeaders(): Record<string, string> {
+    const token = this.options.interBrokerToken;
+    return token ? { 'content-type': REPLICA_REQUEST_MEDIA_TYPE, authorization: `Bearer ${token}` } : { 'content-type': REPLICA_REQUEST_MEDIA_TYPE };
+  }
+
   add(partition: Partition): void {
     const key = partitionKey(partition.topicPartition.topic, partition.topicPartition.partition);
     const existing = this.followed.get(key);
@@ -222,7 +229,7 @@ export class ReplicaFetcher {
     const controller = new AbortController();
     this.inFlight = controller;
     try {
-      const response = await this.pool.request({ path, method: 'POST', body, headers: { 'content-type': REPLICA_REQUEST_MEDIA_TYPE }, signal: controller.signal });
+      const response = await this.pool.request({ path, method: 'POST', body, headers: this.requestHeaders, signal: controller.signal });
       const data = Buffer.from(await response.body.arrayBuffer());
       if (response.statusCode !== 200) throw new Error(`leader ${this.leaderId} answered ${response.statusCode} to ${path}: ${data.toString('utf8', 0, 300)}`);
       return data;

@@ -119,6 +119,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     maxWaitMs: config.replicaFetchWaitMaxMs,
     maxBytes: config.replicaFetchMaxBytes,
     backoffMs: config.replicaFetchBackoffMs,
+    interBrokerToken: config.interBrokerToken,
   });
   const groups = await GroupCoordinator.open(topics, clock, logger.child({ component: 'groups' }), {
     offsetsTopicPartitions: config.offsetsTopicPartitions,

@@ -50,6 +50,9 @@ export const ROUTE_ACCESS: Readonly<Record<string, AccessRule>> = {
   'GET /openapi.json': {},
   'GET /cluster': { checks: () => [cluster('describe')] },
   'GET /metrics': { checks: () => [cluster('describe')] },
+  // Followers copying the leader's log: brokers only (the inter-broker token's principal is a cluster admin).
+  'POST /internal/replica/fetch': { checks: () => [cluster('admin')] },
+  'POST /internal/replica/epoch-end-offsets': { checks: () => [cluster('admin')] },
   'POST /admin/retention/run': { checks: () => [cluster('alter')], audit: 'retention.run' },
 
   'POST /topics': { body: true, checks: (r) => [topic(String(bodyOf(r).name ?? ''), 'create')], audit: 'topic.create' },

@@ -112,6 +112,13 @@ const SAMPLES: Record<string, () => Promise<Inject>> = {
     headers: { 'content-type': 'application/vnd.sluice.record-batch' },
   }),
   'POST /producers': async () => ({ method: 'POST', url: '/producers', payload: {} }),
+  'POST /internal/replica/fetch': async () => ({ method: 'POST', url: '/internal/replica/fetch', payload: Buffer.alloc(8), headers: { 'content-type': 'application/vnd.sluice.replica-request' } }),
+  'POST /internal/replica/epoch-end-offsets': async () => ({
+    method: 'POST',
+    url: '/internal/replica/epoch-end-offsets',
+    payload: Buffer.alloc(8),
+    headers: { 'content-type': 'application/vnd.sluice.replica-request' },
+  }),
   'GET /topics/:topic/partitions/:partition/records': async () => ({ method: 'GET', url: '/topics/t/partitions/0/records?offset=0' }),
   'GET /topics/:topic/partitions/:partition/offsets': async () => ({ method: 'GET', url: '/topics/t/partitions/0/offsets?timestamp=earliest' }),
   'POST /fetch': async () => ({ method: 'POST', url: '/fetch', payload: { partitions: [{ topic: 't', partition: 0, offset: 0 }] } }),
@@ -200,7 +207,8 @@ describe.each(Object.keys(SAMPLES))('%s', (route) => {
     }
     expect(await snapshot()).toEqual(before);
 
-    const allowed = await call(await SAMPLES[route]!(), full.token);
+    // Inter-broker routes are for cluster admins (the brokers' own principal) only.
+    const allowed = await call(await SAMPLES[route]!(), route.startsWith('POST /internal/') ? admin.token : full.token);
     expect([401, 403], `${route}: ${allowed.body}`).not.toContain(allowed.statusCode);
     expect(allowed.statusCode, allowed.body).toBeLessThan(500);
   });
