@@ -6,8 +6,10 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Admin } from '../client/admin.js';
 import { isBrokerError } from '../client/errors.js';
-import { parseBrokerUrl } from '../client/http.js';
+import { brokerUrlText, parseBrokerList } from '../client/broker-address.js';
+import type { RetryEvent } from '../client/events.js';
 import { CliFailure, EXIT_USAGE } from './errors.js';
+import type { CliIO } from './program.js';
 
 export const DEFAULT_BROKER = 'http://127.0.0.1:8080';
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -20,25 +22,52 @@ export interface BrokerFlags {
 /** Adds --broker and --timeout to a command. */
 export function withBrokerOptions(command: Command): Command {
   return command
-    .addOption(new Option('--broker <url>', 'broker to talk to').env('SLUICE_BROKER').default(DEFAULT_BROKER))
+    .addOption(new Option('--broker <host:port>', 'broker to talk to: host:port or an http(s) URL').env('SLUICE_BROKER').default(DEFAULT_BROKER))
     .addOption(
       new Option('--timeout <ms>', 'give up on an unreachable or unavailable broker after this long').default(DEFAULT_TIMEOUT_MS).argParser(integerArg(0)),
     );
 }
 
-/** Checks the URL before anything is sent, so a typo is a usage error (exit 2) rather than a network one. */
-export function brokerUrl(flags: BrokerFlags): string {
+/**
+ * The brokers of --broker (comma-separated; each host:port, as kcat and rpk take it, or an http(s) URL),
+ * checked before anything is sent, so a typo is a usage error (exit 2) rather than a network one.
+ */
+export function brokerUrls(flags: BrokerFlags): string[] {
   try {
-    parseBrokerUrl(flags.broker, '--broker');
+    return parseBrokerList(flags.broker, '--broker').map(brokerUrlText);
   } catch (err) {
     throw new CliFailure((err as Error).message, EXIT_USAGE);
   }
-  return flags.broker;
 }
 
-/** Runs `work` with an Admin for the broker and closes it afterwards. */
-export async function withAdmin<T>(flags: BrokerFlags, work: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = new Admin({ broker: brokerUrl(flags), retryTimeoutMs: flags.timeout });
+/** The one broker of --broker (a list is for cluster mode, which routes by partition leader). */
+export function brokerUrl(flags: BrokerFlags): string {
+  const urls = brokerUrls(flags);
+  if (urls.length > 1) throw new CliFailure(`--broker: this command talks to one broker, not ${urls.length} (${flags.broker})`, EXIT_USAGE);
+  return urls[0]!;
+}
+
+/**
+ * Says on stderr that the broker does not answer and that the command keeps trying, and until when: at the
+ * first retry, then at most every `everyMs`, so a wrong --broker is not a silent wait of the whole --timeout
+ * (`timeoutMs` null: retrying until stopped, as `consume --follow` does).
+ */
+export function retryReporter(io: Pick<CliIO, 'stderr'>, broker: string, timeoutMs: number | null, everyMs = 2_000): (event: RetryEvent) => void {
+  const deadline = timeoutMs === null ? null : Date.now() + timeoutMs;
+  let lastSaid = 0;
+  return (event) => {
+    const now = Date.now();
+    if (lastSaid !== 0 && now - lastSaid < everyMs) return;
+    lastSaid = now;
+    const until = deadline === null ? 'until Ctrl-C' : `giving up in ${Math.max(0, Math.ceil((deadline - now) / 1000))}s, see --timeout`;
+    io.stderr(`sluice: ${event.error.code} from ${broker}: ${event.error.message}; retrying (attempt ${event.attempt + 1}, ${until})`);
+  };
+}
+
+/** Runs `work` with an Admin for the broker and closes it afterwards; retries are reported on `io`'s stderr. */
+export async function withAdmin<T>(flags: BrokerFlags, io: Pick<CliIO, 'stderr'> | null, work: (admin: Admin) => Promise<T>): Promise<T> {
+  const broker = brokerUrl(flags);
+  const admin = new Admin({ broker, retryTimeoutMs: flags.timeout, ...(io ? { onRetry: retryReporter(io, broker, flags.timeout) } : {}) });
   try {
     return await work(admin);
   } finally {

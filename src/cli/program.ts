@@ -42,7 +42,7 @@ export function buildProgram(io: CliIO): Command {
   program.addHelpText(
     'after',
     `
-Commands that talk to a broker take --broker URL (env SLUICE_BROKER, default http://127.0.0.1:8080).
+Commands that talk to a broker take --broker HOST:PORT or URL (env SLUICE_BROKER, default http://127.0.0.1:8080).
 Exit codes: 0 success, 1 failed operation, 2 bad usage, 130 interrupted.
 
 Examples:

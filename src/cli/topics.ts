@@ -24,7 +24,7 @@ export function addTopicsCommand(program: Command, io: CliIO): void {
     .option('--json', 'print one JSON document')
     .addHelpText('after', examples('sluice topics list', 'sluice topics list --json | jq -r ".[].name"'))
     .action((flags: BrokerFlags & Json & { internal?: boolean }) =>
-      withAdmin(flags, async (admin) => {
+      withAdmin(flags, io, async (admin) => {
         const list = await admin.listTopics({ internal: flags.internal === true });
         if (flags.json) return printJson(io.stdout, list);
         if (list.length === 0) return io.stderr('no topics');
@@ -45,7 +45,7 @@ export function addTopicsCommand(program: Command, io: CliIO): void {
       examples('sluice topics create orders --partitions 6', 'sluice topics create audit --partitions 3 --config retentionMs=null segmentBytes=67108864'),
     )
     .action((name: string, flags: BrokerFlags & Json & { partitions?: number; replicationFactor?: number; config?: string[]; ifNotExists?: boolean }) =>
-      withAdmin(flags, async (admin) => {
+      withAdmin(flags, io, async (admin) => {
         const config = parseConfigPairs(flags.config ?? []);
         let topic: TopicDescription;
         try {
@@ -71,7 +71,7 @@ export function addTopicsCommand(program: Command, io: CliIO): void {
     .option('--json', 'print one JSON document')
     .addHelpText('after', examples('sluice topics describe orders', 'sluice topics describe orders --json | jq ".partitions[].highWatermark"'))
     .action((name: string, flags: BrokerFlags & Json) =>
-      withAdmin(flags, async (admin) => {
+      withAdmin(flags, io, async (admin) => {
         const topic = await admin.describeTopic(name);
         if (flags.json) return printJson(io.stdout, topic);
         for (const line of describeLines(topic)) io.stdout(line);
@@ -84,7 +84,7 @@ export function addTopicsCommand(program: Command, io: CliIO): void {
     .option('--if-exists', 'succeed when the topic does not exist')
     .addHelpText('after', examples('sluice topics delete orders'))
     .action((name: string, flags: BrokerFlags & { ifExists?: boolean }) =>
-      withAdmin(flags, async (admin) => {
+      withAdmin(flags, io, async (admin) => {
         try {
           await admin.deleteTopic(name);
           io.stdout(`deleted topic ${name}`);
@@ -110,7 +110,7 @@ export function addTopicsCommand(program: Command, io: CliIO): void {
       ),
     )
     .action((name: string, pairs: string[], flags: BrokerFlags & Json & { reset?: string[] }) =>
-      withAdmin(flags, async (admin) => {
+      withAdmin(flags, io, async (admin) => {
         const changes = parseConfigPairs(pairs);
         const resets = flags.reset ?? [];
         for (const key of resets) {
