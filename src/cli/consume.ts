@@ -173,7 +173,7 @@ function formatRecords(records: ConsumerRecord[], flags: ConsumeFlags): string {
   let out = '';
   for (const r of records) {
     if (flags.json) {
-      const headers = Object.fromEntries(r.headers.map((h) => [h.key, bytesText(h.value, flags.encoding)]));
+      const headers = Object.fromEntries(r.headerList.map((h) => [h.key, bytesText(h.value, flags.encoding)]));
       out += JSON.stringify({ topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp, key: bytesText(r.key, flags.encoding), value: bytesText(r.value, flags.encoding), headers }) + '\n';
     } else {
       const value = bytesText(r.value, flags.encoding) ?? 'null';

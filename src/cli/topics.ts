@@ -7,6 +7,7 @@
  * not carry its own copy of the config table, so it cannot disagree with the broker it talks to.
  */
 import { Option, type Command } from 'commander';
+import { camelKeyOf } from '../common/config-names.js';
 import type { TopicConfig, TopicConfigChanges, TopicConfigKey, TopicDescription } from '../client/types.js';
 import { collect, hasCode, integerArg, withAdmin, withBrokerOptions, type BrokerFlags } from './broker-command.js';
 import { CliFailure, EXIT_USAGE } from './errors.js';
@@ -113,7 +114,7 @@ export function addTopicsCommand(program: Command, io: CliIO): void {
       withAdmin(flags, io, async (admin) => {
         const changes = parseConfigPairs(pairs);
         const resets = flags.reset ?? [];
-        for (const key of resets) {
+        for (const key of resets.map(camelKeyOf)) {
           if (key in changes) throw new CliFailure(`${key} is both set and reset`, EXIT_USAGE);
         }
         if (Object.keys(changes).length === 0 && resets.length === 0) throw new CliFailure('give at least one key=value or --reset KEY', EXIT_USAGE);
@@ -124,7 +125,7 @@ export function addTopicsCommand(program: Command, io: CliIO): void {
             config = await admin.alterTopicConfig(name, changes);
             done.push(...Object.keys(changes));
           }
-          for (const key of resets) {
+          for (const key of resets.map(camelKeyOf)) {
             // Typed by the user: the broker checks the key (INVALID_CONFIG names it).
             config = await admin.resetTopicConfig(name, key as TopicConfigKey);
             done.push(key);
@@ -149,7 +150,7 @@ export function parseConfigPairs(pairs: string[]): TopicConfigChanges {
   for (const pair of pairs) {
     const at = pair.indexOf('=');
     if (at <= 0) throw new CliFailure(`config must be key=value, not ${JSON.stringify(pair)}`, EXIT_USAGE);
-    const key = pair.slice(0, at);
+    const key = camelKeyOf(pair.slice(0, at)); // Kafka's dotted names too: retention.ms=3600000
     if (key in config) throw new CliFailure(`config key ${key} is given twice`, EXIT_USAGE);
     config[key] = configValue(pair.slice(at + 1));
   }
@@ -174,8 +175,8 @@ function describeLines(topic: TopicDescription): string[] {
       ['Size', `${formatBytes(total((x) => x.sizeBytes))} in ${total((x) => x.segments)} segment(s)`],
     ]),
     '',
-    'Config:',
-    ...configLines(topic.config).map((line) => `  ${line}`),
+    'Config (SOURCE: topic = set on this topic, default = the broker\'s default):',
+    ...configLines(topic.config, topic.overrides ?? []).map((line) => `  ${line}`),
     '',
     ...renderTable(
       ['partition', 'leader', 'replicas', 'isr', 'log-start', 'high-watermark', 'log-end', 'size', 'segments'],
@@ -184,9 +185,10 @@ function describeLines(topic: TopicDescription): string[] {
   ];
 }
 
-function configLines(config: TopicConfig): string[] {
-  return renderTable(
-    ['key', 'value'],
-    Object.entries(config).map(([key, value]) => [key, value === null ? 'unlimited' : String(value)]),
-  );
+/** The config as a table; with `overrides` (describe) a SOURCE column says which keys the topic sets. */
+function configLines(config: TopicConfig, overrides?: readonly string[]): string[] {
+  const entries = Object.entries(config);
+  const value = (v: unknown) => (v === null ? 'unlimited' : String(v));
+  if (!overrides) return renderTable(['key', 'value'], entries.map(([k, v]) => [k, value(v)]));
+  return renderTable(['key', 'value', 'source'], entries.map(([k, v]) => [k, value(v), overrides.includes(k) ? 'topic' : 'default']));
 }

@@ -70,7 +70,9 @@ export function consumerRecordsOf(body: Buffer, topic: string, partition: number
     const { header, records } = decodeBatch(batch.bytes);
     if (isControlBatch(header)) continue;
     for (const r of records) {
-      if (r.offset >= from) out.push({ topic, partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers });
+      if (r.offset < from) continue;
+      const headers = Object.fromEntries(r.headers.map((h) => [h.key, h.value])); // own keys only, even "__proto__"
+      out.push({ topic, partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers, headerList: r.headers });
     }
   }
   return out;

@@ -18,6 +18,7 @@ import {
   topicConfigKey,
   validateTopicOverrides,
   type TopicConfig,
+  type TopicConfigKey,
   type TopicOverrides,
 } from '../replication/topic-config.js';
 import type { PartitionDescription } from '../common/topic-description.js';
@@ -37,6 +38,8 @@ export type { PartitionDescription };
 export interface TopicDescription {
   name: string;
   config: TopicConfig;
+  /** the config keys this topic sets itself; the others are the broker's defaults */
+  overrides: TopicConfigKey[];
   partitions: PartitionDescription[];
 }
 
@@ -321,6 +324,6 @@ export class TopicManager implements PartitionDirectory {
         segments: partition.segmentCount,
       });
     }
-    return { name, config: this.configOf(topic), partitions };
+    return { name, config: this.configOf(topic), overrides: Object.keys(topic.config).sort() as TopicConfigKey[], partitions };
   }
 }
