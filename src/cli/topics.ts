@@ -7,7 +7,7 @@
  * not carry its own copy of the config table, so it cannot disagree with the broker it talks to.
  */
 import { Option, type Command } from 'commander';
-import { camelKeyOf } from '../common/config-names.js';
+import { camelKeyOf } from '../client/config-names.js';
 import type { TopicConfig, TopicConfigChanges, TopicConfigKey, TopicDescription } from '../client/types.js';
 import { collect, hasCode, integerArg, withAdmin, withBrokerOptions, type BrokerFlags } from './broker-command.js';
 import { CliFailure, EXIT_USAGE } from './errors.js';
