@@ -3,13 +3,11 @@
  * by rule (dots or underscores between lowercase words); the few names Kafka spells differently are listed.
  * The CLI accepts the dotted names; the broker names the key it meant when it refuses an unknown one.
  */
-const KAFKA_NAMES: Record<string, string> = {
-  'compression.type': 'compression',
-};
+const KAFKA_NAMES = new Map<string, string>([['compression.type', 'compression']]);
 
 /** `retention.ms` → `retentionMs`; a name without dots or underscores is returned as it is. */
 export function camelKeyOf(name: string): string {
-  const special = KAFKA_NAMES[name.toLowerCase()];
+  const special = KAFKA_NAMES.get(name.toLowerCase());
   if (special !== undefined) return special;
   if (!/[._]/.test(name)) return name;
   return name.toLowerCase().replace(/[._]+([a-z0-9])/g, (_, c: string) => c.toUpperCase());

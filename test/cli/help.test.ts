@@ -54,7 +54,7 @@ describe('sluice --help', () => {
   it('broker commands take --broker with SLUICE_BROKER and the default URL', async () => {
     const io = capture();
     await runCli(['groups', 'describe', '--help'], io);
-    expect(io.out.join('\n')).toMatch(/--broker <url> +broker to talk to \(default: "http:\/\/127\.0\.0\.1:8080",\s+env:\s+SLUICE_BROKER\)/);
+    expect(io.out.join('\n')).toMatch(/--broker <host:port> +broker to talk to: host:port or an http\(s\) URL\s+\(default:\s+"http:\/\/127\.0\.0\.1:8080",\s+env:\s+SLUICE_BROKER\)/);
   });
 });
 
