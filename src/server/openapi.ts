@@ -9,6 +9,7 @@
  * route answered with in a run of real requests is documented for it.
  */
 import { ERROR_CODES, type ErrorCode } from '../common/errors.js';
+import { TOPIC_SETTINGS } from '../replication/topic-config.js';
 import { ERROR_STATUS } from './errors.js';
 
 type Schema = Record<string, unknown>;
@@ -26,16 +27,31 @@ const topicPartitionOffset = obj({ topic: str, partition: int, offset: int });
 const jsonRecord = obj({ offset: int, timestamp: int, key: nullable(str), value: nullable(str), headers: { type: 'object', additionalProperties: nullable(str) } });
 
 export const COMPONENT_SCHEMAS: Record<string, Schema> = {
-  Error: obj({
-    error: {
-      type: 'object',
-      required: ['code', 'message', 'retriable'],
-      additionalProperties: true,
-      description: 'details depend on the code (logStartOffset and highWatermark for OFFSET_OUT_OF_RANGE, expectedSequence for OUT_OF_ORDER_SEQUENCE, ...)',
-      properties: { code: { type: 'string', enum: Object.keys(ERROR_CODES) }, message: str, retriable: { type: 'boolean' } },
-    },
-  }),
-  TopicConfig: { type: 'object', additionalProperties: true, description: 'every topic config key (docs/http-api.md); null where unlimited' },
+  ErrorDetail: {
+    type: 'object',
+    required: ['code', 'message', 'retriable'],
+    additionalProperties: true,
+    description: 'details depend on the code (logStartOffset and highWatermark for OFFSET_OUT_OF_RANGE, expectedSequence for OUT_OF_ORDER_SEQUENCE, ...)',
+    properties: { code: { type: 'string', enum: Object.keys(ERROR_CODES) }, message: str, retriable: { type: 'boolean' } },
+  },
+  /** The body of every non-2xx response. */
+  Error: obj({ error: ref('ErrorDetail') }),
+  TopicConfig: {
+    type: 'object',
+    description: 'every topic config key (docs/http-api.md); null where unlimited',
+    additionalProperties: false,
+    required: TOPIC_SETTINGS.map((spec) => spec.key),
+    properties: Object.fromEntries(
+      TOPIC_SETTINGS.map((spec) => [
+        spec.key,
+        {
+          ...(spec.type === 'enum' ? { type: 'string', enum: [...spec.choices] } : { type: 'integer' }),
+          ...('nullable' in spec && spec.nullable ? { nullable: true } : {}),
+          description: spec.doc,
+        },
+      ]),
+    ),
+  },
   PartitionDescription: obj(
     {
       partition: int,
@@ -112,7 +128,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'POST /fetch': {
     success: [
       {
-        ...ok('per partition its records or its error (JSON; or framed stored batches with Accept: application/vnd.sluice.record-batch)', obj({ partitions: arrayOf({ type: 'object', additionalProperties: true, properties: { topic: str, partition: int, records: arrayOf(jsonRecord), nextOffset: int, highWatermark: int, logStartOffset: int, error: ref('Error') } }) })),
+        ...ok('per partition its records or its error (JSON; or framed stored batches with Accept: application/vnd.sluice.record-batch)', obj({ partitions: arrayOf({ type: 'object', additionalProperties: true, properties: { topic: str, partition: int, records: arrayOf(jsonRecord), nextOffset: int, highWatermark: int, logStartOffset: int, error: ref('ErrorDetail') } }) })),
         binary: BATCH_MEDIA_TYPE,
       },
     ],
@@ -128,7 +144,29 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /groups/{group}/offsets': { success: [ok('committed offsets with lag', obj({ offsets: arrayOf(obj({ topic: str, partition: int, offset: int, metadata: nullable(str), highWatermark: int, lag: int })) }))], errors: GROUP_ERRORS },
   'GET /groups': { success: [ok('groups', obj({ groups: arrayOf(obj({ group: str, state: str, members: int })) }))], errors: [] },
   'GET /groups/{group}': {
-    success: [ok('state, generation, members and assignments', obj({ group: str, state: str, generation: int, assignor: str, members: arrayOf({ type: 'object', additionalProperties: true }) }))],
+    success: [
+      ok(
+        'state, generation, members and assignments',
+        obj({
+          group: str,
+          state: str,
+          generation: int,
+          assignor: str,
+          members: arrayOf(
+            obj({
+              memberId: str,
+              clientId: nullable(str),
+              host: nullable(str),
+              topics: arrayOf(str),
+              assignments: arrayOf(topicPartition),
+              revoking: arrayOf(topicPartition),
+              pending: arrayOf(topicPartition),
+              lastHeartbeat: int,
+            }),
+          ),
+        }),
+      ),
+    ],
     errors: GROUP_ERRORS,
   },
   'POST /groups/{group}/offsets/reset': { success: [ok('the new offsets', obj({ offsets: arrayOf(topicPartitionOffset) }))], errors: [...GROUP_ERRORS, 'GROUP_NOT_EMPTY', ...TOPIC_ERRORS] },

@@ -2,9 +2,10 @@
  * /openapi.json is valid OpenAPI 3 (swagger-parser), documents every route with its bodies and the error
  * schema, and documents every status a route really answers with: a run of requests (successes and the usual
  * mistakes) goes through each route, and the broker's own request counter (route, method, status) is checked
- * against the document.
+ * against the document; every JSON body of that run is validated against the schema the document gives it.
  */
 import SwaggerParser from '@apidevtools/swagger-parser';
+import { Ajv } from 'ajv';
 import type { OpenAPIV3 } from 'openapi-types';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeBatch } from '../../src/log/record-batch.js';
@@ -55,8 +56,8 @@ describe('the OpenAPI document', () => {
     const batches = document.paths['/topics/{topic}/partitions/{partition}/batches']!.post!.requestBody as OpenAPIV3.RequestBodyObject;
     expect(batches.content[BATCH]!.schema).toEqual({ type: 'string', format: 'binary' });
     expect((document.paths['/topics/{topic}/partitions/{partition}/records']!.get!.responses['200'] as OpenAPIV3.ResponseObject).content![BATCH]).toBeDefined();
-    const error = document.components!.schemas!['Error'] as OpenAPIV3.SchemaObject;
-    expect((error.properties!['error'] as OpenAPIV3.SchemaObject).required).toEqual(['code', 'message', 'retriable']);
+    expect((document.components!.schemas!['Error'] as OpenAPIV3.SchemaObject).properties!['error']).toEqual({ $ref: '#/components/schemas/ErrorDetail' });
+    expect((document.components!.schemas!['ErrorDetail'] as OpenAPIV3.SchemaObject).required).toEqual(['code', 'message', 'retriable']);
   });
 
   it('documents every status each route answered with in a run of real requests', async () => {
@@ -110,8 +111,31 @@ describe('the OpenAPI document', () => {
       ['DELETE', '/topics/o'],
       ['DELETE', '/topics/o'],
     ];
+    // Every JSON body is checked against the schema the document gives for its route and status.
+    const document = (await call('GET', '/openapi.json')).json() as OpenAPIV3.Document;
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    ajv.addSchema({ $id: 'api', components: document.components }, 'api');
+    const schemaFor = (method: string, url: string, status: number) => {
+      const path = Object.keys(document.paths).find((p) => new RegExp(`^${p.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(url.split('?')[0]!));
+      const response = document.paths[path!]?.[method.toLowerCase() as 'get']?.responses[String(status)] as OpenAPIV3.ResponseObject | undefined;
+      return response?.content?.['application/json']?.schema;
+    };
+    const withRefs = (schema: unknown) => JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"api#/components/'));
     const seen = new Set<number>();
-    for (const [method, url, body, headers] of requests) seen.add((await call(method, url, body, headers)).statusCode);
+    const mismatches: string[] = [];
+    for (const [method, url, body, headers] of requests) {
+      const response = await call(method, url, body, headers);
+      seen.add(response.statusCode);
+      if (!String(response.headers['content-type']).startsWith('application/json')) continue;
+      const schema = schemaFor(method, url, response.statusCode);
+      if (!schema) {
+        mismatches.push(`${method} ${url} ${response.statusCode}: no JSON schema`);
+        continue;
+      }
+      const validate = ajv.compile(withRefs(schema));
+      if (!validate(response.json())) mismatches.push(`${method} ${url} ${response.statusCode}: ${ajv.errorsText(validate.errors)}`);
+    }
+    expect(mismatches).toEqual([]);
     // The answers cover successes and errors of several kinds.
     expect([...seen].sort()).toEqual(expect.arrayContaining([200, 201, 204, 400, 404, 409, 416]));
 
