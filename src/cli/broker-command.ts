@@ -6,9 +6,11 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Admin } from '../client/admin.js';
 import { isBrokerError } from '../client/errors.js';
-import { brokerList } from '../client/brokers.js';
+import { brokerUrlText, parseBrokerList } from '../client/broker-address.js';
+import type { RetryEvent } from '../client/events.js';
 import { CliFailure, EXIT_USAGE } from './errors.js';
 import { connectionOptions, type ConnectionFlags } from './connection.js';
+import type { CliIO } from './program.js';
 
 export const DEFAULT_BROKER = 'http://127.0.0.1:8080';
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -26,7 +28,7 @@ export function brokerConnection(flags: BrokerFlags) {
 /** Adds --broker and --timeout to a command. */
 export function withBrokerOptions(command: Command): Command {
   return command
-    .addOption(new Option('--broker <urls>', 'broker to talk to, or several of a cluster, comma separated').env('SLUICE_BROKER').default(DEFAULT_BROKER))
+    .addOption(new Option('--broker <host:port>', 'broker to talk to: host:port or an http(s) URL; a cluster\'s brokers comma separated').env('SLUICE_BROKER').default(DEFAULT_BROKER))
     .addOption(new Option('--token <token>', 'bearer token for a broker with authentication on').env('SLUICE_TOKEN'))
     .addOption(new Option('--ca <file>', 'PEM CA certificate to trust for an https:// broker').env('SLUICE_CA'))
     .addOption(new Option('--client-cert <file>', 'PEM client certificate (mutual TLS)').env('SLUICE_CLIENT_CERT'))
@@ -36,18 +38,44 @@ export function withBrokerOptions(command: Command): Command {
     );
 }
 
-/** Checks the URLs before anything is sent, so a typo is a usage error (exit 2) rather than a network one. */
-export function brokerUrl(flags: BrokerFlags): string[] {
+/**
+ * The brokers of --broker (comma-separated; each host:port, as kcat and rpk take it, or an http(s) URL),
+ * checked before anything is sent, so a typo is a usage error (exit 2) rather than a network one.
+ */
+export function brokerUrls(flags: BrokerFlags): string[] {
   try {
-    return brokerList(flags.broker, '--broker');
+    return parseBrokerList(flags.broker, '--broker').map(brokerUrlText);
   } catch (err) {
     throw new CliFailure((err as Error).message, EXIT_USAGE);
   }
 }
 
-/** Runs `work` with an Admin for the broker and closes it afterwards. */
-export async function withAdmin<T>(flags: BrokerFlags, work: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = new Admin({ broker: brokerUrl(flags), retryTimeoutMs: flags.timeout, ...brokerConnection(flags) });
+/** The brokers of --broker as URLs (the client bootstraps from any of them and routes by partition leader). */
+export function brokerUrl(flags: BrokerFlags): string[] {
+  return brokerUrls(flags);
+}
+
+/**
+ * Says on stderr that the broker does not answer and that the command keeps trying, and until when: at the
+ * first retry, then at most every `everyMs`, so a wrong --broker is not a silent wait of the whole --timeout
+ * (`timeoutMs` null: retrying until stopped, as `consume --follow` does).
+ */
+export function retryReporter(io: Pick<CliIO, 'stderr'>, broker: string | readonly string[], timeoutMs: number | null, everyMs = 2_000): (event: RetryEvent) => void {
+  const deadline = timeoutMs === null ? null : Date.now() + timeoutMs;
+  let lastSaid = 0;
+  return (event) => {
+    const now = Date.now();
+    if (lastSaid !== 0 && now - lastSaid < everyMs) return;
+    lastSaid = now;
+    const until = deadline === null ? 'until Ctrl-C' : `giving up in ${Math.max(0, Math.ceil((deadline - now) / 1000))}s, see --timeout`;
+    io.stderr(`sluice: ${event.error.code} from ${typeof broker === 'string' ? broker : broker.join(',')}: ${event.error.message}; retrying (attempt ${event.attempt + 1}, ${until})`);
+  };
+}
+
+/** Runs `work` with an Admin for the broker and closes it afterwards; retries are reported on `io`'s stderr. */
+export async function withAdmin<T>(flags: BrokerFlags, io: Pick<CliIO, 'stderr'> | null, work: (admin: Admin) => Promise<T>): Promise<T> {
+  const broker = brokerUrl(flags);
+  const admin = new Admin({ broker, retryTimeoutMs: flags.timeout, ...brokerConnection(flags), ...(io ? { onRetry: retryReporter(io, broker, flags.timeout) } : {}) });
   try {
     return await work(admin);
   } finally {

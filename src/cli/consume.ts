@@ -16,7 +16,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Consumer } from '../client/consumer.js';
 import type { ConsumerRecord, PartitionDescription } from '../client/types.js';
-import { brokerConnection, brokerUrl, integerArg, withAdmin, withBrokerOptions, type BrokerFlags } from './broker-command.js';
+import { brokerConnection, brokerUrl, retryReporter, integerArg, withAdmin, withBrokerOptions, type BrokerFlags } from './broker-command.js';
 import { CliFailure, EXIT_INTERRUPTED, EXIT_USAGE } from './errors.js';
 import { bytesText, examples } from './output.js';
 import type { CliIO } from './program.js';
@@ -73,7 +73,7 @@ async function consume(topic: string, flags: ConsumeFlags, io: CliIO): Promise<v
   if (flags.group !== undefined && flags.partition !== undefined) throw new CliFailure('--partition cannot be used with --group (the group assigns partitions)', EXIT_USAGE);
   const broker = brokerUrl(flags);
   // Also fails fast, within --timeout, when the broker or the topic is not there.
-  const partitions = await withAdmin(flags, async (admin) => (await admin.describeTopic(topic)).partitions);
+  const partitions = await withAdmin(flags, io, async (admin) => (await admin.describeTopic(topic)).partitions);
   const chosen = flags.partition === undefined ? partitions : partitions.filter((p) => p.partition === flags.partition);
   if (chosen.length === 0) throw new CliFailure(`topic ${topic} has ${partitions.length} partition(s); there is no partition ${flags.partition}`);
   const from = flags.from;
@@ -90,6 +90,7 @@ async function consume(topic: string, flags: ConsumeFlags, io: CliIO): Promise<v
     autoOffsetReset: typeof from === 'number' ? 'earliest' : from,
     requestTimeoutMs: Math.max(flags.timeout, 1_000),
   });
+  consumer.on('retry', retryReporter(io, broker, flags.follow ? null : flags.timeout));
   const stall = Math.max(flags.timeout, 1_000);
   let printed = 0;
   let lastProgress = Date.now();
@@ -173,7 +174,7 @@ function formatRecords(records: ConsumerRecord[], flags: ConsumeFlags): string {
   let out = '';
   for (const r of records) {
     if (flags.json) {
-      const headers = Object.fromEntries(r.headers.map((h) => [h.key, bytesText(h.value, flags.encoding)]));
+      const headers = Object.fromEntries(r.headerList.map((h) => [h.key, bytesText(h.value, flags.encoding)]));
       out += JSON.stringify({ topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp, key: bytesText(r.key, flags.encoding), value: bytesText(r.value, flags.encoding), headers }) + '\n';
     } else {
       const value = bytesText(r.value, flags.encoding) ?? 'null';

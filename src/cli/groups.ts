@@ -5,16 +5,20 @@
  */
 import { Option, type Command } from 'commander';
 import type { Admin } from '../client/admin.js';
-import type { GroupDescription, ResetTarget } from '../client/types.js';
+import type { GroupDescription } from '../client/types.js';
 import { integerArg, timeArg, withAdmin, withBrokerOptions, type BrokerFlags } from './broker-command.js';
 import { CliFailure, EXIT_USAGE } from './errors.js';
 import type { CliIO } from './program.js';
 import { examples, printJson, renderFields, renderTable, type Cell } from './output.js';
+import { applyReset, notEmpty, planReset, topicSelectionArg, type ResetTo, type TopicSelection } from './reset-offsets.js';
 
 type Json = { json?: boolean };
 
 interface ResetFlags extends BrokerFlags, Json {
-  topic: string;
+  topic?: TopicSelection[];
+  allTopics?: boolean;
+  shiftBy?: number;
+  dryRun?: boolean;
   toEarliest?: boolean;
   toLatest?: boolean;
   toOffset?: number;
@@ -29,7 +33,7 @@ export function addGroupsCommand(program: Command, io: CliIO): void {
     .option('--json', 'print one JSON document')
     .addHelpText('after', examples('sluice groups list'))
     .action((flags: BrokerFlags & Json) =>
-      withAdmin(flags, async (admin) => {
+      withAdmin(flags, io, async (admin) => {
         const list = await admin.listGroups();
         if (flags.json) return printJson(io.stdout, list);
         if (list.length === 0) return io.stderr('no groups');
@@ -43,7 +47,7 @@ export function addGroupsCommand(program: Command, io: CliIO): void {
     .option('--json', 'print one JSON document')
     .addHelpText('after', examples('sluice groups describe billing', 'sluice groups describe billing --json | jq "[.offsets[].lag] | add"'))
     .action((group: string, flags: BrokerFlags & Json) =>
-      withAdmin(flags, async (admin) => {
+      withAdmin(flags, io, async (admin) => {
         const description = await admin.describeGroup(group);
         if (flags.json) return printJson(io.stdout, description);
         for (const line of await describeLines(admin, description)) io.stdout(line);
@@ -55,40 +59,56 @@ export function addGroupsCommand(program: Command, io: CliIO): void {
     .argument('<group>', 'group id')
     .addHelpText('after', examples('sluice groups delete billing'))
     .action((group: string, flags: BrokerFlags) =>
-      withAdmin(flags, async (admin) => {
+      withAdmin(flags, io, async (admin) => {
         await admin.deleteGroup(group);
         io.stdout(`deleted group ${group}`);
       }),
     );
 
   withBrokerOptions(groups.command('reset-offsets'))
-    .description('move the committed offsets of a group without live members, for every partition of a topic')
+    .description('move the committed offsets of a group without live members (print the plan only with --dry-run)')
     .argument('<group>', 'group id')
-    .requiredOption('--topic <topic>', 'the topic whose offsets move')
+    .addOption(new Option('--topic <topic[:partitions]>', 'a topic, or some of its partitions as orders:0,2 (repeatable)').argParser(topicSelectionArg))
+    .option('--all-topics', 'every topic the group has committed offsets for')
     .addOption(new Option('--to-earliest', 'to each partition\'s log start offset'))
     .addOption(new Option('--to-latest', 'to each partition\'s high watermark (skip everything there is)'))
     .addOption(new Option('--to-offset <offset>', 'to this offset (clamped to each partition\'s log start and high watermark)').argParser(integerArg(0)))
     .addOption(new Option('--to-datetime <time>', 'to the first record at or after this time: ISO 8601 (2026-11-23T08:00:00Z) or ms since the epoch').argParser(timeArg))
-    .option('--json', 'print the new offsets as JSON')
-    .addHelpText('after', examples('sluice groups reset-offsets billing --topic orders --to-earliest', 'sluice groups reset-offsets billing --topic orders --to-datetime 2026-11-23T08:00:00Z'))
+    .addOption(new Option('--shift-by <n>', 'move each committed offset by n (negative: back), clamped like --to-offset').argParser(integerArg(-Number.MAX_SAFE_INTEGER)))
+    .option('--dry-run', 'print the plan (current, new offset, lag after) and change nothing')
+    .option('--json', 'print the plan or the new offsets as JSON')
+    .addHelpText(
+      'after',
+      examples(
+        'sluice groups reset-offsets billing --topic orders --to-earliest --dry-run',
+        'sluice groups reset-offsets billing --topic orders:0,2 --shift-by -100',
+        'sluice groups reset-offsets billing --all-topics --to-datetime 2026-11-23T08:00:00Z',
+      ),
+    )
     .action((group: string, flags: ResetFlags) =>
-      withAdmin(flags, async (admin) => {
-        const offsets = await admin.resetGroupOffsets(group, flags.topic, resetTarget(flags));
-        if (flags.json) return printJson(io.stdout, offsets);
-        io.stdout(`reset the offsets of group ${group} on topic ${flags.topic}`);
-        for (const line of renderTable(['topic', 'partition', 'new-offset'], offsets.map((o) => [o.topic, o.partition, o.offset]))) io.stdout(line);
+      withAdmin(flags, io, async (admin) => {
+        const to = resetTarget(flags);
+        if ((flags.topic === undefined) === (flags.allTopics !== true)) throw new CliFailure('give --topic TOPIC[:PARTITIONS] (repeatable) or --all-topics', EXIT_USAGE);
+        const plan = await planReset(admin, group, flags.allTopics ? 'all' : flags.topic!, to);
+        if (!flags.dryRun) await applyReset(admin, plan);
+        if (flags.json) return printJson(io.stdout, plan.rows);
+        io.stdout(flags.dryRun ? `plan for group ${group} (dry run: nothing changed)` : `reset the offsets of group ${group}`);
+        const rows = plan.rows.map((r) => [r.topic, r.partition, r.current, r.offset, r.lagAfter]);
+        for (const line of renderTable(['topic', 'partition', 'current', 'new-offset', 'lag-after'], rows)) io.stdout(line);
+        if (flags.dryRun && plan.members > 0) io.stderr(`sluice: ${notEmpty(plan).message}`);
       }),
     );
 }
 
-/** Exactly one of the --to-* options, as the reset target. */
-function resetTarget(flags: ResetFlags): ResetTarget {
-  const given: ResetTarget[] = [];
-  if (flags.toEarliest) given.push('earliest');
-  if (flags.toLatest) given.push('latest');
-  if (flags.toOffset !== undefined) given.push({ offset: flags.toOffset });
-  if (flags.toDatetime !== undefined) given.push({ timestamp: flags.toDatetime });
-  if (given.length !== 1) throw new CliFailure('give exactly one of --to-earliest, --to-latest, --to-offset N, --to-datetime ISO', EXIT_USAGE);
+/** Exactly one of the --to-* options or --shift-by, as the reset target. */
+function resetTarget(flags: ResetFlags): ResetTo {
+  const given: ResetTo[] = [];
+  if (flags.toEarliest) given.push({ kind: 'earliest' });
+  if (flags.toLatest) given.push({ kind: 'latest' });
+  if (flags.toOffset !== undefined) given.push({ kind: 'offset', offset: flags.toOffset });
+  if (flags.toDatetime !== undefined) given.push({ kind: 'datetime', timestamp: flags.toDatetime });
+  if (flags.shiftBy !== undefined) given.push({ kind: 'shift', by: flags.shiftBy });
+  if (given.length !== 1) throw new CliFailure('give exactly one of --to-earliest, --to-latest, --to-offset N, --to-datetime ISO, --shift-by N', EXIT_USAGE);
   return given[0]!;
 }
 
@@ -117,7 +137,7 @@ async function describeLines(admin: Admin, d: GroupDescription): Promise<string[
       ['Generation', d.generation],
       ['Assignor', d.assignor],
       ['Members', d.members.length],
-      ['Total lag', d.offsets.reduce((sum, o) => sum + o.lag, 0)],
+      ['Total lag', totalLag(d.offsets.reduce((sum, o) => sum + o.lag, 0), d.offsets.length, uncommitted.length)],
     ]),
     ...(d.members.length > 0
       ? [
@@ -139,4 +159,15 @@ async function describeLines(admin: Admin, d: GroupDescription): Promise<string[
       : []),
     ...(sorted.length > 0 ? ['', ...renderTable(['topic', 'partition', 'committed', 'high-watermark', 'lag', 'member-id', 'host', 'client-id'], sorted)] : []),
   ];
+}
+
+/**
+ * The group's total lag as a line: a partition without a committed offset (a member that joined with
+ * `--from latest` and has not committed yet) has no lag to add, so the total says it is unknown there
+ * rather than print 0.
+ */
+function totalLag(known: number, committed: number, uncommitted: number): string | number {
+  if (uncommitted === 0) return known;
+  const partitions = `${uncommitted} partition${uncommitted === 1 ? '' : 's'} without a committed offset`;
+  return committed === 0 ? `unknown (${partitions})` : `${known} + unknown (${partitions})`;
 }

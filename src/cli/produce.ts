@@ -10,7 +10,7 @@
 import { Option, type Command } from 'commander';
 import { Producer } from '../client/producer.js';
 import type { ProducerRecord } from '../client/types.js';
-import { brokerConnection, brokerUrl, collect, integerArg, timeArg, withAdmin, withBrokerOptions, type BrokerFlags } from './broker-command.js';
+import { brokerConnection, brokerUrl, retryReporter, collect, integerArg, timeArg, withAdmin, withBrokerOptions, type BrokerFlags } from './broker-command.js';
 import { CliFailure, EXIT_INTERRUPTED, EXIT_USAGE } from './errors.js';
 import { examples } from './output.js';
 import type { CliIO } from './program.js';
@@ -18,6 +18,7 @@ import type { CliIO } from './program.js';
 interface ProduceFlags extends BrokerFlags {
   key?: string;
   keySeparator?: string;
+  onMissingKey: 'fail' | 'skip' | 'null';
   partition?: number;
   header?: string[];
   timestamp?: number;
@@ -33,7 +34,12 @@ export function addProduceCommand(program: Command, io: CliIO): void {
     .description('send stdin to a topic, one record per line')
     .argument('<topic>', 'topic to write to')
     .option('--key <key>', 'the key of every record')
-    .option('--key-separator <sep>', 'split each line at the first <sep> into key and value (a line without it is an error)')
+    .option('--key-separator <sep>', 'split each line at the first <sep> into key and value')
+    .addOption(
+      new Option('--on-missing-key <what>', 'a line without the key separator: fail (before sending it or any line read with it), skip it, or send it whole with a null key')
+        .choices(['fail', 'skip', 'null'])
+        .default('fail'),
+    )
     .option('--partition <n>', 'write every record to this partition (default: by key, or sticky batches)', integerArg(0))
     .option('--header <key=value>', 'a header on every record (repeatable)', collect)
     .option('--timestamp <time>', 'CreateTime of every record, in ms since the epoch or ISO 8601 (default: now)', timeArg)
@@ -44,6 +50,7 @@ export function addProduceCommand(program: Command, io: CliIO): void {
       examples(
         'seq 1000 | sluice produce numbers',
         'sluice produce orders --key-separator : < orders.txt     # lines like customer-7:{"total":12}',
+        'sluice produce orders --key-separator : --on-missing-key null < mixed.txt',
         'tail -F app.log | sluice produce logs --header source=web-1',
       ),
     )
@@ -56,7 +63,7 @@ async function produce(topic: string, flags: ProduceFlags, io: CliIO): Promise<v
   const headers = parseHeaders(flags.header ?? []);
   const broker = brokerUrl(flags);
   // Fail fast, within --timeout, when the topic or the broker is not there.
-  const partitions = await withAdmin(flags, async (admin) => (await admin.describeTopic(topic)).partitions.length);
+  const partitions = await withAdmin(flags, io, async (admin) => (await admin.describeTopic(topic)).partitions.length);
   if (flags.partition !== undefined && flags.partition >= partitions) throw new CliFailure(`topic ${topic} has ${partitions} partition(s); there is no partition ${flags.partition}`);
 
   // --timeout bounds how long a record may wait for an unavailable broker (retries through a restart included).
@@ -71,10 +78,12 @@ async function produce(topic: string, flags: ProduceFlags, io: CliIO): Promise<v
     deliveryTimeoutMs: patience,
     requestTimeoutMs: Math.min(patience, 30_000),
   });
+  producer.on('retry', retryReporter(io, broker, flags.timeout));
   const separator = flags.keySeparator === undefined ? null : Buffer.from(flags.keySeparator);
   let read = 0;
   let delivered = 0;
   let failed = 0;
+  let skipped = 0;
   let firstFailure: unknown = null;
   let interrupted = false;
   const interrupt = () => {
@@ -85,29 +94,42 @@ async function produce(topic: string, flags: ProduceFlags, io: CliIO): Promise<v
   process.once('SIGTERM', interrupt);
   if (io.stdinIsTTY) io.stderr(`type records for ${topic}, one per line; Ctrl-D to finish`);
   try {
-    for await (const line of lines(io.stdin)) {
+    for await (const chunk of lineChunks(io.stdin)) {
       if (interrupted || firstFailure !== null) break;
-      read++;
-      const record: ProducerRecord = { topic, value: line, ...(headers ? { headers } : {}), ...(flags.partition !== undefined ? { partition: flags.partition } : {}) };
-      if (flags.timestamp !== undefined) record.timestamp = flags.timestamp;
-      if (flags.key !== undefined) record.key = flags.key;
-      if (separator) {
-        const at = line.indexOf(separator);
-        if (at < 0) {
-          firstFailure = new CliFailure(`line ${read} has no key separator ${JSON.stringify(flags.keySeparator)}`);
-          break;
-        }
-        record.key = line.subarray(0, at);
-        record.value = line.subarray(at + separator.length);
+      // Lines read together are checked together, so with --on-missing-key fail a bad line stops the input
+      // before any line of its chunk is sent (for a small file: before anything is sent).
+      const split = separator ? chunk.map((line) => splitKey(line, separator, flags.onMissingKey)) : null;
+      const missing = split ? split.findIndex((s) => s === MISSING) : -1;
+      if (missing >= 0) {
+        firstFailure = new CliFailure(
+          `line ${read + missing + 1} has no key separator ${JSON.stringify(flags.keySeparator)}: nothing from line ${read + 1} on was sent (--on-missing-key skip or null lets such lines through)`,
+        );
+        break;
       }
-      const { delivery } = await producer.enqueue(record);
-      delivery.then(
-        () => void delivered++,
-        (err: unknown) => {
-          failed++;
-          firstFailure ??= err;
-        },
-      );
+      for (let i = 0; i < chunk.length; i++) {
+        read++;
+        const record: ProducerRecord = { topic, value: chunk[i]!, ...(headers ? { headers } : {}), ...(flags.partition !== undefined ? { partition: flags.partition } : {}) };
+        if (flags.timestamp !== undefined) record.timestamp = flags.timestamp;
+        if (flags.key !== undefined) record.key = flags.key;
+        const keyed = split?.[i];
+        if (keyed === SKIP) {
+          skipped++;
+          continue;
+        }
+        if (keyed && keyed !== MISSING) {
+          record.key = keyed.key;
+          record.value = keyed.value;
+        }
+        const { delivery } = await producer.enqueue(record);
+        delivery.then(
+          () => void delivered++,
+          (err: unknown) => {
+            failed++;
+            firstFailure ??= err;
+          },
+        );
+        if (firstFailure !== null) break;
+      }
     }
   } catch (err) {
     // A destroyed stdin (Ctrl-C) ends its iterator with a premature-close error; anything else is reported
@@ -119,7 +141,7 @@ async function produce(topic: string, flags: ProduceFlags, io: CliIO): Promise<v
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
   }
-  io.stderr(`produced ${delivered} record(s) to ${topic}${failed > 0 ? `, ${failed} failed` : ''}`);
+  io.stderr(`produced ${delivered} record(s) to ${topic}${failed > 0 ? `, ${failed} failed` : ''}${skipped > 0 ? `, skipped ${skipped} line(s) without the key separator` : ''}`);
   if (firstFailure !== null) throw firstFailure;
   if (interrupted) throw new CliFailure('interrupted', EXIT_INTERRUPTED);
 }
@@ -135,14 +157,24 @@ function parseHeaders(pairs: string[]): Record<string, string> | null {
   return headers;
 }
 
-/**
- * The lines of a byte stream, without "\n" or "\r\n"; a last line without a newline counts, an empty input
- * has no lines. Each line is a view of the chunk it came in (copied only when it spans two chunks).
- */
-export async function* lines(input: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
+const MISSING = Symbol('missing key separator');
+const SKIP = Symbol('skip line');
+
+/** A line split at the first separator into key and value; a line without one as --on-missing-key says. */
+function splitKey(line: Buffer, separator: Buffer, onMissing: ProduceFlags['onMissingKey']): { key: Buffer | null; value: Buffer } | typeof MISSING | typeof SKIP {
+  const at = line.indexOf(separator);
+  if (at >= 0) return { key: line.subarray(0, at), value: line.subarray(at + separator.length) };
+  if (onMissing === 'skip') return SKIP;
+  if (onMissing === 'null') return { key: null, value: line };
+  return MISSING;
+}
+
+/** The lines of a byte stream grouped by the read that completed them (see lines). */
+export async function* lineChunks(input: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer[]> {
   let rest: Buffer | null = null;
   for await (const data of input) {
     const chunk = typeof data === 'string' ? Buffer.from(data) : data;
+    const out: Buffer[] = [];
     let from = 0;
     for (let at = chunk.indexOf(NEWLINE); at >= 0; at = chunk.indexOf(NEWLINE, from)) {
       let line = chunk.subarray(from, at);
@@ -150,12 +182,21 @@ export async function* lines(input: AsyncIterable<Buffer | string>): AsyncGenera
         line = Buffer.concat([rest, line]);
         rest = null;
       }
-      yield withoutCarriageReturn(line);
+      out.push(withoutCarriageReturn(line));
       from = at + 1;
     }
     if (from < chunk.length) rest = rest ? Buffer.concat([rest, chunk.subarray(from)]) : chunk.subarray(from);
+    if (out.length > 0) yield out;
   }
-  if (rest && rest.length > 0) yield withoutCarriageReturn(rest);
+  if (rest && rest.length > 0) yield [withoutCarriageReturn(rest)];
+}
+
+/**
+ * The lines of a byte stream, without "\n" or "\r\n"; a last line without a newline counts, an empty input
+ * has no lines. Each line is a view of the chunk it came in (copied only when it spans two chunks).
+ */
+export async function* lines(input: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
+  for await (const chunk of lineChunks(input)) yield* chunk;
 }
 
 function withoutCarriageReturn(line: Buffer): Buffer {

@@ -43,8 +43,8 @@ export function buildProgram(io: CliIO): Command {
   program.addHelpText(
     'after',
     `
-Commands that talk to a broker take --broker URL, or a comma-separated list of a cluster's brokers (env
-SLUICE_BROKER, default http://127.0.0.1:8080).
+Commands that talk to a broker take --broker HOST:PORT or URL, or a comma-separated list of a cluster's
+brokers (env SLUICE_BROKER, default http://127.0.0.1:8080).
 Exit codes: 0 success, 1 failed operation, 2 bad usage, 130 interrupted.
 
 Examples:

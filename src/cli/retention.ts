@@ -11,7 +11,7 @@ export function addRetentionCommand(program: Command, io: CliIO): void {
     .option('--json', 'print the result as JSON')
     .addHelpText('after', examples('sluice retention run', 'sluice topics alter-config logs retentionMs=3600000 && sluice retention run'))
     .action((flags: BrokerFlags & { json?: boolean }) =>
-      withAdmin(flags, async (admin) => {
+      withAdmin(flags, io, async (admin) => {
         const result = await admin.runRetention();
         if (flags.json) return printJson(io.stdout, result);
         io.stdout(`deleted ${result.deletedSegments} segment(s), freed ${formatBytes(result.freedBytes)}`);

@@ -7,6 +7,7 @@
  * not carry its own copy of the config table, so it cannot disagree with the broker it talks to.
  */
 import { Option, type Command } from 'commander';
+import { camelKeyOf } from '../client/config-names.js';
 import type { TopicConfig, TopicConfigChanges, TopicConfigKey, TopicDescription } from '../client/types.js';
 import { collect, hasCode, integerArg, withAdmin, withBrokerOptions, type BrokerFlags } from './broker-command.js';
 import { CliFailure, EXIT_USAGE } from './errors.js';
@@ -24,7 +25,7 @@ export function addTopicsCommand(program: Command, io: CliIO): void {
     .option('--json', 'print one JSON document')
     .addHelpText('after', examples('sluice topics list', 'sluice topics list --json | jq -r ".[].name"'))
     .action((flags: BrokerFlags & Json & { internal?: boolean }) =>
-      withAdmin(flags, async (admin) => {
+      withAdmin(flags, io, async (admin) => {
         const list = await admin.listTopics({ internal: flags.internal === true });
         if (flags.json) return printJson(io.stdout, list);
         if (list.length === 0) return io.stderr('no topics');
@@ -45,7 +46,7 @@ export function addTopicsCommand(program: Command, io: CliIO): void {
       examples('sluice topics create orders --partitions 6', 'sluice topics create audit --partitions 3 --config retentionMs=null segmentBytes=67108864'),
     )
     .action((name: string, flags: BrokerFlags & Json & { partitions?: number; replicationFactor?: number; config?: string[]; ifNotExists?: boolean }) =>
-      withAdmin(flags, async (admin) => {
+      withAdmin(flags, io, async (admin) => {
         const config = parseConfigPairs(flags.config ?? []);
         let topic: TopicDescription;
         try {
@@ -71,7 +72,7 @@ export function addTopicsCommand(program: Command, io: CliIO): void {
     .option('--json', 'print one JSON document')
     .addHelpText('after', examples('sluice topics describe orders', 'sluice topics describe orders --json | jq ".partitions[].highWatermark"'))
     .action((name: string, flags: BrokerFlags & Json) =>
-      withAdmin(flags, async (admin) => {
+      withAdmin(flags, io, async (admin) => {
         const topic = await admin.describeTopic(name);
         if (flags.json) return printJson(io.stdout, topic);
         for (const line of describeLines(topic)) io.stdout(line);
@@ -84,7 +85,7 @@ export function addTopicsCommand(program: Command, io: CliIO): void {
     .option('--if-exists', 'succeed when the topic does not exist')
     .addHelpText('after', examples('sluice topics delete orders'))
     .action((name: string, flags: BrokerFlags & { ifExists?: boolean }) =>
-      withAdmin(flags, async (admin) => {
+      withAdmin(flags, io, async (admin) => {
         try {
           await admin.deleteTopic(name);
           io.stdout(`deleted topic ${name}`);
@@ -110,10 +111,10 @@ export function addTopicsCommand(program: Command, io: CliIO): void {
       ),
     )
     .action((name: string, pairs: string[], flags: BrokerFlags & Json & { reset?: string[] }) =>
-      withAdmin(flags, async (admin) => {
+      withAdmin(flags, io, async (admin) => {
         const changes = parseConfigPairs(pairs);
         const resets = flags.reset ?? [];
-        for (const key of resets) {
+        for (const key of resets.map(camelKeyOf)) {
           if (key in changes) throw new CliFailure(`${key} is both set and reset`, EXIT_USAGE);
         }
         if (Object.keys(changes).length === 0 && resets.length === 0) throw new CliFailure('give at least one key=value or --reset KEY', EXIT_USAGE);
@@ -124,7 +125,7 @@ export function addTopicsCommand(program: Command, io: CliIO): void {
             config = await admin.alterTopicConfig(name, changes);
             done.push(...Object.keys(changes));
           }
-          for (const key of resets) {
+          for (const key of resets.map(camelKeyOf)) {
             // Typed by the user: the broker checks the key (INVALID_CONFIG names it).
             config = await admin.resetTopicConfig(name, key as TopicConfigKey);
             done.push(key);
@@ -149,7 +150,7 @@ export function parseConfigPairs(pairs: string[]): TopicConfigChanges {
   for (const pair of pairs) {
     const at = pair.indexOf('=');
     if (at <= 0) throw new CliFailure(`config must be key=value, not ${JSON.stringify(pair)}`, EXIT_USAGE);
-    const key = pair.slice(0, at);
+    const key = camelKeyOf(pair.slice(0, at)); // Kafka's dotted names too: retention.ms=3600000
     if (key in config) throw new CliFailure(`config key ${key} is given twice`, EXIT_USAGE);
     config[key] = configValue(pair.slice(at + 1));
   }
@@ -174,8 +175,8 @@ function describeLines(topic: TopicDescription): string[] {
       ['Size', `${formatBytes(total((x) => x.sizeBytes))} in ${total((x) => x.segments)} segment(s)`],
     ]),
     '',
-    'Config:',
-    ...configLines(topic.config).map((line) => `  ${line}`),
+    'Config (SOURCE: topic = set on this topic, default = the broker\'s default):',
+    ...configLines(topic.config, topic.overrides ?? []).map((line) => `  ${line}`),
     '',
     ...renderTable(
       ['partition', 'leader', 'replicas', 'isr', 'log-start', 'high-watermark', 'log-end', 'size', 'segments'],
@@ -193,9 +194,10 @@ function followerLines(partitions: TopicDescription['partitions']): string[] {
   return ['', `Followers (${under} under-replicated partition(s)):`, ...renderTable(['partition', 'follower', 'in-sync', 'lag-records', 'lag-ms'], rows)];
 }
 
-function configLines(config: TopicConfig): string[] {
-  return renderTable(
-    ['key', 'value'],
-    Object.entries(config).map(([key, value]) => [key, value === null ? 'unlimited' : String(value)]),
-  );
+/** The config as a table; with `overrides` (describe) a SOURCE column says which keys the topic sets. */
+function configLines(config: TopicConfig, overrides?: readonly string[]): string[] {
+  const entries = Object.entries(config);
+  const value = (v: unknown) => (v === null ? 'unlimited' : String(v));
+  if (!overrides) return renderTable(['key', 'value'], entries.map(([k, v]) => [k, value(v)]));
+  return renderTable(['key', 'value', 'source'], entries.map(([k, v]) => [k, value(v), overrides.includes(k) ? 'topic' : 'default']));
 }

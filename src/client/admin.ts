@@ -3,7 +3,7 @@
  * errors (a broker restart is invisible apart from latency, up to `retryTimeoutMs`); changes are sent once,
  * because repeating a create or delete whose reply was lost would answer with a misleading error.
  */
-import { defaultClientId } from './events.js';
+import { defaultClientId, type RetryEvent } from './events.js';
 import { connectionOf, segment, type ConnectionOptions } from './http.js';
 import { Brokers, type Route } from './brokers.js';
 import type { BackoffOptions } from './retry.js';
@@ -33,6 +33,8 @@ export interface AdminOptions extends ConnectionOptions {
   retryBackoffMaxMs?: number;
   /** Sent with every request (default: host name and process id). */
   clientId?: string;
+  /** Told before a read is retried (the broker unreachable or busy), e.g. to say so on a console. */
+  onRetry?: (event: RetryEvent) => void;
 }
 
 export class Admin {
@@ -43,7 +45,7 @@ export class Admin {
   constructor(options: AdminOptions) {
     this.http = new Brokers(options.broker, { connections: 4, requestTimeoutMs: options.requestTimeoutMs ?? 30_000, clientId: options.clientId ?? defaultClientId(), ...connectionOf(options) });
     this.retryTimeoutMs = options.retryTimeoutMs ?? 10_000;
-    this.backoff = { retryBackoffMs: options.retryBackoffMs ?? 100, retryBackoffMaxMs: options.retryBackoffMaxMs ?? 1_000 };
+    this.backoff = { retryBackoffMs: options.retryBackoffMs ?? 100, retryBackoffMaxMs: options.retryBackoffMaxMs ?? 1_000, ...(options.onRetry ? { onRetry: options.onRetry } : {}) };
   }
 
   /** The broker URL this admin talks to. */

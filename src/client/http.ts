@@ -5,6 +5,7 @@
  * the broker answered. No retries here: the producer, consumer and admin decide what may be retried.
  */
 import { Pool } from 'undici';
+import { parseBrokerAddress } from './broker-address.js';
 import { errorFromResponse, invalidOption, transportError } from './errors.js';
 import { sleep, withRetries, type BackoffOptions } from './retry.js';
 import type { BrokerError } from './errors.js';
@@ -74,16 +75,13 @@ export interface HttpClientOptions extends ConnectionOptions {
   health?: { reached(): void; failed(err: BrokerError): void };
 }
 
-/** The broker's URL, checked: http or https. `name` is how the caller's user gave it (an option, a flag). */
+/**
+ * The broker's URL, checked: an http or https URL, or host:port (plain http, as kcat and rpk take it). `name`
+ * is how the caller's user gave it (an option, a flag).
+ */
 export function parseBrokerUrl(broker: string, name = 'broker'): URL {
-  let url: URL;
-  try {
-    url = new URL(broker);
-  } catch {
-    throw invalidOption(`${name} must be a URL such as http://127.0.0.1:8080, not ${JSON.stringify(broker)}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalidOption(`${name} must be an http or https URL, not ${broker}`);
-  return url;
+  if (typeof broker !== 'string') throw invalidOption(`${name} must be host:port or a URL such as http://127.0.0.1:8080`);
+  return parseBrokerAddress(broker, name);
 }
 
 export class HttpClient {

@@ -71,7 +71,10 @@ export function consumerRecordsOf(body: Buffer, topic: string, partition: number
     const { header, records } = decodeBatch(batch.bytes);
     if (isControlBatch(header)) continue;
     for (const r of records) {
-      if (r.offset >= from) out.push({ topic, partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: consumerHeaders(header, r.offset, r.headers) });
+      if (r.offset < from) continue;
+      const list = consumerHeaders(header, r.offset, r.headers);
+      const headers = Object.fromEntries(list.map((h) => [h.key, h.value])); // own keys only, even "__proto__"
+      out.push({ topic, partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers, headerList: list });
     }
   }
   return out;

@@ -8,7 +8,14 @@ export type Acks = '0' | '1' | 'all';
 export type Compression = 'none' | 'lz4';
 export type Bytes = string | Uint8Array;
 
+/**
+ * Headers to send: an object (the shape consumers get back in `headers`), or a list of `{key, value}` when a key
+ * repeats (consumers get that back in `headerList`).
+ */
 export type HeadersInput = Record<string, Bytes | null> | { key: string; value: Bytes | null }[];
+
+/** Headers as received: by key, the last value of a repeated key (as the HTTP API and `sluice consume --json`). */
+export type RecordHeaders = Record<string, Buffer | null>;
 
 /** A record to produce. */
 export interface ProducerRecord {
@@ -43,7 +50,10 @@ export interface ConsumerRecord {
   timestamp: number;
   key: Buffer | null;
   value: Buffer | null;
-  headers: RecordHeader[];
+  /** `r.headers['source']`: by key; a repeated key gives its last value (all of them are in headerList) */
+  headers: RecordHeaders;
+  /** every header in the order sent, repeated keys included */
+  headerList: RecordHeader[];
 }
 
 export interface TopicPartition {
@@ -91,6 +101,8 @@ export type { PartitionDescription };
 export interface TopicDescription {
   name: string;
   config: TopicConfig;
+  /** the keys of `config` set on this topic (alter-config, create); every other key is the broker's default */
+  overrides: TopicConfigKey[];
   partitions: PartitionDescription[];
 }
 

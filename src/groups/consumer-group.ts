@@ -222,7 +222,7 @@ export class ConsumerGroup {
   checkCommit(memberId: string | undefined, generation: number | undefined): void {
     if (memberId === undefined) {
       if (this.members.size > 0) {
-        throw new BrokerError('GROUP_NOT_EMPTY', `group ${this.groupId} has ${this.members.size} live members; commit as one of them`, {
+        throw new BrokerError('GROUP_NOT_EMPTY', `group ${this.groupId} has ${liveMembers(this.members.size)}; commit as one of them`, {
           details: { group: this.groupId, members: this.members.size },
         });
       }
@@ -250,7 +250,7 @@ export class ConsumerGroup {
   /** Admin operations (delete, reset offsets) need a group without live members. */
   checkEmpty(what: string): void {
     if (this.members.size > 0) {
-      throw new BrokerError('GROUP_NOT_EMPTY', `cannot ${what}: group ${this.groupId} has ${this.members.size} live members`, {
+      throw new BrokerError('GROUP_NOT_EMPTY', `cannot ${what}: group ${this.groupId} has ${liveMembers(this.members.size)}`, {
         details: { group: this.groupId, members: this.members.size },
       });
     }
@@ -377,4 +377,9 @@ function sameAssignment(a: Assignment, b: Assignment): boolean {
     }
   }
   return true;
+}
+
+/** "1 live member", "3 live members". */
+function liveMembers(n: number): string {
+  return `${n} live member${n === 1 ? '' : 's'}`;
 }

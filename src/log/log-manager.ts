@@ -62,6 +62,8 @@ export interface LogManagerOptions {
 
 export interface StartupReport {
   cleanShutdown: boolean;
+  /** no partitions and no clean-shutdown marker: a new data directory, nothing to recover */
+  newDataDir: boolean;
   partitions: number;
   durationMs: number;
   crcImplementation: string;
@@ -186,6 +188,7 @@ export class LogManager {
     const sum = (pick: (r: PartitionLoadReport) => number) => reports.reduce((t, r) => t + pick(r), 0);
     this.report = {
       cleanShutdown,
+      newDataDir: !cleanShutdown && dirs.length === 0,
       partitions: this.logs.size,
       durationMs: Date.now() - started,
       crcImplementation,
@@ -202,7 +205,7 @@ export class LogManager {
     const { partitionReports: _omit, ...summary } = this.report;
     if (summary.unknownFiles.length > 0) events.warn({ files: summary.unknownFiles }, 'unknown files in the data directory were left alone');
     if (summary.removedStrayFiles.length > 0) events.info({ files: summary.removedStrayFiles }, 'removed leftover files');
-    const state = cleanShutdown ? 'storage opened after a clean shutdown' : dirs.length === 0 ? 'storage opened (no partitions yet)' : 'storage recovered after an unclean shutdown';
+    const state = cleanShutdown ? 'storage opened after a clean shutdown' : dirs.length === 0 ? 'storage opened: a new data directory' : 'storage recovered after an unclean shutdown';
     events.info(summary, state);
   }
 

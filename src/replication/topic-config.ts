@@ -7,6 +7,7 @@
  * A topic stores only its overrides. An override may be `null` (unlimited) where the key is nullable; a key
  * without an override takes the broker's default for topics.
  */
+import { suggestKey } from '../common/config-names.js';
 import { BrokerError } from '../common/errors.js';
 import type { LogConfig } from '../log/log-config.js';
 import { MIN_SEGMENT_BYTES } from '../log/log-config.js';
@@ -40,7 +41,12 @@ const NULLABLE_KEYS = TOPIC_SETTINGS.filter((s) => 'nullable' in s && s.nullable
 
 /** `key` if it names a topic config key; INVALID_CONFIG otherwise. */
 export function topicConfigKey(key: string): TopicConfigKey {
-  if (!BY_KEY.has(key)) throw new BrokerError('INVALID_CONFIG', `unknown topic config key ${JSON.stringify(key)}`, { details: { key } });
+  if (!BY_KEY.has(key)) {
+    const suggestion = suggestKey(key, [...BY_KEY.keys()]);
+    throw new BrokerError('INVALID_CONFIG', `unknown topic config key ${JSON.stringify(key)}${suggestion ? ` (did you mean ${suggestion}?)` : ` (keys: ${[...BY_KEY.keys()].join(', ')})`}`, {
+      details: { key, ...(suggestion ? { suggestion } : {}) },
+    });
+  }
   return key as TopicConfigKey;
 }
 

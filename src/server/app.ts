@@ -11,6 +11,7 @@ import { ERROR_TABLE, errorCodeOf, errorHandler, sendError } from './errors.js';
 import { registerBodyParsers } from './body-parsers.js';
 import { clientErrorHandler } from './client-errors.js';
 import { requestedWaitMs } from './metrics.js';
+import { completeOpenApi } from './openapi.js';
 import type { Services } from './routes/common.js';
 import { fetchRoutes } from './routes/fetch.js';
 import { groupRoutes } from './routes/groups.js';
@@ -91,6 +92,7 @@ export async function buildApp(services: Services, logger: Logger): Promise<Fast
         description: `Produce, fetch and administer a sluice broker. Errors: ${ERROR_TABLE.map((e) => e.code).join(', ')}.`,
       },
     },
+    transformObject: completeOpenApi, // every status and body of every route (openapi.ts)
   });
 
   topicRoutes(app, services);

@@ -165,7 +165,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
       fsync: config.fsync,
       crc32c: crcImplementation,
       node: process.version,
-      storage: { cleanShutdown: logs.report.cleanShutdown, partitions: logs.report.partitions, openMs: logs.report.durationMs },
+      // "new" rather than cleanShutdown:false, which reads like a crash on a first start.
+      storage: { opened: logs.report.newDataDir ? 'new data directory' : logs.report.cleanShutdown ? 'after a clean shutdown' : 'recovered after an unclean shutdown', partitions: logs.report.partitions, openMs: logs.report.durationMs },
     },
     'sluice started',
   );

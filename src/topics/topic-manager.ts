@@ -18,6 +18,7 @@ import {
   topicConfigKey,
   validateTopicOverrides,
   type TopicConfig,
+  type TopicConfigKey,
   type TopicOverrides,
 } from '../replication/topic-config.js';
 import type { PartitionDescription } from '../common/topic-description.js';
@@ -37,6 +38,8 @@ export type { PartitionDescription };
 export interface TopicDescription {
   name: string;
   config: TopicConfig;
+  /** the config keys this topic sets itself; the others are the broker's defaults */
+  overrides: TopicConfigKey[];
   partitions: PartitionDescription[];
 }
 
@@ -328,6 +331,6 @@ export class TopicManager implements PartitionDirectory {
         ...(lags.length > 0 ? { followers: lags.map((l) => ({ broker: l.brokerId, lagRecords: l.records, lagMs: l.ms })) } : {}),
       });
     }
-    return { name, config: this.configOf(topic), partitions };
+    return { name, config: this.configOf(topic), overrides: Object.keys(topic.config).sort() as TopicConfigKey[], partitions };
   }
 }

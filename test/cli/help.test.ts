@@ -54,7 +54,7 @@ describe('sluice --help', () => {
   it('broker commands take --broker with SLUICE_BROKER and the default URL', async () => {
     const io = capture();
     await runCli(['groups', 'describe', '--help'], io);
-    expect(io.out.join("\n")).toMatch(/--broker <urls> +broker to talk to, or several of a cluster, comma separated\s+\(default: "http:\/\/127\.0\.0\.1:8080", env: SLUICE_BROKER\)/);
+    expect(io.out.join('\n')).toMatch(/--broker <host:port> +broker to talk to: host:port or an http\(s\) URL; a\s+cluster's brokers comma separated\s+\(default:\s+"http:\/\/127\.0\.0\.1:8080",\s+env:\s+SLUICE_BROKER\)/);
   });
 });
 

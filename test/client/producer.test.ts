@@ -59,7 +59,9 @@ describe('Producer', () => {
     expect(record.key!.toString()).toBe('customer-7');
     expect(record.value!.toString()).toBe('v-customer-7');
     expect(record.timestamp).toBe(sent[3]!.timestamp);
-    expect(record.headers).toEqual([
+    expect(record.headers).toEqual({ h: Buffer.from('x'), bin: Buffer.from([1, 2]) });
+    expect(record.headers['h']!.toString()).toBe('x'); // typed by key: the object shape that went in
+    expect(record.headerList).toEqual([
       { key: 'h', value: Buffer.from('x') },
       { key: 'bin', value: Buffer.from([1, 2]) },
     ]);

@@ -47,7 +47,7 @@ const ALLOWED: Record<string, string[]> = {
  * The CLI commands that talk to a broker are a thin shell over sluice/client: no HTTP of their own, no
  * storage, no files (only `dump-log` reads segment files, and `serve` runs the broker).
  */
-const BROKER_COMMANDS = ['cli/topics.ts', 'cli/groups.ts', 'cli/retention.ts', 'cli/produce.ts', 'cli/consume.ts', 'cli/broker-command.ts', 'cli/output.ts'];
+const BROKER_COMMANDS = ['cli/topics.ts', 'cli/groups.ts', 'cli/reset-offsets.ts', 'cli/retention.ts', 'cli/produce.ts', 'cli/consume.ts', 'cli/broker-command.ts', 'cli/output.ts'];
 const SHELL_MAY_IMPORT = /^(commander|node:stream|node:events|\.\/[a-z-]+\.js|\.\.\/client\/[a-z-]+\.js)$/;
 
 /** The pure modules of src/log the client may share. */
