@@ -15,7 +15,8 @@
  * its advertised URL may not be reachable from here (a broker bound to 0.0.0.0).
  */
 import { BrokerError } from './errors.js';
-import { HttpClient, parseBrokerUrl, type HttpClientOptions, type QueryValue, type RawResponse, type RequestOptions } from './http.js';
+import { brokerUrlText, parseBrokerAddress } from './broker-address.js';
+import { HttpClient, type HttpClientOptions, type QueryValue, type RawResponse, type RequestOptions } from './http.js';
 import { withRetries, type BackoffOptions } from './retry.js';
 import type { TopicDescription } from './types.js';
 
@@ -39,8 +40,7 @@ const CLUSTER_VIEW_MAX_AGE_MS = 10_000;
 export function brokerList(broker: string | readonly string[], name = 'broker'): string[] {
   const list = (typeof broker === 'string' ? broker.split(',') : [...broker]).map((b) => b.trim()).filter((b) => b.length > 0);
   if (list.length === 0) throw new BrokerError('INVALID_CONFIG', `${name} needs at least one broker URL`);
-  for (const b of list) parseBrokerUrl(b, name);
-  return list;
+  return list.map((b) => brokerUrlText(parseBrokerAddress(b, name)));
 }
 
 function routeKey(route: Route): string {

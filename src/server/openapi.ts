@@ -117,6 +117,16 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     errors: [...PARTITION_ERRORS, 'CORRUPT_MESSAGE', 'INVALID_TIMESTAMP', 'NOT_ENOUGH_REPLICAS', 'REQUEST_TIMED_OUT', 'OUT_OF_ORDER_SEQUENCE', 'INVALID_PRODUCER_EPOCH', 'UNKNOWN_PRODUCER_ID'],
     binaryBody: { mediaType: BATCH_MEDIA_TYPE, description: 'Kafka RecordBatch v2 batches back to back (docs/storage-format.md)' },
   },
+  'POST /internal/replica/fetch': {
+    success: [{ status: 200, description: 'per partition, stored batches from the follower\'s offset with the leader\'s high watermark, or an error frame (src/replication/replica-protocol.ts)', binary: BATCH_MEDIA_TYPE }],
+    errors: ['NOT_AUTHORIZED', 'UNAUTHENTICATED'],
+    binaryBody: { mediaType: 'application/vnd.sluice.replica-request', description: 'the follower\'s id, wait and byte budgets, and per partition its epoch and fetch offset (docs/replication.md)' },
+  },
+  'POST /internal/replica/epoch-end-offsets': {
+    success: [{ status: 200, description: 'per partition, where the asked leader epoch ends on this leader', binary: 'application/vnd.sluice.replica-request' }],
+    errors: ['NOT_AUTHORIZED', 'UNAUTHENTICATED'],
+    binaryBody: { mediaType: 'application/vnd.sluice.replica-request', description: 'per partition the follower\'s current epoch and the epoch it asks about' },
+  },
   'POST /producers': { success: [ok('a producer id and epoch', obj({ producerId: int, producerEpoch: int }))], errors: ['KAFKA_STORAGE_ERROR'] },
   'GET /topics/{topic}/partitions/{partition}/records': {
     success: [

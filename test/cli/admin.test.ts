@@ -305,7 +305,7 @@ describe('sluice CLI failures', () => {
       [['produce', 'x', '--key', 'k', '--key-separator', ':'], /--key or --key-separator, not both/],
       [['topics', 'list', '--broker', 'not a url'], /--broker must be host:port \(127.0.0.1:8080, \[::1\]:8080\) or a URL/],
       [['topics', 'list', '--broker', 'ftp://x:1'], /--broker must be an http or https URL or host:port/],
-      [['topics', 'list', '--broker', 'a:1,b:2'], /this command talks to one broker, not 2/],
+      [['topics', 'list', '--broker', 'a:1,,b:2'], /must be one or more comma-separated brokers/],
       [['groups', 'reset-offsets', 'g', '--to-earliest'], /give --topic TOPIC\[:PARTITIONS\] \(repeatable\) or --all-topics/],
       [['groups', 'reset-offsets', 'g', '--topic', 't:x', '--to-earliest'], /expected partitions as numbers/],
       [['produce', 'x', '--key-separator', ':', '--on-missing-key', 'drop'], /Allowed choices are fail, skip, null/],

@@ -28,17 +28,18 @@ describe('brokerList', () => {
     expect(brokerList('http://a:1')).toEqual(['http://a:1']);
     expect(brokerList(' http://a:1, http://b:2 ,')).toEqual(['http://a:1', 'http://b:2']);
     expect(brokerList(['http://a:1', 'https://b:2'])).toEqual(['http://a:1', 'https://b:2']);
+    expect(brokerList('a:1,[::1]:2')).toEqual(['http://a:1', 'http://[::1]:2']);
   });
 
   it('refuses an empty list and anything that is not an http(s) URL, naming the option', () => {
     expect(() => brokerList('')).toThrow(/at least one broker/);
     expect(() => brokerList(['http://a:1', 'ftp://b'])).toThrow(/http or https URL/);
     try {
-      brokerList('nope', '--broker');
+      brokerList('a:1,b:99999', '--broker');
       expect.unreachable();
     } catch (err) {
       expect((err as BrokerError).code).toBe('INVALID_CONFIG');
-      expect((err as BrokerError).message).toMatch(/^--broker must be a URL/);
+      expect((err as BrokerError).message).toMatch(/^--broker must be host:port/);
     }
   });
 });

@@ -82,6 +82,8 @@ describe('the OpenAPI document', () => {
       ['POST', '/topics/o/partitions/0/batches', batch, { 'content-type': BATCH }],
       ['POST', '/topics/o/partitions/0/batches', Buffer.from('garbage garbage garbage garbage garbage garbage garbage garbage'), { 'content-type': BATCH }],
       ['POST', '/producers', {}],
+      ['POST', '/internal/replica/fetch', Buffer.from('short'), { 'content-type': 'application/vnd.sluice.replica-request' }],
+      ['POST', '/internal/replica/epoch-end-offsets', Buffer.from('short'), { 'content-type': 'application/vnd.sluice.replica-request' }],
       ['GET', '/topics/o/partitions/0/records?offset=0'],
       ['GET', '/topics/o/partitions/0/records?offset=0', undefined, { accept: BATCH }],
       ['GET', '/topics/o/partitions/0/records?offset=999'],
