@@ -18,6 +18,7 @@ import { multiFetchRoutes } from './routes/multi-fetch.js';
 import { opsRoutes } from './routes/ops.js';
 import { produceRoutes } from './routes/produce.js';
 import { topicRoutes } from './routes/topics.js';
+import { shareGroupRoutes } from './routes/share-groups.js';
 
 export async function buildApp(services: Services, logger: Logger): Promise<FastifyInstance> {
   const { config } = services;
@@ -91,6 +92,7 @@ export async function buildApp(services: Services, logger: Logger): Promise<Fast
   fetchRoutes(app, services);
   multiFetchRoutes(app, services);
   groupRoutes(app, services);
+  shareGroupRoutes(app, services);
   opsRoutes(app, services);
   await app.ready();
   return app;
