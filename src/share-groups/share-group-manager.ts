@@ -84,6 +84,8 @@ export class ShareGroupManager {
   readonly stats = new ShareGroupStats();
   private readonly groups = new Map<string, ShareGroup>();
   private readonly fills = new WeakMap<SharePartition, Promise<void>>();
+  /** the Partition each share-partition was made for (a topic created again has a new one) */
+  private readonly sources = new WeakMap<SharePartition, Partition>();
   private readonly timers = new Map<SharePartition, { at: number; cancel: () => void }>();
   private closed = false;
 
@@ -265,19 +267,28 @@ export class ShareGroupManager {
   private async sharePartition(g: ShareGroup, topic: string, p: number, partition: Partition): Promise<SharePartition | null> {
     const key = partitionKey(topic, p);
     const existing = g.partitions.get(key);
-    if (existing) return existing;
-    const durable = this.store.durableState(g.name, topic, p);
+    if (existing && this.sources.get(existing) === partition) return existing;
+    let durable = this.store.durableState(g.name, topic, p);
+    // A share-partition of a topic that was deleted and created again (a new Partition here, or a start past
+    // the log's end after a restart) starts over.
+    const stale = existing !== undefined || (durable !== undefined && durable.start > partition.logEndOffset);
+    if (existing) {
+      g.partitions.delete(key);
+      this.drop(existing);
+    }
+    if (stale) durable = undefined;
     let start = durable?.start;
     if (start === undefined) {
       start = g.config.startFrom === 'earliest' ? partition.logStartOffset : partition.highWatermark;
       // The start is durable before the first lease, so a restart does not skip (latest) what came after it.
-      await this.store.write(this.store.indexOfPartition(topic, p), [{ key: { t: 'sp', g: g.name, topic, p }, value: { start, done: [] } }]);
+      await this.store.write(this.store.indexOfPartition(topic, p), [{ key: { t: 'sp', g: g.name, topic, p }, value: { start, done: [], snapshot: true } }]);
       if (this.groups.get(g.name) !== g) return null;
       const raced = g.partitions.get(key);
       if (raced) return raced;
     }
     const sp = new SharePartition(topic, p, randomInt(1, 2 ** 47), start, durable?.done ?? []);
     g.partitions.set(key, sp);
+    this.sources.set(sp, partition);
     return sp;
   }
 
@@ -405,7 +416,11 @@ export class ShareGroupManager {
       const { sp, e } = lease;
       if (type === 'release') {
         this.stats.released++;
-        if (!sp.release(e, g!.config.maxDeliveryCount)) exhausted.set(sp, [...(exhausted.get(sp) ?? []), e]);
+        if (!sp.release(e, g!.config.maxDeliveryCount)) {
+          const list = exhausted.get(sp);
+          if (list) list.push(e);
+          else exhausted.set(sp, [e]);
+        }
         return;
       }
       sp.settle(e, type === 'accept' ? 'accepted' : 'archived');
@@ -460,9 +475,14 @@ export class ShareGroupManager {
 
   /** Writes done records (and each share-partition's start) to the share-state log, then moves the starts. */
   private async storeDone(g: ShareGroup, done: { sp: SharePartition; e: InFlightRecord }[]): Promise<void> {
-    if (done.length === 0) return;
+    // A group deleted meanwhile must not get state back (its tombstones are queued before this write).
+    if (done.length === 0 || this.groups.get(g.name) !== g) return;
     const bySp = new Map<SharePartition, InFlightRecord[]>();
-    for (const { sp, e } of done) bySp.set(sp, [...(bySp.get(sp) ?? []), e]);
+    for (const { sp, e } of done) {
+      const list = bySp.get(sp);
+      if (list) list.push(e);
+      else bySp.set(sp, [e]);
+    }
     const byIndex = new Map<number, StateEntry[]>();
     for (const [sp, entries] of bySp) {
       const index = this.store.indexOfPartition(sp.topic, sp.partition);

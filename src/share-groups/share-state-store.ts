@@ -53,6 +53,8 @@ const MAX_BATCH_BYTES = 256 * 1024;
 
 export class ShareStateStore {
   private readonly partitions: StatePartition[];
+  /** indexOfPartition, remembered (it runs for every receipt) */
+  private readonly indexes = new Map<string, number>();
 
   constructor(
     count: number,
@@ -66,7 +68,14 @@ export class ShareStateStore {
   }
 
   indexOfPartition(topic: string, partition: number): number {
-    return (this.hash(Buffer.from(partitionKey(topic, partition), 'utf8')) & 0x7fffffff) % this.partitions.length;
+    const key = partitionKey(topic, partition);
+    let index = this.indexes.get(key);
+    if (index === undefined) {
+      index = (this.hash(Buffer.from(key, 'utf8')) & 0x7fffffff) % this.partitions.length;
+      if (this.indexes.size > 100_000) this.indexes.clear();
+      this.indexes.set(key, index);
+    }
+    return index;
   }
 
   indexOfGroup(group: string): number {

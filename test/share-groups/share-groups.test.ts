@@ -224,6 +224,38 @@ describe('share groups', () => {
     expect((await ack([{ receipt: got[9]!.receipt, type: 'accept' }]))[0]!.error?.code).toBe('RECEIPT_EXPIRED');
   });
 
+  it('a topic deleted and created again starts its share-partitions over', async () => {
+    await setup({ partitions: 1, records: 5 });
+    await configure({ startFrom: 'earliest' });
+    const first = await receive();
+    await ack(first.map((r) => ({ receipt: r.receipt, type: 'accept' })));
+    expect((await call('DELETE', '/topics/jobs')).statusCode).toBe(204);
+    await call('POST', '/topics', { name: 'jobs', partitions: 1 });
+    await call('POST', '/topics/jobs/records', { records: [{ value: 'again-0' }, { value: 'again-1' }] });
+    expect((await receive()).map((r) => [r.offset, r.value])).toEqual([
+      [0, 'again-0'],
+      [1, 'again-1'],
+    ]);
+  });
+
+  it('the share-state log stays bounded by snapshots, and the state read back from it is the same', async () => {
+    const dataDir = tempDir();
+    await setup({ dataDir, partitions: 1, records: 300, overrides: { shareStateTopicPartitions: 1 } });
+    await broker!.services.topics.alterConfig('__share_group_state', { segmentBytes: 1_024 });
+    await configure({ startFrom: 'earliest', visibilityTimeoutMs: 60_000 });
+    const got = await receive({ maxRecords: 300 });
+    // Accept one at a time, out of order, leaving every tenth leased: many small writes.
+    for (const r of got.filter((r) => r.offset % 10 !== 0).reverse()) await ack([{ receipt: r.receipt, type: 'accept' }]);
+    const state = broker!.services.topics.partition('__share_group_state', 0);
+    expect(state.segmentCount).toBeLessThanOrEqual(10);
+    expect(state.logStartOffset).toBeGreaterThan(0);
+    await broker!.close();
+    broker = null;
+    await setup({ dataDir, overrides: { shareStateTopicPartitions: 1 } });
+    const again = await receive({ maxRecords: 300 });
+    expect(again.map((r) => r.offset)).toEqual(got.filter((r) => r.offset % 10 === 0).map((r) => r.offset));
+  });
+
   it('holds at most maxInFlightPerPartition records of a partition in flight', async () => {
     await setup({ partitions: 1, records: 30, overrides: { maxInFlightPerPartition: 8 } });
     await configure({ startFrom: 'earliest' });
