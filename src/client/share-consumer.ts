@@ -14,7 +14,8 @@
 import { EventEmitter } from 'node:events';
 import { asBrokerError, errorFromResponse, invalidOption, type BrokerError } from './errors.js';
 import { defaultClientId, emitError, silentLogger, type ClientEventMap, type Logger } from './events.js';
-import { HttpClient, segment } from './http.js';
+import { HttpClient, RECORD_BATCH_MEDIA_TYPE, segment } from './http.js';
+import { decodeShareFrames } from '../common/share-frames.js';
 import { boolOption, intOption } from './options.js';
 import { backoffMs, sleep, withRetries } from './retry.js';
 import { ShareMessage, type LeaseOwner, type ShareAckType } from './share-message.js';
@@ -101,17 +102,19 @@ export class ShareConsumer extends EventEmitter<ClientEventMap> implements Lease
       topics: this.topics,
       maxRecords: options.maxRecords ?? this.maxRecords,
       maxWaitMs: options.maxWaitMs ?? this.maxWaitMs,
-      encoding: 'base64',
       ...(this.visibilityTimeoutMs !== undefined ? { visibilityTimeoutMs: this.visibilityTimeoutMs } : {}),
     };
+    // The binary reply: values as raw bytes in record batches (src/common/share-frames.ts).
     const reply = await withRetries(
-      () => this.http.json<{ records: WireRecord[] }>('POST', `/share-groups/${segment(this.group)}/receive`, { json: body, signal: this.abort.signal }),
+      () => this.http.request('POST', `/share-groups/${segment(this.group)}/receive`, { json: body, accept: RECORD_BATCH_MEDIA_TYPE, signal: this.abort.signal }),
       Date.now() + this.retryTimeoutMs,
       { retryBackoffMs: 100, retryBackoffMaxMs: 1_000, onRetry: (e) => this.emit('retry', e) },
       this.abort.signal,
       'share receive',
     );
-    const messages = reply.records.map((r) => new ShareMessage(fromWire(r), this));
+    const messages = decodeShareFrames(reply.body).map(
+      (l) => new ShareMessage({ topic: l.topic, partition: l.partition, offset: l.record.offset, timestamp: l.record.timestamp, key: l.record.key, value: l.record.value, headers: l.record.headers, deliveryCount: l.deliveryCount, receipt: l.receipt }, this),
+    );
     for (const m of messages) this.held.add(m);
     return messages;
   }
@@ -242,33 +245,7 @@ export class ShareConsumer extends EventEmitter<ClientEventMap> implements Lease
   }
 }
 
-interface WireRecord {
-  topic: string;
-  partition: number;
-  offset: number;
-  timestamp: number;
-  key: string | null;
-  value: string | null;
-  headers: Record<string, string | null>;
-  deliveryCount: number;
-  receipt: string;
-}
-
 type ItemResultWire = { receipt: string; ok?: true; error?: { code: string; message: string } };
-
-function fromWire(r: WireRecord) {
-  return {
-    topic: r.topic,
-    partition: r.partition,
-    offset: r.offset,
-    timestamp: r.timestamp,
-    key: r.key === null ? null : Buffer.from(r.key, 'base64'),
-    value: r.value === null ? null : Buffer.from(r.value, 'base64'),
-    headers: Object.entries(r.headers).map(([key, value]) => ({ key, value: value === null ? null : Buffer.from(value, 'utf8') })),
-    deliveryCount: r.deliveryCount,
-    receipt: r.receipt,
-  };
-}
 
 function itemError(result: ItemResultWire | undefined): BrokerError {
   const error = result?.error;

@@ -373,30 +373,30 @@ export class ShareGroupManager {
 
   // ---------------------------------------------------------------- acks
 
-  /** Resolves a receipt to its live lease, or the per-item error. */
+  /** Resolves a receipt to its live lease, or the per-item error (never issued, or its lease is over). */
   private lease(g: ShareGroup | undefined, receipt: unknown): { sp: SharePartition; e: InFlightRecord } | BrokerError {
     const parsed = parseReceipt(receipt);
-    const invalid = () => new BrokerError('INVALID_RECEIPT', 'this receipt was not issued by this share group');
-    if (!parsed || !g) return invalid();
-    let secret: Buffer;
+    if (!parsed || !g) return invalidReceipt();
+    let secret: string;
     try {
       secret = this.store.secretOf(this.store.indexOfPartition(parsed.topic, parsed.partition));
     } catch {
-      return invalid();
+      return invalidReceipt();
     }
-    if (!verifyReceipt(secret, g.name, parsed)) return invalid();
-    const expired = new BrokerError('RECEIPT_EXPIRED', `the lease of ${parsed.topic}/${parsed.partition} offset ${parsed.offset} is over (timed out, released, acknowledged or leased again)`, {
+    if (!verifyReceipt(secret, g.name, parsed)) return invalidReceipt();
+    const sp = g.partitions.get(partitionKey(parsed.topic, parsed.partition));
+    if (sp && sp.incarnation === parsed.incarnation) {
+      try {
+        this.maintain(g, sp, this.topics.partition(sp.topic, sp.partition));
+      } catch {
+        // the topic is gone: its leases are over
+      }
+      const e = sp.leaseOf(parsed.offset, parsed.leaseId, this.clock.now());
+      if (e !== 'expired') return { sp, e };
+    }
+    return new BrokerError('RECEIPT_EXPIRED', `the lease of ${parsed.topic}/${parsed.partition} offset ${parsed.offset} is over (timed out, released, acknowledged or leased again)`, {
       details: { topic: parsed.topic, partition: parsed.partition, offset: parsed.offset },
     });
-    const sp = g.partitions.get(partitionKey(parsed.topic, parsed.partition));
-    if (!sp || sp.incarnation !== parsed.incarnation) return expired;
-    try {
-      this.maintain(g, sp, this.topics.partition(sp.topic, sp.partition));
-    } catch {
-      return expired;
-    }
-    const e = sp.leaseOf(parsed.offset, parsed.leaseId, this.clock.now());
-    return e === 'expired' ? expired : { sp, e };
   }
 
   /** Applies acks in order; accepts and rejects are durable before this resolves. */
@@ -519,6 +519,10 @@ export class ShareGroupManager {
       await this.storeDone(g, entries.map((e) => ({ sp, e })));
     })().catch((err) => this.events.error({ err, group: g.name, topic: sp.topic, partition: sp.partition }, 'archiving records past maxDeliveryCount failed'));
   }
+}
+
+function invalidReceipt(): BrokerError {
+  return new BrokerError('INVALID_RECEIPT', 'this receipt was not issued by this share group');
 }
 
 function toBrokerError(err: unknown): BrokerError {

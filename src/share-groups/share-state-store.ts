@@ -42,7 +42,7 @@ export type StateEntry =
   | { key: { t: 'sp'; g: string; topic: string; p: number }; value: { start: number; done: [number, 'a' | 'x', number][]; snapshot?: true } | null };
 
 interface StatePartition {
-  secret: Buffer | null;
+  secret: string | null;
   configs: Map<string, ShareGroupConfig>;
   /** group -> partitionKey(topic, p) -> state */
   states: Map<string, Map<string, DurableSharePartition>>;
@@ -108,7 +108,8 @@ export class ShareStateStore {
     if (!state.secret) await this.write(index, [{ key: { t: 'secret' }, value: { key: randomBytes(32).toString('hex') } }]);
   }
 
-  secretOf(index: number): Buffer {
+  /** The receipt secret of a state partition, as hex text. */
+  secretOf(index: number): string {
     const secret = this.partitions[index]!.secret;
     if (!secret) throw new BrokerError('KAFKA_STORAGE_ERROR', `share-group state partition ${index} is not loaded`);
     return secret;
@@ -181,7 +182,7 @@ export class ShareStateStore {
     await partition.roll();
     const start = partition.logEndOffset;
     const live: StateEntry[] = [];
-    if (state.secret) live.push({ key: { t: 'secret' }, value: { key: state.secret.toString('hex') } });
+    if (state.secret) live.push({ key: { t: 'secret' }, value: { key: state.secret } });
     for (const [g, config] of state.configs) live.push({ key: { t: 'group', g }, value: config });
     for (const [g, byPartition] of state.states) {
       for (const [key, sp] of byPartition) {
@@ -205,7 +206,7 @@ export function doneList(done: Iterable<[number, DoneState]>): [number, 'a' | 'x
 function apply(state: StatePartition, key: StateEntry['key'], value: unknown): void {
   switch (key.t) {
     case 'secret':
-      state.secret = Buffer.from((value as { key: string }).key, 'hex');
+      state.secret = (value as { key: string }).key;
       return;
     case 'group':
       if (value === null) {

@@ -9,6 +9,7 @@ import { startTestBroker } from '../helpers/broker.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 import { encodeReceipt } from '../../src/share-groups/receipts.js';
+import { decodeShareFrames } from '../../src/common/share-frames.js';
 
 const tempDir = useTempDirs();
 let broker: RunningBroker | null = null;
@@ -126,7 +127,7 @@ describe('share groups', () => {
     await configure({ startFrom: 'earliest' }, 'others');
     const [mine] = await receive({ maxRecords: 1 });
     const [theirs] = await receive({ maxRecords: 1 }, 'others');
-    const forged = encodeReceipt(Buffer.alloc(32), 'workers', { topic: 'jobs', partition: mine!.partition, offset: mine!.offset, incarnation: 1, leaseId: 1 });
+    const forged = encodeReceipt('00'.repeat(32), 'workers', { topic: 'jobs', partition: mine!.partition, offset: mine!.offset, incarnation: 1, leaseId: 1 });
     const altered = mine!.receipt.slice(0, -1) + (mine!.receipt.endsWith('A') ? 'B' : 'A');
     const results = await ack([
       { receipt: 'nonsense', type: 'accept' },
@@ -254,6 +255,28 @@ describe('share groups', () => {
     await setup({ dataDir, overrides: { shareStateTopicPartitions: 1 } });
     const again = await receive({ maxRecords: 300 });
     expect(again.map((r) => r.offset)).toEqual(got.filter((r) => r.offset % 10 === 0).map((r) => r.offset));
+  });
+
+  it('the binary reply carries the same leases as record batches, runs of offsets with gaps between them', async () => {
+    await setup({ partitions: 1, records: 10 });
+    await configure({ startFrom: 'earliest' });
+    const taken = await receive({ maxRecords: 10 });
+    await ack(taken.filter((r) => r.offset % 3 === 1).map((r) => ({ receipt: r.receipt, type: 'release' })));
+    const response = await broker!.app.inject({
+      method: 'POST',
+      url: '/share-groups/workers/receive',
+      headers: { 'content-type': 'application/json', accept: 'application/vnd.sluice.record-batch' },
+      payload: JSON.stringify({ topics: ['jobs'] }),
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('application/vnd.sluice.record-batch');
+    const leased = decodeShareFrames(response.rawPayload);
+    expect(leased.map((l) => [l.record.offset, l.record.value!.toString(), l.deliveryCount, l.record.headers[0]?.key])).toEqual([
+      [1, 'job-1', 2, 'trace'],
+      [4, 'job-4', 2, 'trace'],
+      [7, 'job-7', 2, 'trace'],
+    ]);
+    expect((await ack(leased.map((l) => ({ receipt: l.receipt, type: 'accept' })))).every((r) => r.ok)).toBe(true);
   });
 
   it('holds at most maxInFlightPerPartition records of a partition in flight', async () => {

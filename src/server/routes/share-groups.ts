@@ -8,7 +8,8 @@ import { MAX_DELIVERY_COUNT_MAX, VISIBILITY_TIMEOUT_MAX_MS, VISIBILITY_TIMEOUT_M
 import type { AckType, ItemResult } from '../../share-groups/share-group-manager.js';
 import { validateTopicName } from '../../topics/topic-manager.js';
 import { errorBody } from '../errors.js';
-import type { Services } from './common.js';
+import { encodeShareFrames } from '../../common/share-frames.js';
+import { RECORD_BATCH_MEDIA_TYPE, wantsBatches, type Services } from './common.js';
 
 const groupParams = { type: 'object', properties: { group: { type: 'string' } } } as const;
 const visibility = { type: 'integer', minimum: VISIBILITY_TIMEOUT_MIN_MS, maximum: VISIBILITY_TIMEOUT_MAX_MS } as const;
@@ -53,7 +54,7 @@ export function shareGroupRoutes(app: FastifyInstance, s: Services): void {
     '/share-groups/:group/receive',
     {
       schema: {
-        summary: 'Lease up to maxRecords records of the topics to this receiver (long-polls up to maxWaitMs when none is available)',
+        summary: 'Lease up to maxRecords records of the topics to this receiver (long-polls up to maxWaitMs when none is available); with Accept: application/vnd.sluice.record-batch the records come as record batches',
         tags: ['share-groups'],
         params: groupParams,
         body: {
@@ -70,7 +71,7 @@ export function shareGroupRoutes(app: FastifyInstance, s: Services): void {
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const group = groupParam(request.params);
       const body = request.body as { topics: string[]; maxRecords?: number; maxWaitMs?: number; visibilityTimeoutMs?: number; encoding?: 'utf8' | 'base64' };
       body.topics.forEach(validateTopicName);
@@ -81,6 +82,8 @@ export function shareGroupRoutes(app: FastifyInstance, s: Services): void {
         maxWaitMs: body.maxWaitMs ?? 0,
         ...(body.visibilityTimeoutMs !== undefined ? { visibilityTimeoutMs: body.visibilityTimeoutMs } : {}),
       });
+      // The binary reply: leases in a JSON header, records as record batches (src/common/share-frames.ts).
+      if (wantsBatches(request.headers.accept)) return reply.type(RECORD_BATCH_MEDIA_TYPE).send(Buffer.concat(encodeShareFrames(received)));
       const records = received.map(({ topic, partition, record, deliveryCount, receipt }) => {
         const headers: Record<string, string | null> = {};
         for (const h of record.headers) headers[h.key] = h.value === null ? null : h.value.toString('utf8');
