@@ -135,7 +135,8 @@ describe('share groups against a broker process', () => {
     await produce(broker.url, 'orders', 4, total);
     const admin = new Admin({ broker: broker.url, retryTimeoutMs: 20_000 });
     cleanup.push(() => admin.close());
-    await admin.configureShareGroup('billing', { startFrom: 'earliest', visibilityTimeoutMs: 60_000 });
+    // A lease whose reply was lost in the crash ends after 10 s, well within the wait below.
+    await admin.configureShareGroup('billing', { startFrom: 'earliest', visibilityTimeoutMs: 10_000 });
 
     let killedAt = Infinity;
     let restarted = false;
@@ -147,6 +148,7 @@ describe('share groups against a broker process', () => {
     cleanup.push(() => Promise.all(receivers.map((r) => r.close())));
     const acceptedCount = () => [...acceptedAt.values()].reduce((n, a) => n + a.length, 0);
     let stop = false;
+    const loopErrors: unknown[] = [];
     const loops = receivers.map(async (consumer) => {
       while (!stop) {
         const batch = await consumer.receive();
@@ -161,7 +163,7 @@ describe('share groups against a broker process', () => {
           else if (sentAt < killedAt) ambiguous.add(key);
         });
       }
-    });
+    }).map((loop) => loop.catch((err) => void loopErrors.push(err)));
     await waitFor(() => acceptedCount() >= total * 0.4, 30_000, '40% accepted');
     killedAt = Date.now();
     await broker.stop('SIGKILL');
@@ -171,7 +173,8 @@ describe('share groups against a broker process', () => {
     await broker.start();
     cleanup.push(() => broker.stop('SIGKILL'));
     restarted = true;
-    await waitFor(() => acceptedAt.size >= total, 40_000, 'the rest of the drain');
+    await waitFor(() => acceptedAt.size >= total || loopErrors.length > 0, 45_000, 'the rest of the drain');
+    expect(loopErrors).toEqual([]);
     stop = true;
     await Promise.all(loops);
     expect(restarted).toBe(true);
