@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { MAX_DELIVERY_COUNT_MAX, VISIBILITY_TIMEOUT_MAX_MS, VISIBILITY_TIMEOUT_MIN_MS, validateGroupId, type ShareGroupConfig } from '../../share-groups/share-group-config.js';
-import type { AckType, ItemResult } from '../../share-groups/share-group-manager.js';
+import type { AckType, ItemResult } from '../../share-groups/share-acks.js';
 import { validateTopicName } from '../../topics/topic-manager.js';
 import { errorBody } from '../errors.js';
 import { encodeShareFrames } from '../../common/share-frames.js';
