@@ -119,6 +119,12 @@ describe('share groups', () => {
     expect(dlq[0].headers).toMatchObject({ trace: 't0', 'sluice-dlq-topic': 'jobs', 'sluice-dlq-partition': '0' });
     const d = (await call('GET', '/share-groups/workers')).json();
     expect(d.partitions[0]).toMatchObject({ startOffset: 2, acquired: 0, available: 0, lag: 0 });
+    const metrics = (await broker!.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(/^sluice_share_records_delivered_total 3$/m);
+    expect(metrics).toMatch(/^sluice_share_records_rejected_total 1$/m);
+    expect(metrics).toMatch(/^sluice_share_records_dead_lettered_total 2$/m);
+    expect(metrics).toMatch(/^sluice_share_records_max_deliveries_total 1$/m);
+    expect(metrics).toMatch(/^sluice_share_group_lag\{group="workers",topic="jobs",partition="0"\} 0$/m);
   });
 
   it('receipts: forged, altered, from another group, acked twice', async () => {
