@@ -11,7 +11,7 @@
 import { rename, writeFile } from 'node:fs/promises';
 import type { Environment } from './environment.js';
 
-export type Unit = 'MB/s' | 'ns/op' | 'µs/op' | 'ms' | '×';
+export type Unit = 'MB/s' | 'records/s' | 'ns/op' | 'µs/op' | 'ms' | '×';
 
 export interface Target {
   /** what the threshold applies to */

@@ -20,11 +20,14 @@ import { brokerConnection, brokerUrl, retryReporter, integerArg, withAdmin, with
 import { CliFailure, EXIT_INTERRUPTED, EXIT_USAGE } from './errors.js';
 import { bytesText, examples } from './output.js';
 import type { CliIO } from './program.js';
+import { shareConsume } from './share-consume.js';
 
 type From = 'earliest' | 'latest' | number;
 
-interface ConsumeFlags extends BrokerFlags {
+export interface ConsumeFlags extends BrokerFlags {
   group?: string;
+  shareGroup?: string;
+  visibilityTimeout?: number;
   partition?: number;
   from: From;
   max?: number;
@@ -42,6 +45,8 @@ export function addConsumeCommand(program: Command, io: CliIO): void {
     .description('print the records of a topic, one value per line (--json: whole records)')
     .argument('<topic>', 'topic to read')
     .option('--group <group>', 'consume as a member of this group: the broker assigns partitions; offsets are committed after printing')
+    .option('--share-group <group>', 'receive as a worker of this share group: each record goes to one worker, and is accepted after printing (docs/queues.md)')
+    .option('--visibility-timeout <ms>', 'with --share-group: lease length (default: the group\'s)', integerArg(100, 43_200_000))
     .option('--partition <n>', 'read only this partition (not with --group)', integerArg(0))
     .addOption(
       new Option('--from <where>', 'start at earliest, latest or an offset (with --group: only on partitions without a committed offset)').default('earliest').argParser(fromArg),
@@ -58,6 +63,7 @@ export function addConsumeCommand(program: Command, io: CliIO): void {
         'sluice consume orders --max 10',
         'sluice consume orders --partition 2 --from 1500 --json',
         'sluice consume orders --group audit --follow',
+        'sluice consume jobs --share-group workers --follow',
       ),
     )
     .action((topic: string, flags: ConsumeFlags) => consume(topic, flags, io));
@@ -70,6 +76,7 @@ function fromArg(value: string): From {
 }
 
 async function consume(topic: string, flags: ConsumeFlags, io: CliIO): Promise<void> {
+  if (flags.shareGroup !== undefined) return shareConsume(topic, flags, io);
   if (flags.group !== undefined && flags.partition !== undefined) throw new CliFailure('--partition cannot be used with --group (the group assigns partitions)', EXIT_USAGE);
   const broker = brokerUrl(flags);
   // Also fails fast, within --timeout, when the broker or the topic is not there.
@@ -170,7 +177,7 @@ async function commitPrinted(consumer: Consumer, io: CliIO): Promise<void> {
   }
 }
 
-function formatRecords(records: ConsumerRecord[], flags: ConsumeFlags): string {
+export function formatRecords(records: ConsumerRecord[], flags: ConsumeFlags): string {
   let out = '';
   for (const r of records) {
     if (flags.json) {

@@ -20,6 +20,7 @@ import { addGroupsCommand } from './groups.js';
 import { addProduceCommand } from './produce.js';
 import { addRetentionCommand } from './retention.js';
 import { addServeCommand } from './serve.js';
+import { addShareGroupsCommand } from './share-groups.js';
 import { addTopicsCommand } from './topics.js';
 import { VERSION, packageRoot } from '../server/version.js';
 
@@ -58,6 +59,7 @@ Examples:
   addServeCommand(program);
   addTopicsCommand(program, io);
   addGroupsCommand(program, io);
+  addShareGroupsCommand(program, io);
   addRetentionCommand(program, io);
   addProduceCommand(program, io);
   addConsumeCommand(program, io);

@@ -7,6 +7,7 @@ import { defaultClientId, type RetryEvent } from './events.js';
 import { connectionOf, segment, type ConnectionOptions } from './http.js';
 import { Brokers, type Route } from './brokers.js';
 import type { BackoffOptions } from './retry.js';
+import type { ShareGroupConfig, ShareGroupDescription, ShareGroupSummary } from './share-types.js';
 import type {
   CommittedOffset,
   GroupDescription,
@@ -131,6 +132,24 @@ export class Admin {
   /** Runs the broker's retention pass now. */
   runRetention(): Promise<RetentionResult> {
     return this.http.json('POST', '/admin/retention/run');
+  }
+
+  /** Creates a share group or changes its config (the keys given); returns the whole config. */
+  configureShareGroup(group: string, config: Partial<ShareGroupConfig> = {}): Promise<ShareGroupConfig> {
+    return this.http.json('PUT', `/share-groups/${segment(group)}`, { json: config });
+  }
+
+  async listShareGroups(): Promise<ShareGroupSummary[]> {
+    return (await this.read<{ groups: ShareGroupSummary[] }>('/share-groups')).groups;
+  }
+
+  describeShareGroup(group: string): Promise<ShareGroupDescription> {
+    return this.read(`/share-groups/${segment(group)}`);
+  }
+
+  /** Deletes a share group: its leases end, its acks are forgotten. */
+  async deleteShareGroup(group: string): Promise<void> {
+    await this.http.json('DELETE', `/share-groups/${segment(group)}`);
   }
 
   async close(): Promise<void> {

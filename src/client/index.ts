@@ -9,5 +9,8 @@ export { Consumer, type ConsumerOptions, type OffsetReset, type RebalanceHook } 
 export { BrokerError, ERROR_CODES, isBrokerError, type ErrorCode } from './errors.js';
 export type { ClientEventMap, Logger, RebalanceEvent, RetryEvent } from './events.js';
 export { Producer, type ProducerOptions } from './producer.js';
+export { ShareConsumer, type ShareConsumerOptions } from './share-consumer.js';
+export { ShareMessage, type ShareAckType, type ShareRecord } from './share-message.js';
+export type * from './share-types.js';
 export type { AutoCreateTopics } from './topic-wait.js';
 export type * from './types.js';

@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   UNKNOWN_MEMBER_ID: { retriable: false, meaning: 'the group member is not known' },
   ILLEGAL_GENERATION: { retriable: false, meaning: 'the generation is not the group\'s current one' },
   GROUP_NOT_EMPTY: { retriable: false, meaning: 'the operation needs a group without live members' },
+  RECEIPT_EXPIRED: { retriable: false, meaning: 'a share-group receipt whose lease is over (timed out, released, acknowledged or leased again, or a restart since)' },
+  INVALID_RECEIPT: { retriable: false, meaning: 'a share-group receipt this group never issued (malformed, altered, or from another group)' },
   OUT_OF_ORDER_SEQUENCE: { retriable: false, meaning: 'idempotent produce with a sequence gap' },
   INVALID_PRODUCER_EPOCH: { retriable: false, meaning: 'produce from a fenced (older) producer epoch' },
   UNKNOWN_PRODUCER_ID: { retriable: false, meaning: 'produce naming a producer id the broker never issued' },

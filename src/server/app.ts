@@ -22,6 +22,7 @@ import { topicRoutes } from './routes/topics.js';
 import { replicaRoutes } from './routes/replica.js';
 import { registerSecurity } from './security-hooks.js';
 import { listenerOptions } from './tls.js';
+import { shareGroupRoutes } from './routes/share-groups.js';
 
 export async function buildApp(services: Services, logger: Logger): Promise<FastifyInstance> {
   const { config } = services;
@@ -100,6 +101,7 @@ export async function buildApp(services: Services, logger: Logger): Promise<Fast
   fetchRoutes(app, services);
   multiFetchRoutes(app, services);
   groupRoutes(app, services);
+  shareGroupRoutes(app, services);
   opsRoutes(app, services);
   replicaRoutes(app, services);
   await app.ready();

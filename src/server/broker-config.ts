@@ -30,6 +30,8 @@ export const BROKER_SETTINGS: readonly SettingSpec[] = [
   { key: 'offsetsTopicPartitions', type: 'integer', default: 8, unit: 'count', min: 1, max: 1_000, doc: 'partitions of the internal __consumer_offsets topic (fixed once it exists)' },
   { key: 'offsetsRetentionMs', type: 'integer', default: 604_800_000, unit: 'ms', min: 1_000, doc: 'committed offsets of a group that stayed empty this long expire' },
   { key: 'groupInitialRebalanceDelayMs', type: 'integer', default: 3_000, unit: 'ms', min: 0, max: 300_000, doc: 'a consumer group without members waits this long after its first join before it assigns partitions, so members starting together share them from the start (0: assign at once); after a restart it assigns as soon as the members it had are back' },
+  { key: 'shareStateTopicPartitions', type: 'integer', default: 8, unit: 'count', min: 1, max: 1_000, doc: 'partitions of the internal __share_group_state topic, where share groups keep their acks (fixed once it exists)' },
+  { key: 'maxInFlightPerPartition', type: 'integer', default: 2_000, unit: 'count', min: 1, max: 100_000, doc: 'records of one partition a share group holds in flight at once (read from the log and not yet accepted or rejected past its start); at most this many are leased at once' },
   { key: 'maxFetchWaitMs', type: 'integer', default: 30_000, unit: 'ms', min: 0, doc: 'upper bound for a fetch request\'s maxWaitMs (long polling)' },
   { key: 'producerIdExpirationMs', type: 'integer', default: 86_400_000, unit: 'ms', min: 1_000, doc: 'an idempotent producer whose newest record is older than this is forgotten by each partition (a retry after that counts as a new producer)' },
   { key: 'producerIdExpirationCheckIntervalMs', type: 'integer', default: 600_000, unit: 'ms', min: 100, doc: 'how often idle producer state is looked for' },
@@ -75,6 +77,8 @@ export interface BrokerConfig extends TopicConfig {
   storageRetryBackoffMs: number;
   retentionCheckIntervalMs: number;
   maxFetchWaitMs: number;
+  shareStateTopicPartitions: number;
+  maxInFlightPerPartition: number;
   offsetsTopicPartitions: number;
   offsetsRetentionMs: number;
   groupInitialRebalanceDelayMs: number;

@@ -12,6 +12,8 @@ import { LogManager } from '../log/log-manager.js';
 import { LocalMetadataStore } from '../topics/metadata-store.js';
 import { ProducerSessions } from '../replication/producer-sessions.js';
 import { GroupCoordinator } from '../groups/group-coordinator.js';
+import { ShareGroupManager } from '../share-groups/share-group-manager.js';
+import { watchShareGroups } from './share-group-metrics.js';
 import { ReplicaManager } from '../replication/replica-manager.js';
 import { FetchManager } from '../replication/fetch-manager.js';
 import { ReplicaFetchHandler } from '../replication/replica-fetch-handler.js';
@@ -130,6 +132,12 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     onRebalance: (group) => metrics.groupRebalances.inc({ group }),
   });
   metrics.watch(logs, topics, fetches, groups);
+  const shareGroups = await ShareGroupManager.open(topics, clock, logger.child({ component: 'share-groups' }), {
+    stateTopicPartitions: config.shareStateTopicPartitions,
+    maxInFlightPerPartition: config.maxInFlightPerPartition,
+    hash: murmur2,
+  });
+  watchShareGroups(metrics.registry, shareGroups, topics);
   const retention = new RetentionJob(topics, clock, logger.child({ component: 'retention' }), {
     intervalMs: config.retentionCheckIntervalMs,
     onDeleted: (topic, _partition, result) => {
@@ -140,7 +148,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   });
 
   const lifecycle = { closing: false };
-  const services: Services = { config, clock, logs, store, topics, replicas, fetches, replicaFetches, replicaFetchers, groups, retention, metrics, partitioner: new StickyPartitioner(), lifecycle };
+  const services: Services = { config, clock, logs, store, topics, replicas, fetches, replicaFetches, replicaFetchers, groups, shareGroups, retention, metrics, partitioner: new StickyPartitioner(), lifecycle };
   let app: FastifyInstance;
   let url: string | null = null;
   try {
@@ -152,6 +160,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     // Leave the storage as cleanly as it was found (e.g. the port is taken): no recovery needed next time.
     groups.close();
     replicaFetchers.close();
+    shareGroups.close();
     await logs.close().catch(() => undefined);
     throw err;
   }
@@ -180,6 +189,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
       replicaFetches.close();
       replicaFetchers.close();
       groups.close();
+      shareGroups.close();
       retention.close();
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());
       const closed = await Promise.race([app.close().then(() => 'closed' as const), timeout]);

@@ -180,6 +180,33 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     errors: GROUP_ERRORS,
   },
   'POST /groups/{group}/offsets/reset': { success: [ok('the new offsets', obj({ offsets: arrayOf(topicPartitionOffset) }))], errors: [...GROUP_ERRORS, 'GROUP_NOT_EMPTY', ...TOPIC_ERRORS] },
+  'PUT /share-groups/{group}': {
+    success: [ok('the group\'s config', obj({ visibilityTimeoutMs: int, maxDeliveryCount: int, deadLetterTopic: nullable(str), startFrom: str }))],
+    errors: ['INVALID_CONFIG', ...TOPIC_ERRORS, 'KAFKA_STORAGE_ERROR'],
+  },
+  'POST /share-groups/{group}/receive': {
+    success: [
+      {
+        ...ok('records leased to this receiver, each with its receipt (or with Accept: application/vnd.sluice.record-batch, the binary form of src/common/share-frames.ts)', obj({ records: arrayOf(obj({ topic: str, partition: int, offset: int, timestamp: int, deliveryCount: int, receipt: str })) })),
+        binary: BATCH_MEDIA_TYPE,
+      },
+    ],
+    errors: [...PARTITION_ERRORS],
+  },
+  'POST /share-groups/{group}/acks': {
+    success: [ok('one result per ack, in order', obj({ results: arrayOf(obj({ receipt: str, ok: { type: 'boolean' }, error: ref('ErrorDetail') }, ['receipt'])) }))],
+    errors: ['KAFKA_STORAGE_ERROR'],
+  },
+  'POST /share-groups/{group}/visibility': {
+    success: [ok('one result per receipt, in order', obj({ results: arrayOf(obj({ receipt: str, ok: { type: 'boolean' }, error: ref('ErrorDetail') }, ['receipt'])) }))],
+    errors: ['KAFKA_STORAGE_ERROR'],
+  },
+  'GET /share-groups': { success: [ok('share groups', obj({ groups: arrayOf(obj({ group: str, topics: arrayOf(str) })) }))], errors: [] },
+  'GET /share-groups/{group}': {
+    success: [ok('config and per partition start offset, acquired, available and lag', obj({ group: str, config: obj({ visibilityTimeoutMs: int, maxDeliveryCount: int, deadLetterTopic: nullable(str), startFrom: str }), partitions: arrayOf(obj({ topic: str, partition: int, startOffset: int, acquired: int, available: int, lag: int })) }))],
+    errors: ['UNKNOWN_GROUP'],
+  },
+  'DELETE /share-groups/{group}': { success: [{ status: 204, description: 'deleted: its leases end and its state goes' }], errors: ['UNKNOWN_GROUP', 'KAFKA_STORAGE_ERROR'] },
   'DELETE /groups/{group}': { success: [{ status: 204, description: 'deleted with its offsets' }], errors: [...GROUP_ERRORS, 'GROUP_NOT_EMPTY'] },
   'GET /health': { success: [ok('serving', obj({ status: str, topics: int, offlinePartitions: arrayOf(str) }))], errors: [] },
   'GET /cluster': { success: [ok('the cluster', obj({ clusterName: str, controller: int, brokers: arrayOf(obj({ id: int, url: str, alive: { type: 'boolean' } })) }))], errors: [] },

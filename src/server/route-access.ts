@@ -98,6 +98,28 @@ export const ROUTE_ACCESS: Readonly<Record<string, AccessRule>> = {
     audit: 'group.resetOffsets',
   },
   'DELETE /groups/:group': { checks: (r) => [group(r.params.group, 'delete')], audit: 'group.delete' },
+
+  // Share groups are groups (contract): receiving and acking is reading, configuring is altering; a dead-letter
+  // topic named in the config is written by the broker for the group, so setting it needs write on it.
+  'PUT /share-groups/:group': {
+    body: true,
+    checks: (r) => {
+      const dlt = bodyOf(r).deadLetterTopic;
+      return [group(r.params.group, 'alter'), ...(typeof dlt === 'string' ? [topic(dlt, 'write')] : [])];
+    },
+    audit: 'shareGroup.configure',
+  },
+  'POST /share-groups/:group/receive': { body: true, checks: (r) => [group(r.params.group, 'read'), ...topicsOf(bodyOf(r).topics, 'read')] },
+  'POST /share-groups/:group/acks': { checks: (r) => [group(r.params.group, 'read')] },
+  'POST /share-groups/:group/visibility': { checks: (r) => [group(r.params.group, 'read')] },
+  'GET /share-groups': {
+    filter: (payload, may) => {
+      const p = payload as { groups: { group: string }[] };
+      return { ...p, groups: p.groups.filter((g) => may(group(g.group, 'describe'))) };
+    },
+  },
+  'GET /share-groups/:group': { checks: (r) => [group(r.params.group, 'describe')] },
+  'DELETE /share-groups/:group': { checks: (r) => [group(r.params.group, 'delete')], audit: 'shareGroup.delete' },
 };
 
 /** The table's entry for a registered route (HEAD uses GET's). */

@@ -37,17 +37,18 @@ const ALLOWED: Record<string, string[]> = {
   groups: ['log', 'common', 'replication', 'topics', 'groups'],
   // Principals, ACLs, tokens, quotas: pure, used by the server's hooks and any other front door.
   security: ['common', 'security'],
-  cluster: ['log', 'common', 'replication', 'topics', 'groups', 'cluster', 'security'],
-  server: ['log', 'common', 'replication', 'topics', 'groups', 'cluster', 'security', 'server'],
+  'share-groups': ['log', 'common', 'replication', 'topics', 'groups', 'share-groups'],
+  cluster: ['log', 'common', 'replication', 'topics', 'groups', 'share-groups', 'cluster', 'security'],
+  server: ['log', 'common', 'replication', 'topics', 'groups', 'share-groups', 'cluster', 'security', 'server'],
   client: ['client', 'common'],
-  cli: ['log', 'common', 'replication', 'topics', 'groups', 'cluster', 'security', 'server', 'client', 'cli'],
-  'main.ts': ['log', 'common', 'replication', 'topics', 'groups', 'cluster', 'security', 'server', 'client', 'cli'],
+  cli: ['log', 'common', 'replication', 'topics', 'groups', 'share-groups', 'cluster', 'security', 'server', 'client', 'cli'],
+  'main.ts': ['log', 'common', 'replication', 'topics', 'groups', 'share-groups', 'cluster', 'security', 'server', 'client', 'cli'],
 };
 /**
  * The CLI commands that talk to a broker are a thin shell over sluice/client: no HTTP of their own, no
  * storage, no files (only `dump-log` reads segment files, and `serve` runs the broker).
  */
-const BROKER_COMMANDS = ['cli/topics.ts', 'cli/groups.ts', 'cli/reset-offsets.ts', 'cli/retention.ts', 'cli/produce.ts', 'cli/consume.ts', 'cli/broker-command.ts', 'cli/output.ts'];
+const BROKER_COMMANDS = ['cli/topics.ts', 'cli/groups.ts', 'cli/reset-offsets.ts', 'cli/retention.ts', 'cli/produce.ts', 'cli/consume.ts', 'cli/broker-command.ts', 'cli/output.ts', 'cli/share-groups.ts', 'cli/share-consume.ts'];
 const SHELL_MAY_IMPORT = /^(commander|node:stream|node:events|\.\/[a-z-]+\.js|\.\.\/client\/[a-z-]+\.js)$/;
 
 /** The pure modules of src/log the client may share. */

@@ -79,6 +79,7 @@ async function snapshot() {
     asAdmin('GET', '/topics/t/partitions/0/offsets?timestamp=latest'),
     asAdmin('GET', '/groups'),
     asAdmin('GET', '/groups/g-empty/offsets'),
+    asAdmin('GET', '/share-groups'),
   ]);
   return parts.map((r) => r.body);
 }
@@ -133,6 +134,16 @@ const SAMPLES: Record<string, () => Promise<Inject>> = {
   'DELETE /groups/:group': async () => {
     await asAdmin('POST', '/groups/g-del/offsets', { offsets: [{ topic: 't', partition: 0, offset: 0 }] });
     return { method: 'DELETE', url: '/groups/g-del' };
+  },
+  'PUT /share-groups/:group': async () => ({ method: 'PUT', url: '/share-groups/g-share', payload: { visibilityTimeoutMs: 5_000 } }),
+  'POST /share-groups/:group/receive': async () => ({ method: 'POST', url: '/share-groups/g-share/receive', payload: { topics: ['t'], maxRecords: 1 } }),
+  'POST /share-groups/:group/acks': async () => ({ method: 'POST', url: '/share-groups/g-share/acks', payload: { acks: [{ receipt: 'forged', type: 'accept' }] } }),
+  'POST /share-groups/:group/visibility': async () => ({ method: 'POST', url: '/share-groups/g-share/visibility', payload: { receipts: ['forged'], visibilityTimeoutMs: 1_000 } }),
+  'GET /share-groups': async () => ({ method: 'GET', url: '/share-groups' }),
+  'GET /share-groups/:group': async () => ({ method: 'GET', url: '/share-groups/g-share' }),
+  'DELETE /share-groups/:group': async () => {
+    await asAdmin('PUT', '/share-groups/g-share-del', {});
+    return { method: 'DELETE', url: '/share-groups/g-share-del' };
   },
 };
 
@@ -198,7 +209,7 @@ describe.each(Object.keys(SAMPLES))('%s', (route) => {
 
     const before = await snapshot();
     const denied = await call(req, none.token);
-    if (route === 'GET /openapi.json' || route === 'GET /topics' || route === 'GET /groups') {
+    if (route === 'GET /openapi.json' || route === 'GET /topics' || route === 'GET /groups' || route === 'GET /share-groups') {
       expect(denied.statusCode).toBe(200); // any principal; listings are filtered (below)
     } else {
       expect(denied.statusCode, denied.body).toBe(403);

@@ -4,6 +4,7 @@ import type { Clock } from '../../log/clock.js';
 import type { LogManager } from '../../log/log-manager.js';
 import type { MetadataStore } from '../../topics/metadata-store.js';
 import type { GroupCoordinator } from '../../groups/group-coordinator.js';
+import type { ShareGroupManager } from '../../share-groups/share-group-manager.js';
 import type { ReplicaManager } from '../../replication/replica-manager.js';
 import type { FetchManager } from '../../replication/fetch-manager.js';
 import type { ReplicaFetchHandler } from '../../replication/replica-fetch-handler.js';
@@ -27,6 +28,7 @@ export interface Services {
   /** follower side: one fetcher per leader broker (the cluster layer calls follow/unfollow) */
   replicaFetchers: ReplicaFetcherManager;
   groups: GroupCoordinator;
+  shareGroups: ShareGroupManager;
   retention: RetentionJob;
   metrics: BrokerMetrics;
   partitioner: StickyPartitioner;
