@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   UNKNOWN_MEMBER_ID: { retriable: false, meaning: 'the group member is not known' },
   ILLEGAL_GENERATION: { retriable: false, meaning: 'the generation is not the group\'s current one' },
   GROUP_NOT_EMPTY: { retriable: false, meaning: 'the operation needs a group without live members' },
+  INCONSISTENT_GROUP_PROTOCOL: { retriable: false, meaning: 'the group is driven by the other group protocol (HTTP groups vs Kafka\'s classic protocol), or its members share no assignment protocol' },
   OUT_OF_ORDER_SEQUENCE: { retriable: false, meaning: 'idempotent produce with a sequence gap' },
   INVALID_PRODUCER_EPOCH: { retriable: false, meaning: 'produce from a fenced (older) producer epoch' },
   UNKNOWN_PRODUCER_ID: { retriable: false, meaning: 'produce naming a producer id the broker never issued' },

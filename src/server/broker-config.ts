@@ -34,6 +34,7 @@ export const BROKER_SETTINGS: readonly SettingSpec[] = [
   { key: 'producerIdExpirationMs', type: 'integer', default: 86_400_000, unit: 'ms', min: 1_000, doc: 'an idempotent producer whose newest record is older than this is forgotten by each partition (a retry after that counts as a new producer)' },
   { key: 'producerIdExpirationCheckIntervalMs', type: 'integer', default: 600_000, unit: 'ms', min: 100, doc: 'how often idle producer state is looked for' },
   { key: 'shutdownTimeoutMs', type: 'integer', default: 30_000, unit: 'ms', min: 0, doc: 'how long a graceful shutdown waits for in-flight requests' },
+  { key: 'kafkaListener', type: 'string', default: null, nullable: true, doc: 'HOST:PORT of the Kafka protocol listener (kcat, kafkajs, librdkafka clients; docs/kafka-protocol.md); null: off' },
   { key: 'logLevel', type: 'enum', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], doc: 'pino log level; request lines are logged at debug' },
   { key: 'logBufferBytes', type: 'integer', default: 4_194_304, unit: 'bytes', min: 16_384, max: 1_073_741_824, doc: 'log lines kept in memory while stdout cannot take them (a slow reader, a full disk); lines beyond are dropped and counted in sluice_log_lines_dropped_total' },
   ...TOPIC_SETTINGS.map((s) => ({ ...s, doc: `default for topics: ${s.doc}` })),
@@ -65,6 +66,8 @@ export interface BrokerConfig extends TopicConfig {
   producerIdExpirationMs: number;
   producerIdExpirationCheckIntervalMs: number;
   shutdownTimeoutMs: number;
+  /** HOST:PORT of the Kafka protocol listener, null: off */
+  kafkaListener: string | null;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   logBufferBytes: number;
 }
@@ -122,6 +125,9 @@ export function loadBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
   for (const [key, raw] of Object.entries(sources.overrides ?? {})) apply(key, raw, false, 'override');
   if (problems.length === 0 && (values.requestHeadersTimeoutMs as number) > (values.requestTimeoutMs as number)) {
     problems.push(`requestHeadersTimeoutMs (${values.requestHeadersTimeoutMs}) must not be above requestTimeoutMs (${values.requestTimeoutMs})`);
+  }
+  if (values.kafkaListener !== null && !/^(\[[^\]]+\]|[^:]*):\d{1,5}$/.test(String(values.kafkaListener))) {
+    problems.push(`kafkaListener must be HOST:PORT (e.g. 127.0.0.1:9092), got ${JSON.stringify(values.kafkaListener)}`);
   }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return values as unknown as BrokerConfig;

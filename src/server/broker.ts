@@ -34,6 +34,15 @@ export interface StartOptions {
   listen?: boolean;
   /** log lines the logger's destination dropped so far (sluice_log_lines_dropped_total) */
   droppedLogLines?: () => number;
+  /**
+   * More front doors over the same services (the Kafka protocol listener), started after the HTTP API and
+   * closed before it. The composition root supplies them, so this layer does not depend on them.
+   */
+  extraListeners?: ((services: Services) => Promise<ExtraListener>)[];
+}
+
+export interface ExtraListener {
+  close(): Promise<void>;
 }
 
 export interface RunningBroker {
@@ -114,11 +123,15 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   const services: Services = { config, clock, logs, store, topics, replicas, fetches, groups, retention, metrics, partitioner: new StickyPartitioner(), lifecycle };
   let app: FastifyInstance;
   let url: string | null = null;
+  const extras: ExtraListener[] = [];
   try {
     app = await buildApp(services, logger);
     if (options.listen !== false) url = await app.listen({ host: config.host, port: config.port });
+    for (const start of options.extraListeners ?? []) extras.push(await start(services));
   } catch (err) {
     // Leave the storage as cleanly as it was found (e.g. the port is taken): no recovery needed next time.
+    for (const extra of extras) await extra.close().catch(() => undefined);
+    if (url !== null) await app!.close().catch(() => undefined);
     groups.close();
     await logs.close().catch(() => undefined);
     throw err;
@@ -144,6 +157,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
       logger.info('shutting down: finishing in-flight requests');
       lifecycle.closing = true;
       fetches.close();
+      for (const extra of extras) await extra.close().catch((err) => logger.error({ err }, 'closing a listener failed'));
       groups.close();
       retention.close();
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());

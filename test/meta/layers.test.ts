@@ -37,9 +37,11 @@ const ALLOWED: Record<string, string[]> = {
   groups: ['log', 'common', 'replication', 'topics', 'groups'],
   cluster: ['log', 'common', 'replication', 'topics', 'groups', 'cluster'],
   server: ['log', 'common', 'replication', 'topics', 'groups', 'cluster', 'server'],
+  // The Kafka protocol listener: a front door beside server (neither imports the other; cli composes them).
+  kafka: ['log', 'common', 'replication', 'topics', 'groups', 'cluster', 'kafka'],
   client: ['client', 'common'],
-  cli: ['log', 'common', 'replication', 'topics', 'groups', 'cluster', 'server', 'client', 'cli'],
-  'main.ts': ['log', 'common', 'replication', 'topics', 'groups', 'cluster', 'server', 'client', 'cli'],
+  cli: ['log', 'common', 'replication', 'topics', 'groups', 'cluster', 'server', 'kafka', 'client', 'cli'],
+  'main.ts': ['log', 'common', 'replication', 'topics', 'groups', 'cluster', 'server', 'kafka', 'client', 'cli'],
 };
 /**
  * The CLI commands that talk to a broker are a thin shell over sluice/client: no HTTP of their own, no

@@ -10,7 +10,7 @@ void EMPTY;
 
 export const API_KEY = 2;
 export const MIN_VERSION = 1;
-export const MAX_VERSION = 7;
+export const MAX_VERSION = 6;
 /** first flexible version (compact types, tagged fields, header v2 / v1), null when none is implemented */
 export const FLEXIBLE_FROM: number | null = 6;
 

@@ -1,0 +1,146 @@
+/**
+ * One client connection of the Kafka listener: Kafka's framing (int32 size, then the request) and the order
+ * of replies.
+ *
+ * Like Kafka's broker, a connection handles one request at a time and answers in order (the client matches
+ * replies by correlation id; a long-polling fetch holds up the next request of the same connection, as in
+ * Kafka). Frames that arrive meanwhile are queued; past MAX_QUEUED_FRAMES the socket is paused so a client
+ * cannot make the broker buffer without bound.
+ *
+ * A frame larger than maxFrameBytes, a malformed frame, an unknown API or an unsupported version (other than
+ * ApiVersions, which answers UNSUPPORTED_VERSION with the versions it has) closes this connection only, as
+ * Kafka does; the broker and the other connections go on.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { Reader, MalformedFrameError } from './protocol/reader.js';
+import { Writer } from './protocol/writer.js';
+import { readHeaderTags, readRequestHeader, writeResponseHeader, type RequestHeader } from './protocol/header.js';
+import type { ApiTable, RequestContext } from './api-table.js';
+
+const MAX_QUEUED_FRAMES = 64;
+const API_VERSIONS_KEY = 18;
+
+export class KafkaConnection {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private readonly frames: Buffer[] = [];
+  private busy = false;
+  private closed = false;
+  private readonly abort = new AbortController();
+  private readonly context: RequestContext;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly apis: ApiTable,
+    private readonly maxFrameBytes: number,
+    private readonly logger: Logger,
+    private readonly onClose: () => void,
+  ) {
+    this.context = { clientId: null, clientHost: socket.remoteAddress ?? '', signal: this.abort.signal };
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.received(chunk));
+    socket.on('error', (err) => this.logger.debug({ err }, 'kafka connection error'));
+    socket.on('close', () => this.closedByPeer());
+  }
+
+  /** Ends the connection (shutdown): a held fetch stops waiting. */
+  close(): void {
+    this.fail(null);
+  }
+
+  private closedByPeer(): void {
+    this.closed = true;
+    this.abort.abort();
+    this.onClose();
+  }
+
+  private fail(reason: string | null, err?: unknown): void {
+    if (reason !== null) this.logger.warn({ err, remote: this.context.clientHost, clientId: this.context.clientId }, `kafka connection closed: ${reason}`);
+    this.closed = true;
+    this.abort.abort();
+    this.socket.destroy();
+  }
+
+  private received(chunk: Buffer): void {
+    if (this.closed) return;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    while (this.pendingBytes >= 4) {
+      const head = this.pending[0]!.length >= 4 ? this.pending[0]! : this.join();
+      const size = head.readInt32BE(0);
+      if (size < 8 || size > this.maxFrameBytes) {
+        this.fail(`frame size ${size} outside [8, ${this.maxFrameBytes}]`);
+        return;
+      }
+      if (this.pendingBytes < 4 + size) break;
+      const all = this.join();
+      this.frames.push(all.subarray(4, 4 + size));
+      const rest = all.subarray(4 + size);
+      this.pending = rest.length > 0 ? [rest] : [];
+      this.pendingBytes = rest.length;
+    }
+    if (this.frames.length > MAX_QUEUED_FRAMES) this.socket.pause();
+    void this.drain();
+  }
+
+  private join(): Buffer {
+    const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [all];
+    return all;
+  }
+
+  private async drain(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (!this.closed && this.frames.length > 0) {
+        const frame = this.frames.shift()!;
+        if (this.frames.length <= MAX_QUEUED_FRAMES / 2 && this.socket.isPaused()) this.socket.resume();
+        await this.handle(frame);
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async handle(frame: Buffer): Promise<void> {
+    let header: RequestHeader | null = null;
+    try {
+      const r = new Reader(frame);
+      header = readRequestHeader(r);
+      this.context.clientId = header.clientId;
+      const api = this.apis.get(header.apiKey);
+      if (!api) return this.fail(`unknown api key ${header.apiKey}`);
+      const { apiVersion } = header;
+      if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
+        if (header.apiKey === API_VERSIONS_KEY) return this.send(header.correlationId, false, (w) => api.unsupported!(w));
+        return this.fail(`${api.name} v${apiVersion} is not supported (v${api.minVersion}-${api.maxVersion})`);
+      }
+      const flexible = api.flexibleFrom !== null && apiVersion >= api.flexibleFrom;
+      if (flexible) readHeaderTags(r);
+      const request = api.read(r, apiVersion);
+      const response = await api.handle(this.context, apiVersion, request);
+      if (response === null || this.closed) return;
+      // ApiVersions answers with header v0 whatever its version.
+      this.send(header.correlationId, flexible && header.apiKey !== API_VERSIONS_KEY, (w) => api.write(w, apiVersion, response));
+    } catch (err) {
+      if (err instanceof MalformedFrameError) return this.fail(`malformed ${header ? `request (api ${header.apiKey} v${header.apiVersion})` : 'header'}: ${err.message}`);
+      this.logger.error({ err, apiKey: header?.apiKey, apiVersion: header?.apiVersion }, 'kafka request failed');
+      this.fail('internal error', err);
+    }
+  }
+
+  private send(correlationId: number, flexibleHeader: boolean, body: (w: Writer) => void): void {
+    const w = new Writer();
+    w.int32(0);
+    writeResponseHeader(w, correlationId, flexibleHeader);
+    body(w);
+    const size = w.length - 4;
+    const chunks = w.finish();
+    chunks[0]!.writeInt32BE(size, 0);
+    this.socket.cork();
+    for (const chunk of chunks) this.socket.write(chunk);
+    this.socket.uncork();
+  }
+}
