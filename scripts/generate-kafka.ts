@@ -15,3 +15,11 @@ for (const f of readdirSync(out)) rmSync(join(out, f));
 const files = generateAll(loadSchemas(join(root, 'schemas')));
 for (const [name, text] of files) writeFileSync(join(out, name), text);
 console.log(`wrote ${files.size} files to src/kafka/generated/`);
+
+// The table of APIs and versions in docs/kafka-protocol.md.
+const { kafkaApiTableMarkdown } = await import('../src/kafka/docs-table.js');
+const { splice } = await import('../src/server/docs-tables.js');
+const { readFileSync } = await import('node:fs');
+const doc = fileURLToPath(new URL('../docs/kafka-protocol.md', import.meta.url));
+writeFileSync(doc, splice(readFileSync(doc, 'utf8'), 'kafka-apis', kafkaApiTableMarkdown()));
+console.log('updated the API table in docs/kafka-protocol.md');
