@@ -10,7 +10,8 @@
  *   --suite NAME     run only this suite (repeatable); default all: log (storage engine), http (the broker's
  *                    HTTP API, against a real broker process), client (sluice/client's producer and
  *                    consumer against a real broker process, binary vs JSON path), retention (produce
- *                    latency while a retention pass deletes 100 segments)
+ *                    latency while a retention pass deletes 100 segments), kafka (kafkajs through the Kafka
+ *                    listener vs sluice/client)
  *
  * Prints the environment first, shows progress, prints each result next to its baseline, writes
  * `bench/results/<suite>.json` and regenerates docs/benchmarks.md from all results files. Adding a suite
@@ -26,6 +27,7 @@ import { clientSuite } from './client.bench.js';
 import { httpSuite } from './http.bench.js';
 import { logSuite } from './log.bench.js';
 import { retentionSuite } from './retention.bench.js';
+import { kafkaSuite } from './kafka.bench.js';
 import { killAllChildren } from './lib/child-processes.js';
 import { collectEnvironment, describeEnvironment } from './lib/environment.js';
 import { projectRoot, resultsDir } from './lib/paths.js';
@@ -34,7 +36,7 @@ import { writeSuiteReport, type BenchResult, type SuiteReport } from './lib/resu
 import { resultLine, type Suite } from './lib/suite.js';
 import { writeBenchmarksDoc } from './report.js';
 
-const SUITES: Suite[] = [logSuite, httpSuite, clientSuite, retentionSuite];
+const SUITES: Suite[] = [logSuite, httpSuite, clientSuite, retentionSuite, kafkaSuite];
 const USAGE = 'usage: npm run bench [-- --quick] [-- --data-dir DIR] [-- --suite NAME]';
 
 /** A bad command line: reported as a message and the usage, without a stack trace. */
