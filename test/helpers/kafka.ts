@@ -10,7 +10,12 @@ export function ensureKcat(): void {
   try {
     execFileSync('kcat', ['-V'], { stdio: 'ignore' });
   } catch {
-    execFileSync('apt-get', ['install', '-y', 'kcat'], { stdio: 'ignore', timeout: 300_000 });
+    try {
+      execFileSync('apt-get', ['install', '-y', 'kcat'], { stdio: 'ignore', timeout: 300_000 });
+    } catch {
+      execFileSync('apt-get', ['update'], { stdio: 'ignore', timeout: 300_000 });
+      execFileSync('apt-get', ['install', '-y', 'kcat'], { stdio: 'ignore', timeout: 300_000 });
+    }
   }
 }
 
