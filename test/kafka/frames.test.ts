@@ -104,7 +104,7 @@ describe('Kafka framing', () => {
   }, 120_000);
 
   it('a replayed idempotent produce frame is answered with the first offsets and appends nothing', async () => {
-    await postJson(`${k.broker.url}/topics`, { name: 'kjs-fixtures', partitions: 2 });
+    await postJson(`${k.broker.url}/topics`, { name: 'replayed', partitions: 2 });
     const c = await RawKafkaClient.connect(k.kafkaPort);
     // A producer id from this broker, then kafkajs' captured Produce v7 restamped with it.
     const init = new Writer();
@@ -122,7 +122,7 @@ describe('Kafka framing', () => {
     expect(header.producerId).toBeGreaterThanOrEqual(0);
     records.writeBigInt64BE(BigInt(ids.producerId), 43); // producerId (the CRC covers attributes onwards: recompute)
     records.writeUInt32BE(crc32c(records.subarray(21)), 17);
-    request.topicData = [{ name: 'kjs-fixtures', partitionData: [{ index: 0, records }] }];
+    request.topicData = [{ name: 'replayed', partitionData: [{ index: 0, records }] }];
     const offsets: number[] = [];
     for (let i = 0; i < 2; i++) {
       const w = new Writer();
@@ -134,7 +134,7 @@ describe('Kafka framing', () => {
       offsets.push(reply.responses[0]!.partitionResponses[0]!.baseOffset);
     }
     expect(offsets).toEqual([0, 0]);
-    const topic = (await (await fetch(`${k.broker.url}/topics/kjs-fixtures`)).json()) as any;
+    const topic = (await (await fetch(`${k.broker.url}/topics/replayed`)).json()) as any;
     expect(topic.partitions[0].highWatermark).toBe(header.lastOffsetDelta + 1);
     c.close();
   });
