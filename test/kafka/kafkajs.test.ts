@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { startKafkaBroker, type KafkaBroker } from '../helpers/kafka.js';
-import { postJson } from '../helpers/broker-process.js';
+import { postJson, SLUICE_BIN } from '../helpers/broker-process.js';
+import { execFileSync } from 'node:child_process';
 import { waitFor } from '../helpers/wait-for.js';
 import { Admin, Producer as SluiceProducer } from '../../src/client/index.js';
 
@@ -120,6 +121,8 @@ describe('kafkajs against the Kafka listener', () => {
     // kafkajs commits on leaving: the HTTP API (what `sluice groups describe` shows) has them.
     const offsets = await new Admin({ broker: k.broker.url }).groupOffsets('kjs-pair');
     expect(offsets.reduce((n, o) => n + o.offset, 0)).toBe(600);
+    const cli = execFileSync(process.execPath, [SLUICE_BIN, 'groups', 'describe', 'kjs-pair', '--broker', k.broker.url, '--json']).toString();
+    expect(JSON.parse(cli).offsets.reduce((n: number, o: { offset: number }) => n + o.offset, 0)).toBe(600);
   }, 90_000);
 
   it('a kafkajs consumer cannot join a group that has live HTTP members (INCONSISTENT_GROUP_PROTOCOL)', async () => {
