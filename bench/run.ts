@@ -11,7 +11,8 @@
  *                    HTTP API, against a real broker process), client (sluice/client's producer and
  *                    consumer against a real broker process, binary vs JSON path), retention (produce
  *                    latency while a retention pass deletes 100 segments), queues (share groups vs
- *                    consumer groups: records/s and broker CPU per record)
+ *                    consumer groups: records/s and broker CPU per record), kafka (kafkajs
+ *                    through the Kafka listener vs sluice/client)
  *
  * Prints the environment first, shows progress, prints each result next to its baseline, writes
  * `bench/results/<suite>.json` and regenerates docs/benchmarks.md from all results files. Adding a suite
@@ -28,6 +29,7 @@ import { httpSuite } from './http.bench.js';
 import { logSuite } from './log.bench.js';
 import { retentionSuite } from './retention.bench.js';
 import { queuesSuite } from './queues.bench.js';
+import { kafkaSuite } from './kafka.bench.js';
 import { killAllChildren } from './lib/child-processes.js';
 import { collectEnvironment, describeEnvironment } from './lib/environment.js';
 import { projectRoot, resultsDir } from './lib/paths.js';
@@ -36,7 +38,7 @@ import { writeSuiteReport, type BenchResult, type SuiteReport } from './lib/resu
 import { resultLine, type Suite } from './lib/suite.js';
 import { writeBenchmarksDoc } from './report.js';
 
-const SUITES: Suite[] = [logSuite, httpSuite, clientSuite, retentionSuite, queuesSuite];
+const SUITES: Suite[] = [logSuite, httpSuite, clientSuite, retentionSuite, queuesSuite, kafkaSuite];
 const USAGE = 'usage: npm run bench [-- --quick] [-- --data-dir DIR] [-- --suite NAME]';
 
 /** A bad command line: reported as a message and the usage, without a stack trace. */

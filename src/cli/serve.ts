@@ -58,7 +58,8 @@ Examples:
     try {
       // Loaded here, so the other commands start without the server's modules.
       const { startBroker } = await import('../server/broker.js');
-      broker = await startBroker(config, { logger, droppedLogLines: () => destination.droppedLines });
+      const extraListeners = config.kafkaListener === null ? [] : [(await import('./kafka-listener.js')).kafkaListenerHook(config, logger)];
+      broker = await startBroker(config, { logger, droppedLogLines: () => destination.droppedLines, extraListeners });
     } catch (err) {
       logger.fatal({ err }, 'sluice failed to start');
       await destination.drain(LOG_DRAIN_MS);

@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   GROUP_NOT_EMPTY: { retriable: false, meaning: 'the operation needs a group without live members' },
   RECEIPT_EXPIRED: { retriable: false, meaning: 'a share-group receipt whose lease is over (timed out, released, acknowledged or leased again, or a restart since)' },
   INVALID_RECEIPT: { retriable: false, meaning: 'a share-group receipt this group never issued (malformed, altered, or from another group)' },
+  INCONSISTENT_GROUP_PROTOCOL: { retriable: false, meaning: 'the group is driven by the other group protocol (HTTP groups vs Kafka\'s classic protocol), or its members share no assignment protocol' },
   OUT_OF_ORDER_SEQUENCE: { retriable: false, meaning: 'idempotent produce with a sequence gap' },
   INVALID_PRODUCER_EPOCH: { retriable: false, meaning: 'produce from a fenced (older) producer epoch' },
   UNKNOWN_PRODUCER_ID: { retriable: false, meaning: 'produce naming a producer id the broker never issued' },

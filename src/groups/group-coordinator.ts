@@ -70,6 +70,8 @@ export class GroupCoordinator {
   private readonly delayTimers = new Set<() => void>();
   private stopSweep: () => void = () => undefined;
   private closed = false;
+  /** Whether another group protocol (the Kafka listener's classic groups) drives a group now. */
+  private claimedElsewhere: (group: string) => boolean = () => false;
 
   private constructor(
     private readonly topics: TopicManager,
@@ -156,8 +158,28 @@ export class GroupCoordinator {
     return this.waits.waiting;
   }
 
+  /**
+   * Lets another group protocol claim groups (one protocol drives a group at a time): while `claims(group)`,
+   * joins are refused with INCONSISTENT_GROUP_PROTOCOL and member-less commits, resets and deletes with
+   * GROUP_NOT_EMPTY. That protocol's own commits pass `protocol: 'classic'`.
+   */
+  setOtherProtocol(claims: (group: string) => boolean): void {
+    this.claimedElsewhere = claims;
+  }
+
+  private checkNotClaimed(group: string): void {
+    if (this.claimedElsewhere(group)) {
+      throw new BrokerError('GROUP_NOT_EMPTY', `group ${group} has live members on the Kafka protocol listener`, { details: { group } });
+    }
+  }
+
   async join(group: string, request: JoinRequest): Promise<MemberView> {
     this.checkAvailable(group);
+    if (this.claimedElsewhere(group)) {
+      throw new BrokerError('INCONSISTENT_GROUP_PROTOCOL', `group ${group} is driven by Kafka's classic group protocol (members on the Kafka listener)`, {
+        details: { group },
+      });
+    }
     for (const topic of request.topics) this.topics.topic(topic);
     const existing = this.groups.get(group);
     const max = this.options.groupMaxSize;
@@ -247,8 +269,9 @@ export class GroupCoordinator {
     this.events.info({ group: g.groupId, members: gone, generation: g.generation }, 'members removed');
   }
 
-  async commit(group: string, request: { memberId?: string; generation?: number; offsets: OffsetCommit[] }): Promise<void> {
+  async commit(group: string, request: { memberId?: string; generation?: number; offsets: OffsetCommit[]; protocol?: 'classic' }): Promise<void> {
     this.checkAvailable(group);
+    if (request.memberId === undefined && request.protocol !== 'classic') this.checkNotClaimed(group);
     const existing = this.groups.get(group);
     // A standalone commit may create the group, but only once it is stored.
     const g = existing ?? (request.memberId === undefined ? new ConsumerGroup(group) : this.ofMember(group, request.memberId));
@@ -322,6 +345,7 @@ export class GroupCoordinator {
   async deleteGroup(group: string): Promise<void> {
     const g = this.existing(group);
     g.checkEmpty('delete the group');
+    this.checkNotClaimed(group);
     await this.forget(g);
     this.events.info({ group }, 'group deleted');
   }

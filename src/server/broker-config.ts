@@ -40,6 +40,7 @@ export const BROKER_SETTINGS: readonly SettingSpec[] = [
   { key: 'replicaFetchMaxBytes', type: 'integer', default: 10_485_760, unit: 'bytes', min: 1_024, doc: 'cluster mode: most bytes a follower asks its leader for in one fetch, over all partitions (one whole batch per partition at least)' },
   { key: 'replicaFetchBackoffMs', type: 'integer', default: 1_000, unit: 'ms', min: 10, doc: 'cluster mode: how long a follower waits after a failed fetch (leader unreachable, an error) before it tries again' },
   { key: 'shutdownTimeoutMs', type: 'integer', default: 30_000, unit: 'ms', min: 0, doc: 'how long a graceful shutdown waits for in-flight requests' },
+  { key: 'kafkaListener', type: 'string', default: null, nullable: true, doc: 'HOST:PORT of the Kafka protocol listener (kcat, kafkajs, librdkafka clients; docs/kafka-protocol.md); null: off' },
   { key: 'logLevel', type: 'enum', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], doc: 'pino log level; request lines are logged at debug' },
   { key: 'logBufferBytes', type: 'integer', default: 4_194_304, unit: 'bytes', min: 16_384, max: 1_073_741_824, doc: 'log lines kept in memory while stdout cannot take them (a slow reader, a full disk); lines beyond are dropped and counted in sluice_log_lines_dropped_total' },
   // Security and limits (docs/security.md).
@@ -89,6 +90,8 @@ export interface BrokerConfig extends TopicConfig {
   replicaFetchMaxBytes: number;
   replicaFetchBackoffMs: number;
   shutdownTimeoutMs: number;
+  /** HOST:PORT of the Kafka protocol listener, null: off */
+  kafkaListener: string | null;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   logBufferBytes: number;
   tlsCert: string | null;
@@ -160,6 +163,11 @@ export function loadBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
   }
   if ((values.tlsCert === null) !== (values.tlsKey === null)) problems.push('tlsCert and tlsKey go together');
   if (values.tlsCa !== null && values.tlsCert === null) problems.push('tlsCa (mutual TLS) needs tlsCert and tlsKey');
+  if (values.kafkaListener !== null && !/^(\[[^\]]+\]|[^:]*):\d{1,5}$/.test(String(values.kafkaListener))) {
+    problems.push(`kafkaListener must be HOST:PORT (e.g. 127.0.0.1:9092), got ${JSON.stringify(values.kafkaListener)}`);
+  }
+  // The Kafka door has no SASL yet: with authentication on it would let anyone in, so refuse the pair.
+  if (values.kafkaListener !== null && values.authFile !== null) problems.push('kafkaListener cannot be used with authFile yet: the Kafka listener has no SASL authentication');
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return values as unknown as BrokerConfig;
 }

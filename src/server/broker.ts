@@ -45,6 +45,15 @@ export interface StartOptions {
    * proposes ISR changes. Absent: the single-node broker, id 0, leading every partition.
    */
   replication?: { brokerId: number; awaitsRole?: boolean; alterIsr?: AlterIsr };
+  /**
+   * More front doors over the same services (the Kafka protocol listener), started after the HTTP API and
+   * closed before it. The composition root supplies them, so this layer does not depend on them.
+   */
+  extraListeners?: ((services: Services) => Promise<ExtraListener>)[];
+}
+
+export interface ExtraListener {
+  close(): Promise<void>;
 }
 
 export interface RunningBroker {
@@ -151,13 +160,17 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   const services: Services = { config, clock, logs, store, topics, replicas, fetches, replicaFetches, replicaFetchers, groups, shareGroups, retention, metrics, partitioner: new StickyPartitioner(), lifecycle };
   let app: FastifyInstance;
   let url: string | null = null;
+  const extras: ExtraListener[] = [];
   try {
     app = await buildApp(services, logger);
     // A connection beyond maxConnections is closed at once by Node.
     app.server.maxConnections = config.maxConnections;
     if (options.listen !== false) url = await app.listen({ host: config.host, port: config.port });
+    for (const start of options.extraListeners ?? []) extras.push(await start(services));
   } catch (err) {
     // Leave the storage as cleanly as it was found (e.g. the port is taken): no recovery needed next time.
+    for (const extra of extras) await extra.close().catch(() => undefined);
+    if (url !== null) await app!.close().catch(() => undefined);
     groups.close();
     replicaFetchers.close();
     shareGroups.close();
@@ -188,6 +201,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
       fetches.close();
       replicaFetches.close();
       replicaFetchers.close();
+      for (const extra of extras) await extra.close().catch((err) => logger.error({ err }, 'closing a listener failed'));
       groups.close();
       shareGroups.close();
       retention.close();

@@ -1,0 +1,118 @@
+/**
+ * Kafka's numeric error codes for sluice's BrokerError codes (one exhaustive map: a new BrokerError code
+ * without a Kafka code is a compile error), and the few Kafka codes the listener answers on its own.
+ */
+import { BrokerError, type ErrorCode } from '../common/errors.js';
+
+export const KafkaErrors = {
+  NONE: 0,
+  UNKNOWN_SERVER_ERROR: -1,
+  OFFSET_OUT_OF_RANGE: 1,
+  CORRUPT_MESSAGE: 2,
+  UNKNOWN_TOPIC_OR_PARTITION: 3,
+  LEADER_NOT_AVAILABLE: 5,
+  NOT_LEADER_OR_FOLLOWER: 6,
+  REQUEST_TIMED_OUT: 7,
+  BROKER_NOT_AVAILABLE: 8,
+  MESSAGE_TOO_LARGE: 10,
+  OFFSET_METADATA_TOO_LARGE: 12,
+  COORDINATOR_NOT_AVAILABLE: 15,
+  NOT_COORDINATOR: 16,
+  INVALID_TOPIC_EXCEPTION: 17,
+  NOT_ENOUGH_REPLICAS: 19,
+  INVALID_REQUIRED_ACKS: 21,
+  ILLEGAL_GENERATION: 22,
+  INCONSISTENT_GROUP_PROTOCOL: 23,
+  INVALID_GROUP_ID: 24,
+  UNKNOWN_MEMBER_ID: 25,
+  INVALID_SESSION_TIMEOUT: 26,
+  REBALANCE_IN_PROGRESS: 27,
+  INVALID_TIMESTAMP: 32,
+  UNSUPPORTED_VERSION: 35,
+  TOPIC_ALREADY_EXISTS: 36,
+  INVALID_PARTITIONS: 37,
+  INVALID_REPLICATION_FACTOR: 38,
+  INVALID_REPLICA_ASSIGNMENT: 39,
+  INVALID_CONFIG: 40,
+  INVALID_REQUEST: 42,
+  OUT_OF_ORDER_SEQUENCE_NUMBER: 45,
+  INVALID_PRODUCER_EPOCH: 47,
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 53,
+  KAFKA_STORAGE_ERROR: 56,
+  UNKNOWN_PRODUCER_ID: 59,
+  NON_EMPTY_GROUP: 68,
+  GROUP_ID_NOT_FOUND: 69,
+  MEMBER_ID_REQUIRED: 79,
+  TOPIC_AUTHORIZATION_FAILED: 29,
+  GROUP_AUTHORIZATION_FAILED: 30,
+  CLUSTER_AUTHORIZATION_FAILED: 31,
+  SASL_AUTHENTICATION_FAILED: 58,
+  FENCED_LEADER_EPOCH: 74,
+  UNKNOWN_LEADER_EPOCH: 75,
+  GROUP_MAX_SIZE_REACHED: 81,
+  THROTTLING_QUOTA_EXCEEDED: 89,
+} as const;
+
+const BY_CODE: Record<ErrorCode, number> = {
+  INVALID_REQUEST: KafkaErrors.INVALID_REQUEST,
+  INVALID_TOPIC_NAME: KafkaErrors.INVALID_TOPIC_EXCEPTION,
+  INVALID_CONFIG: KafkaErrors.INVALID_CONFIG,
+  INVALID_TIMESTAMP: KafkaErrors.INVALID_TIMESTAMP,
+  CORRUPT_MESSAGE: KafkaErrors.CORRUPT_MESSAGE,
+  RECORD_TOO_LARGE: KafkaErrors.MESSAGE_TOO_LARGE,
+  UNSUPPORTED_MEDIA_TYPE: KafkaErrors.INVALID_REQUEST,
+  REQUEST_HEADERS_TOO_LARGE: KafkaErrors.INVALID_REQUEST,
+  REQUEST_INCOMPLETE: KafkaErrors.INVALID_REQUEST,
+  UNKNOWN_TOPIC: KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION,
+  UNKNOWN_PARTITION: KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION,
+  TOPIC_ALREADY_EXISTS: KafkaErrors.TOPIC_ALREADY_EXISTS,
+  OFFSET_OUT_OF_RANGE: KafkaErrors.OFFSET_OUT_OF_RANGE,
+  UNKNOWN_GROUP: KafkaErrors.GROUP_ID_NOT_FOUND,
+  UNKNOWN_MEMBER_ID: KafkaErrors.UNKNOWN_MEMBER_ID,
+  ILLEGAL_GENERATION: KafkaErrors.ILLEGAL_GENERATION,
+  GROUP_NOT_EMPTY: KafkaErrors.NON_EMPTY_GROUP,
+  INCONSISTENT_GROUP_PROTOCOL: KafkaErrors.INCONSISTENT_GROUP_PROTOCOL,
+  OUT_OF_ORDER_SEQUENCE: KafkaErrors.OUT_OF_ORDER_SEQUENCE_NUMBER,
+  INVALID_PRODUCER_EPOCH: KafkaErrors.INVALID_PRODUCER_EPOCH,
+  UNKNOWN_PRODUCER_ID: KafkaErrors.UNKNOWN_PRODUCER_ID,
+  NOT_LEADER_OR_FOLLOWER: KafkaErrors.NOT_LEADER_OR_FOLLOWER,
+  NOT_COORDINATOR: KafkaErrors.NOT_COORDINATOR,
+  INVALID_REPLICATION_FACTOR: KafkaErrors.INVALID_REPLICATION_FACTOR,
+  NOT_ENOUGH_REPLICAS: KafkaErrors.NOT_ENOUGH_REPLICAS,
+  REQUEST_TIMED_OUT: KafkaErrors.REQUEST_TIMED_OUT,
+  KAFKA_STORAGE_ERROR: KafkaErrors.KAFKA_STORAGE_ERROR,
+  NOT_FOUND: KafkaErrors.INVALID_REQUEST,
+  BROKER_NOT_AVAILABLE: KafkaErrors.BROKER_NOT_AVAILABLE,
+  UNKNOWN_SERVER_ERROR: KafkaErrors.UNKNOWN_SERVER_ERROR,
+  // Share-group receipts have no Kafka counterpart on this listener (no share-group APIs): a bad request.
+  RECEIPT_EXPIRED: KafkaErrors.INVALID_REQUEST,
+  INVALID_RECEIPT: KafkaErrors.INVALID_REQUEST,
+  FENCED_LEADER_EPOCH: KafkaErrors.FENCED_LEADER_EPOCH,
+  UNKNOWN_LEADER_EPOCH: KafkaErrors.UNKNOWN_LEADER_EPOCH,
+  UNAUTHENTICATED: KafkaErrors.SASL_AUTHENTICATION_FAILED,
+  // Refined by the resource in kafkaErrorOf (group, cluster).
+  NOT_AUTHORIZED: KafkaErrors.TOPIC_AUTHORIZATION_FAILED,
+  THROTTLED: KafkaErrors.THROTTLING_QUOTA_EXCEEDED,
+  GROUP_MAX_SIZE_REACHED: KafkaErrors.GROUP_MAX_SIZE_REACHED,
+};
+
+const AUTHORIZATION_BY_RESOURCE: Record<string, number> = {
+  topic: KafkaErrors.TOPIC_AUTHORIZATION_FAILED,
+  group: KafkaErrors.GROUP_AUTHORIZATION_FAILED,
+  cluster: KafkaErrors.CLUSTER_AUTHORIZATION_FAILED,
+};
+
+/** The Kafka error code and message for a failure (anything but a BrokerError is a bug: -1). */
+export function kafkaErrorOf(err: unknown): { code: number; message: string } {
+  if (err instanceof BrokerError) {
+    const byResource = err.code === 'NOT_AUTHORIZED' ? AUTHORIZATION_BY_RESOURCE[String(err.details?.resource)] : undefined;
+    return { code: byResource ?? BY_CODE[err.code], message: err.message };
+  }
+  return { code: KafkaErrors.UNKNOWN_SERVER_ERROR, message: 'internal error (see the broker log)' };
+}
+
+/** Rethrows what is not a BrokerError (a bug: the connection logs it and closes). */
+export function expected(err: unknown): { code: number; message: string } {
+  if (!(err instanceof BrokerError)) throw err;
+  return kafkaErrorOf(err);
+}
