@@ -12,6 +12,9 @@
  *                    consumer against a real broker process, binary vs JSON path), retention (produce
  *                    latency while a retention pass deletes 100 segments)
  *
+ * With `--workload NAME|FILE`, `--list` or `compare A B` it is the benchmark harness users run instead
+ * (bench/harness/main.ts: declarative workloads, real clients, peers, charts).
+ *
  * Prints the environment first, shows progress, prints each result next to its baseline, writes
  * `bench/results/<suite>.json` and regenerates docs/benchmarks.md from all results files. Adding a suite
  * (replication next) means adding it to SUITES. Server processes a suite starts (bench/lib/child-processes.ts)
@@ -33,6 +36,7 @@ import { Progress } from './lib/progress.js';
 import { writeSuiteReport, type BenchResult, type SuiteReport } from './lib/results.js';
 import { resultLine, type Suite } from './lib/suite.js';
 import { writeBenchmarksDoc } from './report.js';
+import { isHarnessCommand, runHarnessCli } from './harness/main.js';
 
 const SUITES: Suite[] = [logSuite, httpSuite, clientSuite, retentionSuite];
 const USAGE = 'usage: npm run bench [-- --quick] [-- --data-dir DIR] [-- --suite NAME]';
@@ -125,8 +129,17 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
+const argv = process.argv.slice(2);
+if (isHarnessCommand(argv)) {
+  runHarnessCli(argv).then((code) => {
+    process.exitCode = code;
+  });
+} else {
+  main().catch(reportFailure);
+}
+
+function reportFailure(err: unknown): void {
   if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) console.error(`${(err as Error).message}\n${USAGE}`);
   else console.error(err);
   process.exitCode = 1;
-});
+}

@@ -1,0 +1,200 @@
+/**
+ * Drivers of the systems sluice is compared with, through their usual Node clients:
+ *
+ * - Redis Streams (ioredis, auto-pipelining): partition p of topic t is the stream `t-p`; XADD per record;
+ *   a consumer group is a Redis consumer group (XREADGROUP ... NOACK, so no pending-entry bookkeeping, as
+ *   sluice's consumers commit offsets rather than ack each record).
+ * - NATS JetStream (nats): topic t is the stream `t` with subjects `t.<p>`; js.publish waits for the PubAck;
+ *   a consumer group is a durable pull consumer with AckPolicy none shared by its members.
+ * - RabbitMQ streams (rabbitmq-stream-js-client): partition p is the stream `t-p`; publish confirms are the
+ *   acks; the members of a group split the streams and read each from its first offset.
+ *
+ * Records with a key go to partition hash(key) mod P, keyless ones round-robin. Each producer keeps at most
+ * MAX_OUTSTANDING records unacknowledged (the clients have no byte budget of their own).
+ */
+import { createHash } from 'node:crypto';
+import type { ConsumerDriver, ConsumerSpec, DriverSpec, ProducerDriver } from './types.js';
+import { pause, staticShare } from './types.js';
+
+const MAX_OUTSTANDING = 20_000;
+
+/** Bounds the records in flight: `acquire` waits while MAX_OUTSTANDING are unacknowledged. */
+class Window {
+  private outstanding = 0;
+  private waiters: (() => void)[] = [];
+
+  async acquire(): Promise<void> {
+    while (this.outstanding >= MAX_OUTSTANDING) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    this.outstanding++;
+  }
+
+  release(): void {
+    this.outstanding--;
+    const w = this.waiters.shift();
+    if (w) w();
+  }
+
+  track<T>(p: Promise<T>): Promise<T> {
+    return p.finally(() => this.release());
+  }
+
+  async drained(): Promise<void> {
+    while (this.outstanding > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+}
+
+function partitioner(partitions: number): (key: string | null) => number {
+  let next = 0;
+  return (key) => (key === null ? next++ % partitions : createHash('md5').update(key).digest().readUInt32BE(0) % partitions);
+}
+
+const hostPort = (url: string) => {
+  const [host, port] = url.replace(/^[a-z]+:\/\//, '').split(':');
+  return { host: host!, port: Number(port) };
+};
+
+export async function peerProducer(spec: DriverSpec): Promise<ProducerDriver> {
+  const window = new Window();
+  const pick = partitioner(spec.partitions);
+  const { host, port } = hostPort(spec.urls[0]!);
+  if (spec.system === 'redis') {
+    const { Redis } = await import('ioredis');
+    const redis = new Redis({ host, port, enableAutoPipelining: true, maxRetriesPerRequest: 3 });
+    return {
+      async send(topic, key, value) {
+        await window.acquire();
+        return { acked: window.track(redis.xadd(`${topic}-${pick(key)}`, '*', 'v', value)) };
+      },
+      async close() {
+        await window.drained();
+        await redis.quit();
+      },
+    };
+  }
+  if (spec.system === 'nats') {
+    const { connect } = await import('nats');
+    const nc = await connect({ servers: `${host}:${port}` });
+    const js = nc.jetstream();
+    return {
+      async send(topic, key, value) {
+        await window.acquire();
+        return { acked: window.track(js.publish(`${topic}.${pick(key)}`, value)) };
+      },
+      async close() {
+        await window.drained();
+        await nc.drain();
+      },
+    };
+  }
+  if (spec.system === 'rabbitmq') {
+    const rabbit = await import('rabbitmq-stream-js-client');
+    const client = await rabbit.connect({ hostname: host, port, username: 'guest', password: 'guest', vhost: '/' });
+    type Publisher = Awaited<ReturnType<typeof client.declarePublisher>>;
+    type Pending = Map<bigint, { resolve: () => void; reject: (err: Error) => void }>;
+    // publishing ids count per publisher: one publisher per stream, each with its own pending map
+    const publishers = new Map<string, { publisher: Publisher; pending: Pending }>();
+    const publisherFor = async (stream: string) => {
+      let entry = publishers.get(stream);
+      if (!entry) {
+        const pending: Pending = new Map();
+        const publisher = await client.declarePublisher({ stream });
+        publisher.on('publish_confirm', (err, ids) => {
+          for (const id of ids) {
+            const p = pending.get(id);
+            pending.delete(id);
+            if (p) (err === null ? p.resolve() : p.reject(new Error(`publish error ${err}`)));
+          }
+        });
+        publishers.set(stream, (entry = { publisher, pending }));
+      }
+      return entry;
+    };
+    return {
+      async send(topic, key, value) {
+        await window.acquire();
+        const { publisher, pending } = await publisherFor(`${topic}-${pick(key)}`);
+        const { publishingId } = await publisher.send(value);
+        const acked = new Promise<void>((resolve, reject) => pending.set(publishingId, { resolve, reject }));
+        return { acked: window.track(acked) };
+      },
+      async close() {
+        for (const { publisher } of publishers.values()) await publisher.flush();
+        await window.drained();
+        await client.close();
+      },
+    };
+  }
+  throw new Error(`no producer driver for ${spec.system}`);
+}
+
+export async function peerConsumer(spec: DriverSpec, member: ConsumerSpec): Promise<ConsumerDriver> {
+  const { host, port } = hostPort(spec.urls[0]!);
+  if (spec.system === 'redis') {
+    const { Redis } = await import('ioredis');
+    const redis = new Redis({ host, port, maxRetriesPerRequest: 3 });
+    const streams = spec.topics.flatMap((t) => Array.from({ length: spec.partitions }, (_, p) => `${t}-${p}`));
+    for (const stream of streams) {
+      try {
+        await redis.xgroup('CREATE', stream, member.group, '0', 'MKSTREAM');
+      } catch (err) {
+        if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+      }
+    }
+    const name = `m${member.member}`;
+    return {
+      async poll() {
+        const reply = (await redis.xreadgroup('GROUP', member.group, name, 'COUNT', 2_000, 'BLOCK', 100, 'NOACK', 'STREAMS', ...streams, ...streams.map(() => '>'))) as [string, [string, string[]][]][] | null;
+        if (!reply) return [];
+        return reply.flatMap(([, entries]) => entries.map(([, fields]) => fields[1]!));
+      },
+      assignedPartitions: () => streams.length,
+      close: async () => void (await redis.quit()),
+    };
+  }
+  if (spec.system === 'nats') {
+    const { connect, AckPolicy, DeliverPolicy } = await import('nats');
+    const nc = await connect({ servers: `${host}:${port}` });
+    const jsm = await nc.jetstreamManager();
+    const js = nc.jetstream();
+    const consumers: Awaited<ReturnType<typeof js.consumers.get>>[] = [];
+    for (const topic of spec.topics) {
+      try {
+        await jsm.consumers.add(topic, { durable_name: member.group, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All });
+      } catch (err) {
+        // another member created it first
+        if (!String((err as Error).message).includes('already')) throw err;
+      }
+      consumers.push(await js.consumers.get(topic, member.group));
+    }
+    let next = 0;
+    return {
+      async poll() {
+        const consumer = consumers[next++ % consumers.length]!;
+        const values: Buffer[] = [];
+        const batch = await consumer.fetch({ max_messages: 2_000, expires: 1_000 });
+        for await (const m of batch) values.push(Buffer.from(m.data));
+        return values;
+      },
+      assignedPartitions: () => spec.partitions * spec.topics.length,
+      close: async () => void (await nc.drain()),
+    };
+  }
+  if (spec.system === 'rabbitmq') {
+    const rabbit = await import('rabbitmq-stream-js-client');
+    const client = await rabbit.connect({ hostname: host, port, username: 'guest', password: 'guest', vhost: '/' });
+    const streams = spec.topics.flatMap((t) => staticShare(spec.partitions, member.member, member.members).map((p) => `${t}-${p}`));
+    let buffered: Buffer[] = [];
+    for (const stream of streams) await client.declareConsumer({ stream, offset: rabbit.Offset.first() }, (message) => void buffered.push(message.content));
+    return {
+      async poll() {
+        if (buffered.length === 0) await pause(10);
+        const out = buffered;
+        buffered = [];
+        return out;
+      },
+      assignedPartitions: () => streams.length,
+      close: async () => void (await client.close()),
+    };
+  }
+  throw new Error(`no consumer driver for ${spec.system}`);
+}
