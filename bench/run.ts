@@ -131,9 +131,8 @@ async function main(): Promise<void> {
 
 const argv = process.argv.slice(2);
 if (isHarnessCommand(argv)) {
-  runHarnessCli(argv).then((code) => {
-    process.exitCode = code;
-  });
+  // exit at once: a client library's idle keep-alive socket must not hold the finished harness open
+  void runHarnessCli(argv).then((code) => process.exit(code));
 } else {
   main().catch(reportFailure);
 }

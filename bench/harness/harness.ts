@@ -4,6 +4,7 @@
  * baselines on the data directory's disk; writes result.json, summary.md and the charts into the output
  * directory and returns the result.
  */
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,8 @@ export interface HarnessOptions {
   brokerUrls: string[] | null;
   /** overrides the workload's duration (seconds, after warm-up) */
   durationSeconds: number | null;
+  /** overrides the workload's warm-up (seconds) */
+  warmupSeconds: number | null;
   outDir: string;
   quick: boolean;
   peers: PeerName[];
@@ -39,11 +42,12 @@ function effectiveWorkload(o: HarnessOptions): { workload: Workload; durationSec
     delete w.records;
     if (w.backlog) w.backlog = { ...w.backlog, bytes: Math.min(w.backlog.bytes, 256e6) };
   }
+  if (o.warmupSeconds !== null) w.warmupSeconds = o.warmupSeconds;
   if (o.quick) {
     w.warmupSeconds = Math.min(w.warmupSeconds, 1);
     if (duration !== null) duration = Math.min(duration, 5);
     if (w.records !== undefined) w.records = Math.min(w.records, 20_000);
-    if (w.backlog) w.backlog = { ...w.backlog, bytes: Math.min(w.backlog.bytes, 64e6) };
+    if (w.backlog) w.backlog = { ...w.backlog, bytes: Math.min(w.backlog.bytes, 32e6) };
   }
   if (w.backlog) duration = null;
   if (duration !== null) w.durationSeconds = duration;
@@ -60,6 +64,12 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessResult> {
   await mkdir(o.outDir, { recursive: true });
   await mkdir(o.baseDir, { recursive: true });
   const scratch = await mkdtemp(join(o.baseDir, 'sluice-harness-'));
+  // on Ctrl-C: the exit handlers of the process modules kill every server and client, then the scratch goes
+  const removeScratch = () => rmSync(scratch, { recursive: true, force: true, maxRetries: 5 });
+  const onSignal = (signal: NodeJS.Signals) => process.exit(signal === 'SIGINT' ? 130 : 143);
+  process.once('exit', removeScratch);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const env = await collectEnvironment(scratch, o.brokerUrls ? 'as configured on the given broker' : w.fsync);
   const result: HarnessResult = {
     workload: w,
@@ -87,7 +97,7 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessResult> {
     return result;
   }
   const runId = Date.now().toString(36);
-  const progress = new Progress(1 + o.peers.length + (w.path === 'both' ? 1 : 0));
+  const progress = new Progress(2 + o.peers.length + (w.path === 'both' ? 1 : 0));
   const results: SystemResult[] = [];
   const runOne = async (sut: SystemUnderTest) => {
     progress.startCase(sut.label);

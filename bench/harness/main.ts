@@ -1,7 +1,7 @@
 /**
  * The command line of the harness (bench/run.ts hands over to it when it sees --workload, --list or compare):
  *
- *   sluice bench --workload NAME|FILE [--broker URL[,URL...]] [--duration SECONDS] [--out DIR] [--quick]
+ *   sluice bench --workload NAME|FILE [--broker URL[,URL...]] [--duration SECONDS] [--warmup SECONDS] [--out DIR] [--quick]
  *                [--peers redis,nats,rabbitmq] [--install-peers] [--data-dir DIR]
  *   sluice bench --list
  *   sluice bench compare A B          (A and B: result.json files or the directories holding them)
@@ -20,8 +20,8 @@ import { PEERS, type PeerName } from './peer-servers.js';
 import type { HarnessResult } from './result.js';
 import { loadWorkload, shippedWorkloads, WorkloadError } from './workload.js';
 
-export const HARNESS_USAGE = `usage: sluice bench --workload NAME|FILE [--broker URL[,URL...]] [--duration SECONDS] [--out DIR] [--quick]
-                    [--peers redis,nats,rabbitmq] [--install-peers] [--data-dir DIR]
+export const HARNESS_USAGE = `usage: sluice bench --workload NAME|FILE [--broker URL[,URL...]] [--duration SECONDS] [--warmup SECONDS] [--out DIR]
+                    [--quick] [--peers redis,nats,rabbitmq] [--install-peers] [--data-dir DIR]
        sluice bench --list
        sluice bench compare A B
        sluice bench [--suite NAME] [--quick]      (the development suites)`;
@@ -51,6 +51,7 @@ async function harnessMain(argv: string[]): Promise<number> {
       workload: { type: 'string' },
       broker: { type: 'string' },
       duration: { type: 'string' },
+      warmup: { type: 'string' },
       out: { type: 'string' },
       quick: { type: 'boolean', default: false },
       peers: { type: 'string' },
@@ -75,6 +76,8 @@ async function harnessMain(argv: string[]): Promise<number> {
   if (!values.workload) throw new UsageError('--workload is required');
   const duration = values.duration === undefined ? null : Number(values.duration);
   if (duration !== null && !(duration > 0 && duration <= 86_400)) throw new UsageError(`--duration must be a number of seconds in (0, 86400], got ${values.duration}`);
+  const warmup = values.warmup === undefined ? null : Number(values.warmup);
+  if (warmup !== null && !(warmup >= 0 && warmup <= 3_600)) throw new UsageError(`--warmup must be a number of seconds in [0, 3600], got ${values.warmup}`);
   const peers = (values.peers ?? '').split(',').filter(Boolean);
   const unknown = peers.filter((p) => !PEERS.includes(p as PeerName));
   if (unknown.length > 0) throw new UsageError(`unknown peer ${unknown.join(', ')}; known: ${PEERS.join(', ')}`);
@@ -85,6 +88,7 @@ async function harnessMain(argv: string[]): Promise<number> {
     workload,
     brokerUrls,
     durationSeconds: duration,
+    warmupSeconds: warmup,
     outDir,
     quick: values.quick,
     peers: peers as PeerName[],

@@ -5,8 +5,8 @@
  * - Redis (`redis-server`): AOF on, appendfsync matching the workload's fsync policy (always / everysec /
  *   no), RDB snapshots off;
  * - NATS (`nats-server -js`): JetStream with file storage;
- * - RabbitMQ (`rabbitmq-server` from /usr/lib/rabbitmq/bin, as root, with the rabbitmq_stream plugin):
- *   streams on their own port; its own epmd on a private port, stopped with it.
+ * - RabbitMQ (`rabbitmq-server` from /usr/lib/rabbitmq/bin, as root): stream queues over AMQP 0.9.1; its own
+ *   epmd on a private port, stopped with it (the whole process group).
  *
  * A peer whose package is not installed is reported as missing (with the apt-get command), never faked;
  * `--install-peers` installs the missing packages first (apt-get, as root, services not started).
@@ -48,7 +48,7 @@ export const PEER_DURABILITY = (peer: PeerName, fsync: Workload['fsync']): strin
     return `AOF appendfsync ${mode}: ${mode === 'always' ? 'the AOF is fsynced before the reply' : 'replies before fsync'}`;
   }
   if (peer === 'nats') return 'JetStream file storage: the PubAck comes after the write to the OS, before fsync (JetStream syncs its files in the background)';
-  return 'stream publish confirm after the write to the OS, before fsync (RabbitMQ streams leave fsync to the OS)';
+  return 'stream queue, publisher confirm after the write to the OS, before fsync (RabbitMQ streams leave fsync to the OS)';
 };
 
 class Server {
@@ -61,7 +61,14 @@ class Server {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     child.stdout?.on('data', (d: Buffer) => (this.output = (this.output + d.toString()).slice(-4000)));
     child.stderr?.on('data', (d: Buffer) => (this.output = (this.output + d.toString()).slice(-4000)));
-    process.on('exit', () => child.exitCode === null && child.kill('SIGKILL'));
+    process.on('exit', () => {
+      if (child.exitCode !== null) return;
+      try {
+        process.kill(-child.pid!, 'SIGKILL'); // a detached server leads its own process group
+      } catch {
+        child.kill('SIGKILL');
+      }
+    });
   }
   get alive() {
     return this.child.exitCode === null && this.child.signalCode === null;
@@ -152,13 +159,10 @@ async function startNats(dir: string, w: Workload): Promise<RunningPeer> {
 }
 
 async function startRabbit(dir: string, w: Workload): Promise<RunningPeer> {
-  const [amqpPort, streamPort, distPort, epmdPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [amqpPort, distPort, epmdPort] = [await freePort(), await freePort(), await freePort()];
   await mkdir(join(dir, 'home'), { recursive: true });
-  await writeFile(join(dir, 'enabled_plugins'), '[rabbitmq_stream].\n');
-  await writeFile(
-    join(dir, 'rabbitmq.conf'),
-    [`listeners.tcp.default = 127.0.0.1:${amqpPort}`, `stream.listeners.tcp.1 = 127.0.0.1:${streamPort}`, 'stream.advertised_host = 127.0.0.1', `stream.advertised_port = ${streamPort}`, 'loopback_users = none', ''].join('\n'),
-  );
+  await writeFile(join(dir, 'enabled_plugins'), '[].\n');
+  await writeFile(join(dir, 'rabbitmq.conf'), [`listeners.tcp.default = 127.0.0.1:${amqpPort}`, ''].join('\n'));
   const env = {
     ...process.env,
     HOME: join(dir, 'home'),
@@ -172,28 +176,29 @@ async function startRabbit(dir: string, w: Workload): Promise<RunningPeer> {
     RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq.conf'),
   };
   const server = new Server('rabbitmq-server', spawn(BINARIES.rabbitmq.binary, [], { stdio: ['ignore', 'pipe', 'pipe'], env, detached: true }));
-  await waitForPort(server, streamPort, 90_000);
-  const rabbit = await import('rabbitmq-stream-js-client');
-  const withClient = async (f: (c: Awaited<ReturnType<typeof rabbit.connect>>) => Promise<void>) => {
-    const client = await rabbit.connect({ hostname: '127.0.0.1', port: streamPort, username: 'guest', password: 'guest', vhost: '/' });
+  await waitForPort(server, amqpPort, 90_000);
+  const amqp = await import('amqplib');
+  const withChannel = async (f: (c: Awaited<ReturnType<Awaited<ReturnType<typeof amqp.connect>>['createChannel']>>) => Promise<void>) => {
+    const connection = await amqp.connect(`amqp://guest:guest@127.0.0.1:${amqpPort}`);
+    connection.on('error', () => undefined);
     try {
-      await f(client);
+      await f(await connection.createChannel());
     } finally {
-      await client.close();
+      await connection.close();
     }
   };
+  const created = new Map<string, number>();
   const admin: SystemAdmin = {
     createTopics: (names, partitions) =>
-      withClient(async (c) => {
-        for (const n of names) for (let p = 0; p < partitions; p++) await c.createStream({ stream: `${n}-${p}` });
+      withChannel(async (c) => {
+        for (const n of names) {
+          created.set(n, partitions);
+          for (let p = 0; p < partitions; p++) await c.assertQueue(`${n}-${p}`, { durable: true, arguments: { 'x-queue-type': 'stream' } });
+        }
       }),
     deleteTopics: (names) =>
-      withClient(async (c) => {
-        for (const n of names) {
-          for (let p = 0; ; p++) {
-            if (!(await c.deleteStream({ stream: `${n}-${p}` }).catch(() => false))) break;
-          }
-        }
+      withChannel(async (c) => {
+        for (const n of names) for (let p = 0; p < (created.get(n) ?? 0); p++) await c.deleteQueue(`${n}-${p}`);
       }),
   };
   const stop = async () => {
@@ -209,6 +214,8 @@ async function startRabbit(dir: string, w: Workload): Promise<RunningPeer> {
     } catch {
       // all gone
     }
+    // epmd daemonizes out of the process group: stop the one on our private port by its own command
+    await run('epmd', ['-kill'], { env: { ...process.env, ERL_EPMD_PORT: String(epmdPort) } }).catch(() => undefined);
   };
   const pids = () => {
     if (!server.alive) return [];
@@ -219,7 +226,7 @@ async function startRabbit(dir: string, w: Workload): Promise<RunningPeer> {
       return [server.child.pid!];
     }
   };
-  return { sut: { ...peerSut('rabbitmq', streamPort, admin, w, [server]), serverPids: pids }, stop };
+  return { sut: { ...peerSut('rabbitmq', amqpPort, admin, w, [server]), serverPids: pids }, stop };
 }
 
 const execFileSyncSafe = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });

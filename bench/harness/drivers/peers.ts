@@ -6,8 +6,10 @@
  *   sluice's consumers commit offsets rather than ack each record).
  * - NATS JetStream (nats): topic t is the stream `t` with subjects `t.<p>`; js.publish waits for the PubAck;
  *   a consumer group is a durable pull consumer with AckPolicy none shared by its members.
- * - RabbitMQ streams (rabbitmq-stream-js-client): partition p is the stream `t-p`; publish confirms are the
- *   acks; the members of a group split the streams and read each from its first offset.
+ * - RabbitMQ streams (amqplib, AMQP 0.9.1): partition p is the stream queue `t-p`; publisher confirms are the
+ *   acks; the members of a group split the streams and read each from its first offset. (The stream-protocol
+ *   client rabbitmq-stream-js-client needs RabbitMQ >= 3.11 and Debian 12 ships 3.10, so the harness speaks
+ *   AMQP 0.9.1 to the same stream queues.)
  *
  * Records with a key go to partition hash(key) mod P, keyless ones round-robin. Each producer keeps at most
  * MAX_OUTSTANDING records unacknowledged (the clients have no byte budget of their own).
@@ -87,40 +89,27 @@ export async function peerProducer(spec: DriverSpec): Promise<ProducerDriver> {
     };
   }
   if (spec.system === 'rabbitmq') {
-    const rabbit = await import('rabbitmq-stream-js-client');
-    const client = await rabbit.connect({ hostname: host, port, username: 'guest', password: 'guest', vhost: '/' });
-    type Publisher = Awaited<ReturnType<typeof client.declarePublisher>>;
-    type Pending = Map<bigint, { resolve: () => void; reject: (err: Error) => void }>;
-    // publishing ids count per publisher: one publisher per stream, each with its own pending map
-    const publishers = new Map<string, { publisher: Publisher; pending: Pending }>();
-    const publisherFor = async (stream: string) => {
-      let entry = publishers.get(stream);
-      if (!entry) {
-        const pending: Pending = new Map();
-        const publisher = await client.declarePublisher({ stream });
-        publisher.on('publish_confirm', (err, ids) => {
-          for (const id of ids) {
-            const p = pending.get(id);
-            pending.delete(id);
-            if (p) (err === null ? p.resolve() : p.reject(new Error(`publish error ${err}`)));
-          }
-        });
-        publishers.set(stream, (entry = { publisher, pending }));
-      }
-      return entry;
-    };
+    const amqp = await import('amqplib');
+    const connection = await amqp.connect(`amqp://guest:guest@${host}:${port}`);
+    let failure: Error | null = null;
+    connection.on('error', (err: Error) => (failure ??= err));
+    const channel = await connection.createConfirmChannel();
+    channel.on('error', (err: Error) => (failure ??= err));
+    let drained: Promise<void> | null = null;
     return {
       async send(topic, key, value) {
+        if (failure) throw failure;
         await window.acquire();
-        const { publisher, pending } = await publisherFor(`${topic}-${pick(key)}`);
-        const { publishingId } = await publisher.send(value);
-        const acked = new Promise<void>((resolve, reject) => pending.set(publishingId, { resolve, reject }));
+        while (drained) await drained;
+        const acked = new Promise<void>((resolve, reject) => {
+          const room = channel.sendToQueue(`${topic}-${pick(key)}`, value, { persistent: true }, (err: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()));
+          if (!room) drained = new Promise<void>((resolve) => channel.once('drain', () => ((drained = null), resolve())));
+        });
         return { acked: window.track(acked) };
       },
       async close() {
-        for (const { publisher } of publishers.values()) await publisher.flush();
         await window.drained();
-        await client.close();
+        await connection.close();
       },
     };
   }
@@ -180,20 +169,40 @@ export async function peerConsumer(spec: DriverSpec, member: ConsumerSpec): Prom
     };
   }
   if (spec.system === 'rabbitmq') {
-    const rabbit = await import('rabbitmq-stream-js-client');
-    const client = await rabbit.connect({ hostname: host, port, username: 'guest', password: 'guest', vhost: '/' });
+    const amqp = await import('amqplib');
+    const connection = await amqp.connect(`amqp://guest:guest@${host}:${port}`);
+    let failure: Error | null = null;
+    connection.on('error', (err: Error) => (failure ??= err));
+    const channel = await connection.createChannel();
+    channel.on('error', (err: Error) => (failure ??= err));
+    // a stream queue needs a prefetch limit and manual acks; acks are sent for everything up to the last message taken
+    await channel.prefetch(2_000);
     const streams = spec.topics.flatMap((t) => staticShare(spec.partitions, member.member, member.members).map((p) => `${t}-${p}`));
     let buffered: Buffer[] = [];
-    for (const stream of streams) await client.declareConsumer({ stream, offset: rabbit.Offset.first() }, (message) => void buffered.push(message.content));
+    let last: import('amqplib').ConsumeMessage | null = null;
+    for (const stream of streams) {
+      await channel.consume(
+        stream,
+        (message) => {
+          if (!message) return;
+          buffered.push(message.content);
+          last = message;
+        },
+        { noAck: false, arguments: { 'x-stream-offset': 'first' } },
+      );
+    }
     return {
       async poll() {
-        if (buffered.length === 0) await pause(10);
+        if (failure) throw failure;
+        if (buffered.length === 0) await pause(5);
         const out = buffered;
         buffered = [];
+        if (last) channel.ack(last, true);
+        last = null;
         return out;
       },
       assignedPartitions: () => streams.length,
-      close: async () => void (await client.close()),
+      close: async () => void (await connection.close()),
     };
   }
   throw new Error(`no consumer driver for ${spec.system}`);
