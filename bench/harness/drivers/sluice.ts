@@ -39,23 +39,13 @@ export function clientProducer(spec: DriverSpec): ProducerDriver {
 }
 
 export function clientConsumer(spec: DriverSpec, member: ConsumerSpec): ConsumerDriver {
-  let assigned = 0;
-  const consumer = new Consumer({
-    broker: spec.urls,
-    group: member.group,
-    topics: spec.topics,
-    autoOffsetReset: 'earliest',
-    maxWaitMs: 100,
-    onAssigned: (partitions) => void (assigned += partitions.length),
-    onRevoked: (partitions) => void (assigned -= partitions.length),
-    onLost: (partitions) => void (assigned -= partitions.length),
-  });
+  const consumer = new Consumer({ broker: spec.urls, group: member.group, topics: spec.topics, autoOffsetReset: 'earliest', maxWaitMs: 100 });
   return {
     async poll() {
       const records = await consumer.poll({ maxRecords: 10_000, timeoutMs: 100 });
       return records.map((r) => r.value!);
     },
-    assignedPartitions: () => assigned,
+    assignedPartitions: () => consumer.assignment().length,
     close: () => consumer.close(),
   };
 }
