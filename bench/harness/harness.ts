@@ -126,11 +126,16 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessResult> {
         result.peersMissing.push({ peer, reason: `not installed (${installCommand([peer])}, or run with --install-peers)` });
         continue;
       }
-      const running = await startPeer(peer, join(scratch, peer), w);
+      // a peer that fails to start or run is reported, and does not cost the other systems their results
+      let running: Awaited<ReturnType<typeof startPeer>> | null = null;
       try {
+        running = await startPeer(peer, join(scratch, peer), w);
         await runOne(running.sut);
+      } catch (err) {
+        result.peersMissing.push({ peer, reason: `failed: ${(err as Error).message.split('\n')[0]}` });
+        progress.log(`  ${peer} failed: ${(err as Error).message.split('\n')[0]}`);
       } finally {
-        await running.stop();
+        await running?.stop();
       }
     }
     progress.startCase('baselines');
