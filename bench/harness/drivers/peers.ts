@@ -5,7 +5,7 @@
  *   a consumer group is a Redis consumer group (XREADGROUP ... NOACK, so no pending-entry bookkeeping, as
  *   sluice's consumers commit offsets rather than ack each record).
  * - NATS JetStream (nats): topic t is the stream `t` with subjects `t.<p>`; js.publish waits for the PubAck;
- *   a consumer group is a durable pull consumer with AckPolicy none shared by its members.
+ *   a consumer group is a durable pull consumer with AckPolicy none shared by its members, read with consume().
  * - RabbitMQ streams (amqplib, AMQP 0.9.1): partition p is the stream queue `t-p`; publisher confirms are the
  *   acks; the members of a group split the streams and read each from its first offset. (The stream-protocol
  *   client rabbitmq-stream-js-client needs RabbitMQ >= 3.11 and Debian 12 ships 3.10, so the harness speaks
@@ -155,17 +155,27 @@ export async function peerConsumer(spec: DriverSpec, member: ConsumerSpec): Prom
       }
       consumers.push(await js.consumers.get(topic, member.group));
     }
-    let next = 0;
+    // consume(): the client keeps pull requests outstanding and hands messages over as they arrive (a fetch
+    // would wait for a full batch or its expiry, adding that wait to the end-to-end latency)
+    let buffered: Buffer[] = [];
+    const streams = await Promise.all(consumers.map((c) => c.consume({ max_messages: 2_000 })));
+    for (const messages of streams) {
+      void (async () => {
+        for await (const m of messages) buffered.push(Buffer.from(m.data));
+      })();
+    }
     return {
       async poll() {
-        const consumer = consumers[next++ % consumers.length]!;
-        const values: Buffer[] = [];
-        const batch = await consumer.fetch({ max_messages: 2_000, expires: 1_000 });
-        for await (const m of batch) values.push(Buffer.from(m.data));
-        return values;
+        if (buffered.length === 0) await pause(2);
+        const out = buffered;
+        buffered = [];
+        return out;
       },
       assignedPartitions: () => spec.partitions * spec.topics.length,
-      close: async () => void (await nc.drain()),
+      close: async () => {
+        for (const messages of streams) messages.stop();
+        await nc.drain();
+      },
     };
   }
   if (spec.system === 'rabbitmq') {
