@@ -36,7 +36,7 @@ import { Progress } from './lib/progress.js';
 import { writeSuiteReport, type BenchResult, type SuiteReport } from './lib/results.js';
 import { resultLine, type Suite } from './lib/suite.js';
 import { writeBenchmarksDoc } from './report.js';
-import { isHarnessCommand, runHarnessCli } from './harness/main.js';
+import { HARNESS_USAGE, isHarnessCommand, runHarnessCli } from './harness/main.js';
 
 const SUITES: Suite[] = [logSuite, httpSuite, clientSuite, retentionSuite];
 const USAGE = 'usage: npm run bench [-- --quick] [-- --data-dir DIR] [-- --suite NAME]';
@@ -94,7 +94,7 @@ async function runSuite(suite: Suite, runDir: string, quick: boolean): Promise<S
 async function main(): Promise<void> {
   const options = parseOptions();
   if (options.help) {
-    console.log(USAGE);
+    console.log(`${HARNESS_USAGE}\n\ndevelopment suites: ${USAGE}`);
     return;
   }
   await mkdir(options.baseDir, { recursive: true });
