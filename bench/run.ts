@@ -14,6 +14,9 @@
  *                    consumer groups: records/s and broker CPU per record), kafka (kafkajs
  *                    through the Kafka listener vs sluice/client)
  *
+ * With `--workload NAME|FILE`, `--list` or `compare A B` it is the benchmark harness users run instead
+ * (bench/harness/main.ts: declarative workloads, real clients, peers, charts).
+ *
  * Prints the environment first, shows progress, prints each result next to its baseline, writes
  * `bench/results/<suite>.json` and regenerates docs/benchmarks.md from all results files. Adding a suite
  * (replication next) means adding it to SUITES. Server processes a suite starts (bench/lib/child-processes.ts)
@@ -37,6 +40,7 @@ import { Progress } from './lib/progress.js';
 import { writeSuiteReport, type BenchResult, type SuiteReport } from './lib/results.js';
 import { resultLine, type Suite } from './lib/suite.js';
 import { writeBenchmarksDoc } from './report.js';
+import { HARNESS_USAGE, isHarnessCommand, runHarnessCli } from './harness/main.js';
 
 const SUITES: Suite[] = [logSuite, httpSuite, clientSuite, retentionSuite, queuesSuite, kafkaSuite];
 const USAGE = 'usage: npm run bench [-- --quick] [-- --data-dir DIR] [-- --suite NAME]';
@@ -94,7 +98,7 @@ async function runSuite(suite: Suite, runDir: string, quick: boolean): Promise<S
 async function main(): Promise<void> {
   const options = parseOptions();
   if (options.help) {
-    console.log(USAGE);
+    console.log(`${HARNESS_USAGE}\n\ndevelopment suites: ${USAGE}`);
     return;
   }
   await mkdir(options.baseDir, { recursive: true });
@@ -129,8 +133,16 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
+const argv = process.argv.slice(2);
+if (isHarnessCommand(argv)) {
+  // exit at once: a client library's idle keep-alive socket must not hold the finished harness open
+  void runHarnessCli(argv).then((code) => process.exit(code));
+} else {
+  main().catch(reportFailure);
+}
+
+function reportFailure(err: unknown): void {
   if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) console.error(`${(err as Error).message}\n${USAGE}`);
   else console.error(err);
   process.exitCode = 1;
-});
+}

@@ -97,10 +97,10 @@ Examples:
 
   program
     .command('bench')
-    .description('run the benchmark harness (compiled; same as `npm run bench`): storage engine and HTTP suites')
+    .description('run the benchmark harness (compiled; same as `npm run bench`): --workload NAME|FILE, --list, compare A B, or the development suites')
     .allowUnknownOption()
     .helpOption(false)
-    .argument('[args...]', 'passed to the harness: --quick, --suite NAME, --data-dir DIR, --help')
+    .argument('[args...]', 'passed to the harness: --workload NAME|FILE, --broker URL, --duration S, --out DIR, --peers LIST, --quick, --list, compare A B, --suite NAME, --help')
     .action(async (args: string[]) => {
       const harness = join(packageRoot(), 'dist', 'bench', 'run.js');
       if (!existsSync(harness)) throw new CliFailure(`${harness} is missing: run \`npm run build\` first`);
