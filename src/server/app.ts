@@ -18,6 +18,7 @@ import { multiFetchRoutes } from './routes/multi-fetch.js';
 import { opsRoutes } from './routes/ops.js';
 import { produceRoutes } from './routes/produce.js';
 import { topicRoutes } from './routes/topics.js';
+import { registerClusterRouting } from './cluster-routing.js';
 
 export async function buildApp(services: Services, logger: Logger): Promise<FastifyInstance> {
   const { config } = services;
@@ -86,6 +87,7 @@ export async function buildApp(services: Services, logger: Logger): Promise<Fast
     },
   });
 
+  if (services.cluster) registerClusterRouting(app, services.cluster);
   topicRoutes(app, services);
   produceRoutes(app, services);
   fetchRoutes(app, services);

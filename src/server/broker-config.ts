@@ -36,6 +36,14 @@ export const BROKER_SETTINGS: readonly SettingSpec[] = [
   { key: 'shutdownTimeoutMs', type: 'integer', default: 30_000, unit: 'ms', min: 0, doc: 'how long a graceful shutdown waits for in-flight requests' },
   { key: 'logLevel', type: 'enum', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], doc: 'pino log level; request lines are logged at debug' },
   { key: 'logBufferBytes', type: 'integer', default: 4_194_304, unit: 'bytes', min: 16_384, max: 1_073_741_824, doc: 'log lines kept in memory while stdout cannot take them (a slow reader, a full disk); lines beyond are dropped and counted in sluice_log_lines_dropped_total' },
+  { key: 'etcd', type: 'string', default: null, nullable: true, doc: 'etcd endpoints, comma separated (http://host:port,...); set = cluster mode (docs/cluster.md), unset = the single-node broker' },
+  { key: 'brokerId', type: 'integer', default: 0, min: 0, max: 2_147_483_647, doc: 'cluster mode: this broker\'s id, unique in the cluster' },
+  { key: 'advertisedUrl', type: 'string', default: null, nullable: true, doc: 'cluster mode: the URL other brokers and clients use to reach this broker (default http://HOST:PORT)' },
+  { key: 'clusterName', type: 'string', default: 'sluice', doc: 'cluster mode: the etcd key prefix, so several clusters can share one etcd' },
+  { key: 'brokerSessionTimeoutMs', type: 'integer', default: 6_000, unit: 'ms', min: 1_000, max: 600_000, doc: 'cluster mode: a broker silent this long is dead (its etcd lease TTL, rounded up to whole seconds)' },
+  { key: 'replicaLagTimeMaxMs', type: 'integer', default: 30_000, unit: 'ms', min: 100, doc: 'cluster mode: a follower not caught up for this long leaves the ISR' },
+  { key: 'defaultReplicationFactor', type: 'integer', default: 1, unit: 'count', min: 1, max: 1_000, doc: 'cluster mode: replication factor of topics created without one' },
+  { key: 'uncleanLeaderElection', type: 'boolean', default: false, doc: 'cluster mode: when no in-sync replica is alive, elect another replica (acknowledged records may be lost); false: the partition stays offline' },
   ...TOPIC_SETTINGS.map((s) => ({ ...s, doc: `default for topics: ${s.doc}` })),
 ];
 
@@ -67,6 +75,15 @@ export interface BrokerConfig extends TopicConfig {
   shutdownTimeoutMs: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   logBufferBytes: number;
+  /** etcd endpoints, comma separated; null: single node */
+  etcd: string | null;
+  brokerId: number;
+  advertisedUrl: string | null;
+  clusterName: string;
+  brokerSessionTimeoutMs: number;
+  replicaLagTimeMaxMs: number;
+  defaultReplicationFactor: number;
+  uncleanLeaderElection: boolean;
 }
 
 export const BROKER_DEFAULTS = defaultsOf(BROKER_SETTINGS) as unknown as BrokerConfig;
@@ -123,8 +140,33 @@ export function loadBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
   if (problems.length === 0 && (values.requestHeadersTimeoutMs as number) > (values.requestTimeoutMs as number)) {
     problems.push(`requestHeadersTimeoutMs (${values.requestHeadersTimeoutMs}) must not be above requestTimeoutMs (${values.requestTimeoutMs})`);
   }
+  problems.push(...clusterProblems(values));
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return values as unknown as BrokerConfig;
+}
+
+/** Checks of the cluster keys that one key's spec cannot express. */
+function clusterProblems(values: Record<string, SettingValue>): string[] {
+  const problems: string[] = [];
+  const isHttpUrl = (text: string) => {
+    try {
+      const url = new URL(text);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.pathname === '/' && url.search === '';
+    } catch {
+      return false;
+    }
+  };
+  if (typeof values.etcd === 'string') {
+    const bad = values.etcd.split(',').filter((e) => !isHttpUrl(e.trim()));
+    if (bad.length > 0) problems.push(`etcd must be comma-separated http(s)://host:port URLs, got ${JSON.stringify(bad.join(','))}`);
+  }
+  if (typeof values.advertisedUrl === 'string' && !isHttpUrl(values.advertisedUrl.replace(/\/$/, ''))) {
+    problems.push(`advertisedUrl must be an http(s)://host:port URL without a path, got ${JSON.stringify(values.advertisedUrl)}`);
+  }
+  if (typeof values.clusterName === 'string' && !/^[A-Za-z0-9._-]+$/.test(values.clusterName)) {
+    problems.push(`clusterName must be made of [A-Za-z0-9._-], got ${JSON.stringify(values.clusterName)}`);
+  }
+  return problems;
 }
 
 export function topicDefaultsOf(config: BrokerConfig): TopicConfig {

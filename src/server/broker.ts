@@ -9,7 +9,8 @@ import { systemClock, type Clock } from '../log/clock.js';
 import { crcImplementation } from '../log/crc32c.js';
 import { nodeFileIO, type FileIO } from '../log/file-io.js';
 import { LogManager } from '../log/log-manager.js';
-import { LocalMetadataStore } from '../topics/metadata-store.js';
+import { LocalMetadataStore, type MetadataStore } from '../topics/metadata-store.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
 import { ProducerSessions } from '../replication/producer-sessions.js';
 import { GroupCoordinator } from '../groups/group-coordinator.js';
 import { ReplicaManager } from '../replication/replica-manager.js';
@@ -25,6 +26,7 @@ import { murmur2 } from '../common/murmur2.js';
 import { StickyPartitioner } from './partitioner.js';
 import { RetentionJob } from '../topics/retention-job.js';
 import type { Services } from './routes/common.js';
+import { connectCluster, leaderOnly } from './cluster-routing.js';
 
 export interface StartOptions {
   logger: Logger;
@@ -46,14 +48,29 @@ export interface RunningBroker {
 
 export async function startBroker(config: BrokerConfig, options: StartOptions): Promise<RunningBroker> {
   const { logger } = options;
+  const io = options.io ?? nodeFileIO;
+
+  // Cluster mode (--etcd): the metadata lives in etcd and this broker registers there (docs/cluster.md).
+  const cluster = config.etcd ? await connectCluster(config, logger.child({ component: 'cluster' })) : null;
+  const store = cluster?.store ?? new LocalMetadataStore(io, config.dataDir);
+  await io.mkdir(config.dataDir);
+  if (!cluster) {
+    const { problems } = await store.load();
+    if (problems.length > 0) logger.error({ problems }, 'unreadable topic metadata files were skipped');
+  }
+  try {
+    return await startOnStore(config, options, store, cluster);
+  } catch (err) {
+    await cluster?.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startOnStore(config: BrokerConfig, options: StartOptions, store: MetadataStore, cluster: ClusterNode | null): Promise<RunningBroker> {
+  const { logger } = options;
   const clock = options.clock ?? systemClock;
   const io = options.io ?? nodeFileIO;
   const metrics = new BrokerMetrics(options.droppedLogLines);
-
-  const store = new LocalMetadataStore(io, config.dataDir);
-  await io.mkdir(config.dataDir);
-  const { problems } = await store.load();
-  if (problems.length > 0) logger.error({ problems }, 'unreadable topic metadata files were skipped');
   const defaults = () => topicDefaultsOf(config);
 
   const logs = await LogManager.open({
@@ -79,8 +96,10 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   const topics = new TopicManager(store, logs, defaults, logger.child({ component: 'topics' }), {
     clock,
     checkpointedHighWatermark: (name) => highWatermarks.get(name),
+    ...(cluster ? { cluster } : {}),
   });
   await topics.repair();
+  if (cluster) await cluster.attach(topics);
   const hwCheckpoint = new HighWatermarkCheckpoint(io, config.dataDir, () => topics.allPartitions(), clock, logger.child({ component: 'replicas' }), config.highWatermarkCheckpointIntervalMs);
   const producers = new ProducerSessions(store, () => topics.allPartitions(), {
     clock,
@@ -92,7 +111,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     maxRequestInflatedBytes: config.maxRequestInflatedBytes,
     maxRequestBytes: config.maxRequestBytes,
   });
-  const fetches = new FetchManager(topics, clock);
+  const fetches = new FetchManager(cluster ? leaderOnly(topics, cluster) : topics, clock);
   const groups = await GroupCoordinator.open(topics, clock, logger.child({ component: 'groups' }), {
     offsetsTopicPartitions: config.offsetsTopicPartitions,
     offsetsRetentionMs: config.offsetsRetentionMs,
@@ -111,7 +130,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   });
 
   const lifecycle = { closing: false };
-  const services: Services = { config, clock, logs, store, topics, replicas, fetches, groups, retention, metrics, partitioner: new StickyPartitioner(), lifecycle };
+  const services: Services = { config, clock, logs, store, topics, replicas, fetches, groups, retention, metrics, partitioner: new StickyPartitioner(), lifecycle, ...(cluster ? { cluster } : {}) };
   let app: FastifyInstance;
   let url: string | null = null;
   try {
@@ -134,6 +153,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
       crc32c: crcImplementation,
       node: process.version,
       storage: { cleanShutdown: logs.report.cleanShutdown, partitions: logs.report.partitions, openMs: logs.report.durationMs },
+      ...(cluster ? { cluster: { clusterName: cluster.clusterName, brokerId: cluster.brokerId, advertisedUrl: cluster.advertisedUrl } } : {}),
     },
     'sluice started',
   );
@@ -150,6 +170,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
       const closed = await Promise.race([app.close().then(() => 'closed' as const), timeout]);
       if (closed === 'timeout') logger.warn({ shutdownTimeoutMs: config.shutdownTimeoutMs }, 'in-flight requests did not finish in time');
       app.server.closeAllConnections();
+      // Leaving the cluster at once (lease revoked): the controller moves leadership away now, not after a TTL.
+      await cluster?.close().catch((err) => logger.error({ err }, 'leaving the cluster failed; its lease expires by itself'));
       await hwCheckpoint.stop().catch((err) => logger.error({ err }, 'writing the high-watermark checkpoint at shutdown failed'));
       await logs.close();
       logger.info('sluice stopped cleanly');
