@@ -353,7 +353,12 @@ export class TopicManager implements PartitionDirectory {
       return this.describe(topic.name);
     }
     if (existing) throw new BrokerError('TOPIC_ALREADY_EXISTS', `topic ${topic.name} exists already`, { details: { topic: topic.name } });
-    await this.store.putTopic(topic);
+    try {
+      await this.store.putTopic(topic);
+    } catch (err) {
+      // Two brokers starting together both create the broker's own topic: the loser waits for the winner's.
+      if (!internal || !(err instanceof BrokerError) || err.code !== 'TOPIC_ALREADY_EXISTS') throw err;
+    }
     await cluster.awaitTopic(topic.name, 'ready', CLUSTER_LIFECYCLE_TIMEOUT_MS);
     this.events.info({ topic: topic.name, partitions: topic.partitions, replicationFactor: topic.replicationFactor }, 'topic created');
     return this.describe(topic.name);

@@ -101,7 +101,7 @@ describe('cluster mode with three broker processes', () => {
     await waitFor(async () => {
       const now = await c.cluster(survivor);
       return now.controller !== null && now.controller !== controller;
-    }, SESSION_TIMEOUT_MS + 2_000, 'a new controller');
+    }, SESSION_TIMEOUT_MS + 8_000, "a new controller").catch(async (e) => { console.log(JSON.stringify(await c.cluster(survivor)), survivor.output.slice(-3000)); throw e; });
     const controllerMs = Date.now() - killedAt;
     await waitFor(async () => (await describeTopic(survivor.url, 'events')).partitions.every((p) => p.leader !== controller), SESSION_TIMEOUT_MS + 2_000, 'new leaders');
     const leadersMs = Date.now() - killedAt;
