@@ -19,6 +19,7 @@ import { addGroupsCommand } from './groups.js';
 import { addProduceCommand } from './produce.js';
 import { addRetentionCommand } from './retention.js';
 import { addServeCommand } from './serve.js';
+import { addDevClusterCommand } from './dev-cluster.js';
 import { addTopicsCommand } from './topics.js';
 import { VERSION, packageRoot } from '../server/version.js';
 
@@ -60,6 +61,7 @@ Examples:
   addProduceCommand(program, io);
   addConsumeCommand(program, io);
   addCompletionCommand(program, io);
+  addDevClusterCommand(program, io);
 
   program
     .command('dump-log')

@@ -28,7 +28,7 @@ export class BrokerCluster {
 
   /** Starts brokers 1..n together and waits until each sees all of them alive. */
   async start(n = 3): Promise<void> {
-    const list = [];
+    const list: BrokerProcess[] = [];
     for (let id = 1; id <= n; id++) list.push(this.brokers.get(id) ?? (await this.add(id)));
     await Promise.all(list.map((b) => b.start()));
     await waitFor(async () => (await Promise.all(list.map(async (b) => (await this.cluster(b)).brokers.filter((x) => x.alive).length))).every((c) => c === n), 10_000, 'every broker to see the others');
