@@ -21,6 +21,7 @@ import { addProduceCommand } from './produce.js';
 import { addRetentionCommand } from './retention.js';
 import { addServeCommand } from './serve.js';
 import { addShareGroupsCommand } from './share-groups.js';
+import { addDevClusterCommand } from './dev-cluster.js';
 import { addTopicsCommand } from './topics.js';
 import { VERSION, packageRoot } from '../server/version.js';
 
@@ -65,6 +66,7 @@ Examples:
   addConsumeCommand(program, io);
   addCompletionCommand(program, io);
   addAuthCommand(program, io);
+  addDevClusterCommand(program, io);
 
   program
     .command('dump-log')

@@ -53,6 +53,7 @@ export class EtcdMetadataStore implements MetadataStore {
   private readonly writeTimeoutMs: number;
   private readonly onProblem: (message: string, err: unknown) => void;
   private problems: string[] | null = null;
+  private readonly topicListeners = new Set<(name: string) => void>();
 
   constructor(
     private readonly etcd: EtcdConnection,
@@ -78,6 +79,12 @@ export class EtcdMetadataStore implements MetadataStore {
 
   async close(): Promise<void> {
     await this.meta?.close();
+  }
+
+  /** Calls `listener` after a topic's metadata changed in this broker's copy (created, updated, removed). */
+  onTopicChange(listener: (name: string) => void): () => void {
+    this.topicListeners.add(listener);
+    return () => this.topicListeners.delete(listener);
   }
 
   listTopics(): TopicMetadata[] {
@@ -194,7 +201,11 @@ export class EtcdMetadataStore implements MetadataStore {
 
   private onChange({ key, entry, previous }: PrefixChange): void {
     try {
-      if (key.startsWith(relative(TOPICS_PREFIX))) this.onTopic(key.slice(relative(TOPICS_PREFIX).length), entry?.value);
+      if (key.startsWith(relative(TOPICS_PREFIX))) {
+        const name = key.slice(relative(TOPICS_PREFIX).length);
+        this.onTopic(name, entry?.value);
+        if (this.problems === null) for (const listener of this.topicListeners) listener(name);
+      }
       else if (key.startsWith(relative(PRODUCERS_PREFIX))) this.onProducer(entry?.value, previous?.value);
       else if (key === relative(PRODUCER_ID_BLOCK_KEY) && entry) this.blocksEnd = decodeValue<{ nextProducerId: number }>(entry.value).nextProducerId;
     } catch (err) {

@@ -83,6 +83,11 @@ export class PartitionStateStore extends EventEmitter<{ change: [PartitionStateC
     return new Map(this.parsed.get(topic));
   }
 
+  /** The topics that have records. */
+  topicNames(): string[] {
+    return [...this.parsed.keys()];
+  }
+
   /** false while the watch is cut off from etcd: the records may be stale */
   get connected(): boolean {
     return this.records.connected;

@@ -96,11 +96,12 @@ export class OffsetsStore {
       try {
         await this.replay(this.offsetsPartition(i), state);
       } catch (err) {
-        if (!(err instanceof BrokerError) || err.code !== 'KAFKA_STORAGE_ERROR') throw err;
+        // Offline here, or (cluster mode) held by other brokers only: the groups are served elsewhere or not at all.
+        if (!(err instanceof BrokerError) || (err.code !== 'KAFKA_STORAGE_ERROR' && err.code !== 'NOT_LEADER_OR_FOLLOWER')) throw err;
         state.unavailable = err;
         state.offsets.clear();
         state.groups.clear();
-        this.events.error({ partition: `${OFFSETS_TOPIC}-${i}`, err }, 'the groups of an offline offsets partition are unavailable');
+        if (err.code === 'KAFKA_STORAGE_ERROR') this.events.error({ partition: `${OFFSETS_TOPIC}-${i}`, err }, 'the groups of an offline offsets partition are unavailable');
       }
     }
   }

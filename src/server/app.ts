@@ -23,6 +23,7 @@ import { replicaRoutes } from './routes/replica.js';
 import { registerSecurity } from './security-hooks.js';
 import { listenerOptions } from './tls.js';
 import { shareGroupRoutes } from './routes/share-groups.js';
+import { registerClusterRouting } from './cluster-routing.js';
 
 export async function buildApp(services: Services, logger: Logger): Promise<FastifyInstance> {
   const { config } = services;
@@ -96,6 +97,7 @@ export async function buildApp(services: Services, logger: Logger): Promise<Fast
     transformObject: completeOpenApi, // every status and body of every route (openapi.ts)
   });
 
+  if (services.cluster) registerClusterRouting(app, services.cluster);
   topicRoutes(app, services);
   produceRoutes(app, services);
   fetchRoutes(app, services);

@@ -55,6 +55,13 @@ export const BROKER_SETTINGS: readonly SettingSpec[] = [
   { key: 'maxConnections', type: 'integer', default: 10_000, unit: 'count', min: 1, doc: 'open client connections at most; a connection beyond is closed at once' },
   { key: 'maxLongPollsPerClient', type: 'integer', default: 100, unit: 'count', min: 1, doc: 'requests waiting for data (fetch or heartbeat with maxWaitMs) at once per client address (and principal, with auth); one more: 429 THROTTLED' },
   { key: 'groupMaxSize', type: 'integer', default: 1_000, unit: 'count', min: 1, doc: 'members a consumer (or share) group may have; one more join: 409 GROUP_MAX_SIZE_REACHED' },
+  { key: 'etcd', type: 'string', default: null, nullable: true, doc: 'etcd endpoints, comma separated (http://host:port,...); set = cluster mode (docs/cluster.md), unset = the single-node broker' },
+  { key: 'brokerId', type: 'integer', default: 0, min: 0, max: 2_147_483_647, doc: 'cluster mode: this broker\'s id, unique in the cluster' },
+  { key: 'advertisedUrl', type: 'string', default: null, nullable: true, doc: 'cluster mode: the URL other brokers and clients use to reach this broker (default http://HOST:PORT)' },
+  { key: 'clusterName', type: 'string', default: 'sluice', doc: 'cluster mode: the etcd key prefix, so several clusters can share one etcd' },
+  { key: 'brokerSessionTimeoutMs', type: 'integer', default: 6_000, unit: 'ms', min: 1_000, max: 600_000, doc: 'cluster mode: a broker silent this long is dead (its etcd lease TTL, rounded up to whole seconds)' },
+  { key: 'defaultReplicationFactor', type: 'integer', default: 1, unit: 'count', min: 1, max: 1_000, doc: 'cluster mode: replication factor of topics created without one' },
+  { key: 'uncleanLeaderElection', type: 'boolean', default: false, doc: 'cluster mode: when no in-sync replica is alive, elect another replica (acknowledged records may be lost); false: the partition stays offline' },
   ...TOPIC_SETTINGS.map((s) => ({ ...s, doc: `default for topics: ${s.doc}` })),
 ];
 
@@ -105,6 +112,14 @@ export interface BrokerConfig extends TopicConfig {
   maxConnections: number;
   maxLongPollsPerClient: number;
   groupMaxSize: number;
+  /** etcd endpoints, comma separated; null: single node */
+  etcd: string | null;
+  brokerId: number;
+  advertisedUrl: string | null;
+  clusterName: string;
+  brokerSessionTimeoutMs: number;
+  defaultReplicationFactor: number;
+  uncleanLeaderElection: boolean;
 }
 
 export const BROKER_DEFAULTS = defaultsOf(BROKER_SETTINGS) as unknown as BrokerConfig;
@@ -168,8 +183,33 @@ export function loadBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
   }
   // The Kafka door has no SASL yet: with authentication on it would let anyone in, so refuse the pair.
   if (values.kafkaListener !== null && values.authFile !== null) problems.push('kafkaListener cannot be used with authFile yet: the Kafka listener has no SASL authentication');
+  problems.push(...clusterProblems(values));
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return values as unknown as BrokerConfig;
+}
+
+/** Checks of the cluster keys that one key's spec cannot express. */
+function clusterProblems(values: Record<string, SettingValue>): string[] {
+  const problems: string[] = [];
+  const isHttpUrl = (text: string) => {
+    try {
+      const url = new URL(text);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.pathname === '/' && url.search === '';
+    } catch {
+      return false;
+    }
+  };
+  if (typeof values.etcd === 'string') {
+    const bad = values.etcd.split(',').filter((e) => !isHttpUrl(e.trim()));
+    if (bad.length > 0) problems.push(`etcd must be comma-separated http(s)://host:port URLs, got ${JSON.stringify(bad.join(','))}`);
+  }
+  if (typeof values.advertisedUrl === 'string' && !isHttpUrl(values.advertisedUrl.replace(/\/$/, ''))) {
+    problems.push(`advertisedUrl must be an http(s)://host:port URL without a path, got ${JSON.stringify(values.advertisedUrl)}`);
+  }
+  if (typeof values.clusterName === 'string' && !/^[A-Za-z0-9._-]+$/.test(values.clusterName)) {
+    problems.push(`clusterName must be made of [A-Za-z0-9._-], got ${JSON.stringify(values.clusterName)}`);
+  }
+  return problems;
 }
 
 export function topicDefaultsOf(config: BrokerConfig): TopicConfig {

@@ -9,7 +9,9 @@ import { systemClock, type Clock } from '../log/clock.js';
 import { crcImplementation } from '../log/crc32c.js';
 import { nodeFileIO, type FileIO } from '../log/file-io.js';
 import { LogManager } from '../log/log-manager.js';
-import { LocalMetadataStore } from '../topics/metadata-store.js';
+import { LocalMetadataStore, type MetadataStore } from '../topics/metadata-store.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
+import type { ReplicationHooks } from '../cluster/replica-roles.js';
 import { ProducerSessions } from '../replication/producer-sessions.js';
 import { GroupCoordinator } from '../groups/group-coordinator.js';
 import { ShareGroupManager } from '../share-groups/share-group-manager.js';
@@ -30,6 +32,7 @@ import { murmur2 } from '../common/murmur2.js';
 import { StickyPartitioner } from './partitioner.js';
 import { RetentionJob } from '../topics/retention-job.js';
 import type { Services } from './routes/common.js';
+import { connectCluster, leaderOnly } from './cluster-routing.js';
 
 export interface StartOptions {
   logger: Logger;
@@ -68,14 +71,29 @@ export interface RunningBroker {
 
 export async function startBroker(config: BrokerConfig, options: StartOptions): Promise<RunningBroker> {
   const { logger } = options;
+  const io = options.io ?? nodeFileIO;
+
+  // Cluster mode (--etcd): the metadata lives in etcd and this broker registers there (docs/cluster.md).
+  const cluster = config.etcd ? await connectCluster(config, logger.child({ component: 'cluster' })) : null;
+  const store = cluster?.store ?? new LocalMetadataStore(io, config.dataDir);
+  await io.mkdir(config.dataDir);
+  if (!cluster) {
+    const { problems } = await store.load();
+    if (problems.length > 0) logger.error({ problems }, 'unreadable topic metadata files were skipped');
+  }
+  try {
+    return await startOnStore(config, options, store, cluster);
+  } catch (err) {
+    await cluster?.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startOnStore(config: BrokerConfig, options: StartOptions, store: MetadataStore, cluster: ClusterNode | null): Promise<RunningBroker> {
+  const { logger } = options;
   const clock = options.clock ?? systemClock;
   const io = options.io ?? nodeFileIO;
   const metrics = new BrokerMetrics(options.droppedLogLines);
-
-  const store = new LocalMetadataStore(io, config.dataDir);
-  await io.mkdir(config.dataDir);
-  const { problems } = await store.load();
-  if (problems.length > 0) logger.error({ problems }, 'unreadable topic metadata files were skipped');
   const defaults = () => topicDefaultsOf(config);
 
   const logs = await LogManager.open({
@@ -101,11 +119,12 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   const topics = new TopicManager(store, logs, defaults, logger.child({ component: 'topics' }), {
     clock,
     checkpointedHighWatermark: (name) => highWatermarks.get(name),
-    ...(options.replication ? { brokerId: options.replication.brokerId } : {}),
+    ...(cluster ? { cluster } : {}),
+    ...(options.replication || cluster ? { brokerId: cluster?.brokerId ?? options.replication!.brokerId } : {}),
     replication: {
       replicaLagTimeMaxMs: config.replicaLagTimeMaxMs,
-      ...(options.replication?.awaitsRole ? { awaitsRole: true } : {}),
-      ...(options.replication?.alterIsr ? { alterIsr: options.replication.alterIsr } : {}),
+      ...(options.replication?.awaitsRole || cluster ? { awaitsRole: true } : {}),
+      ...(cluster ? { alterIsr: clusterAlterIsr(cluster) } : options.replication?.alterIsr ? { alterIsr: options.replication.alterIsr } : {}),
       onIsrChange: (partition, change) => metrics.isrChanges.inc({ topic: partition.topicPartition.topic, change }),
     },
   });
@@ -121,10 +140,10 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     maxRequestInflatedBytes: config.maxRequestInflatedBytes,
     maxRequestBytes: config.maxRequestBytes,
   });
-  const fetches = new FetchManager(topics, clock);
+  const fetches = new FetchManager(cluster ? leaderOnly(topics, cluster) : topics, clock);
   const replicaFetches = new ReplicaFetchHandler(topics, clock);
   const replicaFetchers = new ReplicaFetcherManager({
-    brokerId: options.replication?.brokerId ?? 0,
+    brokerId: cluster?.brokerId ?? options.replication?.brokerId ?? 0,
     clock,
     events: logger.child({ component: 'replica-fetcher' }),
     maxWaitMs: config.replicaFetchWaitMaxMs,
@@ -132,6 +151,9 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     backoffMs: config.replicaFetchBackoffMs,
     interBrokerToken: config.interBrokerToken,
   });
+  // Cluster mode: every partition record naming this broker is applied (leader or follower), and from then on
+  // followed; a follower copies its leader through the replica fetchers (docs/replication.md).
+  if (cluster) await cluster.attach(topics, replicationHooks(replicaFetchers, replicas));
   const groups = await GroupCoordinator.open(topics, clock, logger.child({ component: 'groups' }), {
     offsetsTopicPartitions: config.offsetsTopicPartitions,
     offsetsRetentionMs: config.offsetsRetentionMs,
@@ -157,7 +179,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
   });
 
   const lifecycle = { closing: false };
-  const services: Services = { config, clock, logs, store, topics, replicas, fetches, replicaFetches, replicaFetchers, groups, shareGroups, retention, metrics, partitioner: new StickyPartitioner(), lifecycle };
+  const services: Services = { config, clock, logs, store, topics, replicas, fetches, replicaFetches, replicaFetchers, groups, shareGroups, retention, metrics, partitioner: new StickyPartitioner(), lifecycle, ...(cluster ? { cluster } : {}) };
   let app: FastifyInstance;
   let url: string | null = null;
   const extras: ExtraListener[] = [];
@@ -189,6 +211,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
       node: process.version,
       // "new" rather than cleanShutdown:false, which reads like a crash on a first start.
       storage: { opened: logs.report.newDataDir ? 'new data directory' : logs.report.cleanShutdown ? 'after a clean shutdown' : 'recovered after an unclean shutdown', partitions: logs.report.partitions, openMs: logs.report.durationMs },
+      ...(cluster ? { cluster: { clusterName: cluster.clusterName, brokerId: cluster.brokerId, advertisedUrl: cluster.advertisedUrl } } : {}),
     },
     'sluice started',
   );
@@ -209,6 +232,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
       const closed = await Promise.race([app.close().then(() => 'closed' as const), timeout]);
       if (closed === 'timeout') logger.warn({ shutdownTimeoutMs: config.shutdownTimeoutMs }, 'in-flight requests did not finish in time');
       app.server.closeAllConnections();
+      // Leaving the cluster at once (lease revoked): the controller moves leadership away now, not after a TTL.
+      await cluster?.close().catch((err) => logger.error({ err }, 'leaving the cluster failed; its lease expires by itself'));
       await hwCheckpoint.stop().catch((err) => logger.error({ err }, 'writing the high-watermark checkpoint at shutdown failed'));
       await logs.close();
       logger.info('sluice stopped cleanly');
@@ -219,4 +244,27 @@ export async function startBroker(config: BrokerConfig, options: StartOptions): 
     return result;
   };
   return { app, services, url, close, reload };
+}
+
+/** How a broker's replication reacts to the roles the cluster hands its partitions. */
+function replicationHooks(fetchers: ReplicaFetcherManager, replicas: ReplicaManager): ReplicationHooks {
+  return {
+    becameLeader: (partition) => {
+      fetchers.unfollow(partition);
+      // The idempotent producers of this partition, as the copied batches left them, answer retries now.
+      replicas.becameLeader(partition);
+    },
+    becameFollower: (partition, _record, leader) => {
+      if (leader) fetchers.follow(partition, { leaderId: leader.brokerId, leaderUrl: leader.url });
+      else fetchers.unfollow(partition);
+    },
+  };
+}
+
+/** A leader's ISR proposals, written by compare-and-swap into the partition's record in etcd. */
+function clusterAlterIsr(cluster: ClusterNode): AlterIsr {
+  return async (tp, proposal) => {
+    const result = await cluster.alterIsr({ topic: tp.topic, partition: tp.partition, leaderEpoch: proposal.leaderEpoch, isr: proposal.isr });
+    return result.accepted ? { leaderEpoch: result.state.leaderEpoch, isr: result.state.isr, replicas: result.state.replicas } : null;
+  };
 }

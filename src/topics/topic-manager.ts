@@ -9,7 +9,7 @@ import type { Clock } from '../log/clock.js';
 import type { LogEvents } from '../log/log-config.js';
 import type { LogManager } from '../log/log-manager.js';
 import type { PartitionLog } from '../log/partition-log.js';
-import { Partition, type PartitionDeps, type PartitionDirectory } from '../replication/partition.js';
+import { Partition, type PartitionDeps, type PartitionDirectory, type PartitionRole } from '../replication/partition.js';
 import { isValidTopicName } from '../log/segment-files.js';
 import { unknownTopic, type MetadataStore, type TopicMetadata } from './metadata-store.js';
 import {
@@ -66,7 +66,34 @@ export function validateTopicName(name: unknown): string {
   return name;
 }
 
+/**
+ * What the topic manager needs of a cluster (cluster mode only; src/cluster implements it). In cluster mode
+ * a topic create or delete only writes the topic's metadata (state 'creating' / 'deleting') and waits for the
+ * controller to finish it; the local logs come and go as the controller's partition records name this broker
+ * (src/cluster/replica-roles.ts calls `ensureLocalPartition` / `removeLocalPartition`).
+ */
+export interface TopicClusterView {
+  brokerId: number;
+  /** replication factor of topics created without one */
+  defaultReplicationFactor: number;
+  /** the controller's record of a partition (leader, epoch, ISR, replicas); undefined while there is none */
+  role(topic: string, partition: number): PartitionRole | undefined;
+  /** brokers alive now (the replication factor check at create) */
+  liveBrokerCount(): number;
+  /** resolves once this broker's copy of the metadata shows the topic `ready` (or gone); rejects after timeoutMs */
+  awaitTopic(name: string, until: 'ready' | 'gone', timeoutMs: number): Promise<void>;
+  /** a Partition object was made over a local log: give it its current role before anyone uses it */
+  partitionOpened(partition: Partition): void;
+}
+
+const INTERNAL_TOPIC_REPLICATION_FACTOR = 3;
+
+/** How long a create or delete in cluster mode waits for the controller to complete it. */
+const CLUSTER_LIFECYCLE_TIMEOUT_MS = 30_000;
+
 export interface TopicManagerOptions {
+  /** cluster mode: the cluster's view (absent: single node) */
+  cluster?: TopicClusterView;
   clock: Clock;
   /** brokers able to hold replicas (1 on a single node) */
   brokerCount?: number;
@@ -103,6 +130,11 @@ export class TopicManager implements PartitionDirectory {
     const completed: string[] = [];
     const deleted: string[] = [];
     const recreatedPartitions: string[] = [];
+    if (this.options.cluster) {
+      // The controller completes creates and deletes; local logs follow the partition records.
+      for (const topic of this.store.listTopics()) this.applyConfig(topic.name);
+      return { completed, deleted, recreatedPartitions, orphanPartitions: [] };
+    }
     for (const topic of this.store.listTopics()) {
       if (topic.state === 'deleting') {
         await this.removeTopicData(topic);
@@ -172,8 +204,65 @@ export class TopicManager implements PartitionDirectory {
     }
     const tp = { topic: name, partition };
     const log = this.logs.get(tp);
-    if (!log) throw this.logs.unloadableError(tp) ?? new BrokerError('KAFKA_STORAGE_ERROR', `partition ${name}-${partition} has no log on this broker`);
+    if (!log) throw this.logs.unloadableError(tp) ?? this.notHere(name, partition);
     return this.partitionOf(log);
+  }
+
+  private notHere(name: string, partition: number): BrokerError {
+    const cluster = this.options.cluster;
+    if (!cluster) return new BrokerError('KAFKA_STORAGE_ERROR', `partition ${name}-${partition} has no log on this broker`);
+    const leader = cluster.role(name, partition)?.leader ?? null;
+    return new BrokerError('NOT_LEADER_OR_FOLLOWER', `broker ${cluster.brokerId} holds no replica of ${name}-${partition} (leader: ${leader ?? 'none'})`, {
+      details: { leader: leader ?? -1 },
+    });
+  }
+
+  /**
+   * Cluster mode: the partition's local log, created (with its topic's config) when this broker has none yet,
+   * for a topic that exists in any state but 'deleting'. Undefined when the topic is gone or being deleted.
+   */
+  async ensureLocalPartition(name: string, partition: number): Promise<Partition | undefined> {
+    return this.serializedLocal(async () => {
+      const topic = this.store.getTopic(name);
+      if (!topic || topic.state === 'deleting' || partition >= topic.partitions) return undefined;
+      const tp = { topic: name, partition };
+      if (this.logs.unloadableError(tp)) return undefined;
+      const log = this.logs.get(tp) ?? (await this.logs.create(tp, logConfigOf(this.configOf(topic))));
+      return this.partitionOf(log);
+    });
+  }
+
+  /** Cluster mode: drops this broker's replica of a partition (its topic was deleted). */
+  removeLocalPartition(name: string, partition: number): Promise<void> {
+    return this.serializedLocal(async () => {
+      const key = `${name}-${partition}`;
+      this.partitions.get(key)?.close(unknownTopic(name));
+      this.partitions.delete(key);
+      const tp = { topic: name, partition };
+      if (this.logs.get(tp) || this.logs.unloadableError(tp)) await this.logs.delete(tp, unknownTopic(name));
+    });
+  }
+
+  /** The topic-partitions this broker has a log of (loaded or unloadable), any topic state. */
+  localPartitions(): { topic: string; partition: number }[] {
+    return [...this.logs.all().map((log) => log.topicPartition), ...this.logs.unloadablePartitions().map((u) => u.tp)];
+  }
+
+  /** Gives every local log of a topic its current effective config (another broker changed it). */
+  applyConfig(name: string): void {
+    const topic = this.store.getTopic(name);
+    if (!topic) return;
+    const logConfig = logConfigOf(this.configOf(topic));
+    for (let p = 0; p < topic.partitions; p++) this.logs.get({ topic: name, partition: p })?.updateConfig(logConfig);
+  }
+
+  /** local log creation and removal, one at a time (per broker) */
+  private localWork: Promise<unknown> = Promise.resolve();
+
+  private serializedLocal<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.localWork.then(fn, fn);
+    this.localWork = result.catch(() => undefined);
+    return result;
   }
 
   /** Every partition of every ready topic that has a log here (metrics, checkpoints, producer sessions). */
@@ -195,10 +284,11 @@ export class TopicManager implements PartitionDirectory {
     const made = new Partition(
       log.topicPartition,
       log,
-      { clock: this.options.clock, events: this.events, brokerId: this.options.brokerId ?? LOCAL_BROKER_ID, ...this.options.replication },
+      { clock: this.options.clock, events: this.events, brokerId: this.options.cluster?.brokerId ?? this.options.brokerId ?? LOCAL_BROKER_ID, ...this.options.replication },
       this.options.checkpointedHighWatermark?.(log.name),
     );
     this.partitions.set(log.name, made);
+    this.options.cluster?.partitionOpened(made);
     return made;
   }
 
@@ -213,16 +303,21 @@ export class TopicManager implements PartitionDirectory {
       throw new BrokerError('INVALID_TOPIC_NAME', `topic names starting with ${INTERNAL_TOPIC_PREFIX} are reserved for the broker`);
     }
     const partitions = request.partitions ?? 1;
-    const replicationFactor = request.replicationFactor ?? 1;
+    const cluster = this.options.cluster;
+    // Cluster: the broker's own topics get up to 3 replicas (Kafka's offsets.topic.replication.factor).
+    const clusterDefault = cluster ? Math.min(internal ? INTERNAL_TOPIC_REPLICATION_FACTOR : cluster.defaultReplicationFactor, cluster.liveBrokerCount()) : 1;
+    const replicationFactor = request.replicationFactor ?? clusterDefault;
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
       throw new BrokerError('INVALID_REQUEST', `partitions must be an integer from 1 to ${MAX_PARTITIONS}`);
     }
-    if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > this.brokerCount) {
-      throw new BrokerError('INVALID_REPLICATION_FACTOR', `replicationFactor must be from 1 to ${this.brokerCount} (the number of brokers)`, {
-        details: { brokers: this.brokerCount },
+    const brokers = cluster ? cluster.liveBrokerCount() : this.brokerCount;
+    if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > brokers) {
+      throw new BrokerError('INVALID_REPLICATION_FACTOR', `replicationFactor must be from 1 to ${brokers} (the number of ${cluster ? 'live ' : ''}brokers)`, {
+        details: { brokers },
       });
     }
     const overrides = validateTopicOverrides(request.config);
+    if (cluster) return this.serialized(() => this.createInCluster(cluster, { name, partitions, replicationFactor, config: overrides, state: 'creating', createdAt: Date.now() }, internal));
     return this.serialized(async () => {
       if (this.store.getTopic(name)) throw new BrokerError('TOPIC_ALREADY_EXISTS', `topic ${name} exists already`, { details: { topic: name } });
       const leftovers = [...this.logs.all().map((log) => log.topicPartition), ...this.logs.unloadablePartitions().map((u) => u.tp)]
@@ -253,9 +348,41 @@ export class TopicManager implements PartitionDirectory {
     });
   }
 
+  /**
+   * Cluster mode: writes the topic as 'creating' and waits until the controller has placed its replicas,
+   * written its partition records and marked it 'ready' (any broker accepts the create).
+   */
+  private async createInCluster(cluster: TopicClusterView, topic: TopicMetadata, internal: boolean): Promise<TopicDescription> {
+    const existing = this.store.getTopic(topic.name);
+    if (internal && existing?.state === 'creating') {
+      // Another broker is creating the broker's own topic right now: wait for it rather than fail.
+      await cluster.awaitTopic(topic.name, 'ready', CLUSTER_LIFECYCLE_TIMEOUT_MS);
+      return this.describe(topic.name);
+    }
+    if (existing) throw new BrokerError('TOPIC_ALREADY_EXISTS', `topic ${topic.name} exists already`, { details: { topic: topic.name } });
+    try {
+      await this.store.putTopic(topic);
+    } catch (err) {
+      // Two brokers starting together both create the broker's own topic: the loser waits for the winner's.
+      if (!internal || !(err instanceof BrokerError) || err.code !== 'TOPIC_ALREADY_EXISTS') throw err;
+    }
+    await cluster.awaitTopic(topic.name, 'ready', CLUSTER_LIFECYCLE_TIMEOUT_MS);
+    this.events.info({ topic: topic.name, partitions: topic.partitions, replicationFactor: topic.replicationFactor }, 'topic created');
+    return this.describe(topic.name);
+  }
+
   delete(name: string): Promise<void> {
     if (name.startsWith(INTERNAL_TOPIC_PREFIX)) {
       return Promise.reject(new BrokerError('INVALID_REQUEST', `${name} is an internal topic of the broker and cannot be deleted`));
+    }
+    const cluster = this.options.cluster;
+    if (cluster) {
+      return this.serialized(async () => {
+        const topic = this.topic(name);
+        await this.store.putTopic({ ...topic, state: 'deleting' });
+        await cluster.awaitTopic(name, 'gone', CLUSTER_LIFECYCLE_TIMEOUT_MS);
+        this.events.info({ topic: name }, 'topic deleted');
+      });
     }
     return this.serialized(async () => {
       const topic = this.topic(name);
@@ -308,6 +435,11 @@ export class TopicManager implements PartitionDirectory {
   describe(name: string): TopicDescription {
     const topic = this.topic(name);
     const partitions: PartitionDescription[] = [];
+    const cluster = this.options.cluster;
+    if (cluster) {
+      for (let p = 0; p < topic.partitions; p++) partitions.push(this.describeInCluster(cluster, name, p));
+      return { name, config: this.configOf(topic), overrides: Object.keys(topic.config).sort() as TopicConfigKey[], partitions };
+    }
     for (let p = 0; p < topic.partitions; p++) {
       if (this.logs.unloadableError({ topic: name, partition: p })) {
         partitions.push({ ...OFFLINE_PARTITION, partition: p, offline: true });
@@ -332,5 +464,29 @@ export class TopicManager implements PartitionDirectory {
       });
     }
     return { name, config: this.configOf(topic), overrides: Object.keys(topic.config).sort() as TopicConfigKey[], partitions };
+  }
+
+  /**
+   * Cluster mode: leader, epoch, replicas and ISR from the controller's record; offsets and sizes from this
+   * broker's replica when it has one (else -1: ask the leader, whose replica is the authoritative one).
+   */
+  private describeInCluster(cluster: TopicClusterView, name: string, p: number): PartitionDescription {
+    const role = cluster.role(name, p);
+    const log = this.logs.get({ topic: name, partition: p });
+    const local = log ? this.partitionOf(log) : undefined;
+    const offline = role === undefined || role.leader === null || (local !== undefined && local.offlineReason !== null) || this.logs.unloadableError({ topic: name, partition: p }) !== null;
+    return {
+      ...(offline ? { offline: true } : {}),
+      partition: p,
+      leader: role?.leader ?? -1,
+      leaderEpoch: role?.leaderEpoch ?? -1,
+      replicas: [...(role?.replicas ?? [])],
+      isr: [...(role?.isr ?? [])],
+      logStartOffset: local?.logStartOffset ?? -1,
+      highWatermark: local?.highWatermark ?? -1,
+      logEndOffset: local?.logEndOffset ?? -1,
+      sizeBytes: local?.sizeInBytes ?? 0,
+      segments: local?.segmentCount ?? 0,
+    };
   }
 }

@@ -17,6 +17,15 @@ describe('broker config', () => {
     expect(() => loadBrokerConfig({ flags: { requestHeadersTimeoutMs: '20000', requestTimeoutMs: '15000' } })).toThrow(/requestHeadersTimeoutMs \(20000\) must not be above requestTimeoutMs \(15000\)/);
   });
 
+  it('has the cluster contract keys and checks their values', () => {
+    expect(BROKER_DEFAULTS).toMatchObject({ etcd: null, brokerId: 0, advertisedUrl: null, clusterName: 'sluice', brokerSessionTimeoutMs: 6_000, replicaLagTimeMaxMs: 30_000, defaultReplicationFactor: 1, uncleanLeaderElection: false });
+    const config = loadBrokerConfig({ env: { SLUICE_ETCD: 'http://127.0.0.1:2379,http://10.0.0.2:2379' }, flags: { brokerId: '3', advertisedUrl: 'http://b3:8080', uncleanLeaderElection: 'true' } });
+    expect(config).toMatchObject({ etcd: 'http://127.0.0.1:2379,http://10.0.0.2:2379', brokerId: 3, advertisedUrl: 'http://b3:8080', uncleanLeaderElection: true });
+    expect(() => loadBrokerConfig({ flags: { etcd: 'localhost:2379', advertisedUrl: 'http://b3:8080/x', clusterName: 'a/b', brokerId: '-1' } })).toThrow(
+      /brokerId must be >= 0[\s\S]*etcd must be comma-separated[\s\S]*advertisedUrl must be an http\(s\):\/\/host:port URL without a path[\s\S]*clusterName must be made of/,
+    );
+  });
+
   it('derives flags and env vars from keys', () => {
     expect(flagOf('dataDir')).toBe('--data-dir');
     expect(envOf('dataDir')).toBe('SLUICE_DATA_DIR');

@@ -12,6 +12,7 @@ import type { ReplicaFetcherManager } from '../../replication/replica-fetcher.js
 import type { RetentionJob } from '../../topics/retention-job.js';
 import { validateTopicName, type TopicManager } from '../../topics/topic-manager.js';
 import type { BrokerConfig } from '../broker-config.js';
+import type { ClusterNode } from '../../cluster/cluster-node.js';
 import type { BrokerMetrics } from '../metrics.js';
 import type { StickyPartitioner } from '../partitioner.js';
 
@@ -34,6 +35,8 @@ export interface Services {
   partitioner: StickyPartitioner;
   /** set when a graceful shutdown starts: replies then close their connection */
   lifecycle: { closing: boolean };
+  /** cluster mode (--etcd): this broker's membership and the cluster view; absent on a single node */
+  cluster?: ClusterNode;
 }
 
 export const RECORD_BATCH_MEDIA_TYPE = 'application/vnd.sluice.record-batch';

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { BrokerError } from '../../common/errors.js';
 import type { Acks } from '../../replication/replica-manager.js';
 import { planBatches, type Encoding, type JsonRecord } from '../json-records.js';
+import { forwardBatches, splitByLeader } from '../produce-forwarding.js';
 import { RECORD_BATCH_MEDIA_TYPE, enumQuery, intQuery, partitionParam, topicParam, type Services } from './common.js';
 
 const ACKS: readonly Acks[] = ['0', '1', 'all'];
@@ -83,14 +84,26 @@ export function produceRoutes(app: FastifyInstance, s: Services): void {
       const config = s.topics.configOf(meta);
       const producer = body.producer ?? null;
       if (producer) s.replicas.checkProducer(producer.id, producer.epoch);
-      const planned = planBatches(topic, body.records, body.encoding ?? 'utf8', meta.partitions, config, s.clock.now(), s.partitioner, producer);
-      const { appended, duplicate } = await s.replicas.produceRecordBatches(
-        topic,
-        planned.map((b) => ({ partition: b.partition, data: b.data })),
-        { acks: body.acks ?? 'all', timeoutMs: body.timeoutMs ?? DEFAULT_TIMEOUT_MS },
-        producer,
-      );
+      let planned = planBatches(topic, body.records, body.encoding ?? 'utf8', meta.partitions, config, s.clock.now(), s.partitioner, producer);
+      // Cluster mode: partitions led by other brokers are forwarded to them (produce-forwarding.ts).
+      let forwarded: Promise<Map<number, { partition: number; offset: number; timestamp: number }>> | null = null;
+      if (s.cluster) {
+        const split = splitByLeader(s.cluster, topic, planned, request, producer);
+        planned = split.local;
+        if (split.remote.length > 0) forwarded = forwardBatches(s.cluster, topic, body, split.remote);
+        forwarded?.catch(() => undefined); // awaited below, after the local part
+      }
+      const { appended, duplicate } =
+        planned.length === 0
+          ? { appended: [], duplicate: false }
+          : await s.replicas.produceRecordBatches(
+              topic,
+              planned.map((b) => ({ partition: b.partition, data: b.data })),
+              { acks: body.acks ?? 'all', timeoutMs: body.timeoutMs ?? DEFAULT_TIMEOUT_MS },
+              producer,
+            );
       const offsets = new Array<{ partition: number; offset: number; timestamp: number }>(body.records.length);
+      if (forwarded) for (const [index, offset] of await forwarded) offsets[index] = offset;
       let bytes = 0;
       planned.forEach((batch, i) => {
         bytes += batch.data.length;
