@@ -113,7 +113,13 @@ export class ReplicaFetcherManager {
   }
 }
 
-const STOP_CODES = new Set<string>(['FENCED_LEADER_EPOCH', 'NOT_LEADER_OR_FOLLOWER'] satisfies ErrorCode[]);
+/**
+ * Our epoch is older than the leader's: a role change passed us by; wait for it. NOT_LEADER_OR_FOLLOWER is
+ * retried after backoff instead (as Kafka's followers do): in a cluster the broker the controller named as
+ * leader may not have applied its own role yet (a new topic, a fresh election), and when leadership really
+ * moved on, the new role stops this fetch anyway.
+ */
+const STOP_CODES = new Set<string>(['FENCED_LEADER_EPOCH'] satisfies ErrorCode[]);
 
 export class ReplicaFetcher {
   readonly leaderId: number;

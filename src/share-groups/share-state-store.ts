@@ -83,8 +83,20 @@ export class ShareStateStore {
   }
 
   /** Replays every state partition and makes sure each has a receipt secret (start-up). */
+  /**
+   * Replays every state partition this broker holds. In cluster mode a broker holds only some of them
+   * (NOT_LEADER_OR_FOLLOWER for the rest): those are skipped, and their share groups are served by the brokers
+   * that hold them (share groups follow their state partition's placement; moving with leadership is not built).
+   */
   async load(): Promise<void> {
-    for (let i = 0; i < this.partitions.length; i++) await this.loadPartition(i);
+    for (let i = 0; i < this.partitions.length; i++) {
+      try {
+        await this.loadPartition(i);
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== 'NOT_LEADER_OR_FOLLOWER') throw err;
+        this.events.info({ statePartition: i }, 'share-group state partition held by other brokers: not loaded here');
+      }
+    }
   }
 
   /** Replays one state partition from its log (what a new leader of it does). */
