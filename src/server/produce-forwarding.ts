@@ -58,11 +58,18 @@ export function splitByLeader(cluster: ClusterNode, topic: string, planned: Plan
  * Forwards the remote batches (each partition's records to its leader, or the whole body for an idempotent
  * request) and resolves the offsets by record index.
  */
-export async function forwardBatches(cluster: ClusterNode, topic: string, body: ForwardBody, remote: PlannedBatch[]): Promise<Map<number, Offset>> {
+export async function forwardBatches(
+  cluster: ClusterNode,
+  topic: string,
+  body: ForwardBody,
+  remote: PlannedBatch[],
+  /** the inter-broker token (the leader checks authentication too; this broker authorized the request) */
+  token: string | null = null,
+): Promise<Map<number, Offset>> {
   const out = new Map<number, Offset>();
   const deadline = Date.now() + (body.timeoutMs ?? 30_000);
   if (body.producer) {
-    const reply = await forwardOne(cluster, topic, remote[0]!.partition, body, deadline);
+    const reply = await forwardOne(cluster, topic, remote[0]!.partition, body, deadline, token);
     reply.offsets.forEach((o, i) => out.set(i, o));
     return out;
   }
@@ -70,14 +77,14 @@ export async function forwardBatches(cluster: ClusterNode, topic: string, body: 
     remote.map(async (batch) => {
       const records = batch.recordIndexes.map((index, j) => ({ ...body.records[index]!, partition: batch.partition, timestamp: batch.timestamps[j]! }));
       const forwarded = { records, ...(body.acks ? { acks: body.acks } : {}), ...(body.timeoutMs ? { timeoutMs: body.timeoutMs } : {}), ...(body.encoding ? { encoding: body.encoding } : {}) };
-      const reply = await forwardOne(cluster, topic, batch.partition, forwarded, deadline);
+      const reply = await forwardOne(cluster, topic, batch.partition, forwarded, deadline, token);
       batch.recordIndexes.forEach((index, j) => out.set(index, reply.offsets[j]!));
     }),
   );
   return out;
 }
 
-async function forwardOne(cluster: ClusterNode, topic: string, partition: number, body: object, deadline: number): Promise<{ offsets: Offset[] }> {
+async function forwardOne(cluster: ClusterNode, topic: string, partition: number, body: object, deadline: number, token: string | null): Promise<{ offsets: Offset[] }> {
   for (let delayMs = 50; ; delayMs = Math.min(delayMs * 2, 500)) {
     const view = cluster.leaderOf(topic, partition);
     let retriable: BrokerError;
@@ -85,7 +92,7 @@ async function forwardOne(cluster: ClusterNode, topic: string, partition: number
       try {
         const response = await fetch(`${view.url}/topics/${encodeURIComponent(topic)}/records`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', [FORWARDED_HEADER]: String(cluster.brokerId) },
+          headers: { 'content-type': 'application/json', [FORWARDED_HEADER]: String(cluster.brokerId), ...(token ? { authorization: `Bearer ${token}` } : {}) },
           body: JSON.stringify(body),
           redirect: 'manual',
           signal: AbortSignal.timeout(Math.max(1_000, deadline - Date.now() + 5_000)),

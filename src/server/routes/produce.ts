@@ -90,7 +90,7 @@ export function produceRoutes(app: FastifyInstance, s: Services): void {
       if (s.cluster) {
         const split = splitByLeader(s.cluster, topic, planned, request, producer);
         planned = split.local;
-        if (split.remote.length > 0) forwarded = forwardBatches(s.cluster, topic, body, split.remote);
+        if (split.remote.length > 0) forwarded = forwardBatches(s.cluster, topic, body, split.remote, s.config.interBrokerToken);
         forwarded?.catch(() => undefined); // awaited below, after the local part
       }
       const { appended, duplicate } =
