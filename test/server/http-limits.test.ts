@@ -158,6 +158,6 @@ describe('JSON bodies', () => {
     expect(({} as Record<string, unknown>).p).toBeUndefined();
     expect(Object.getPrototypeOf({})).toBe(Object.prototype);
     const config = await b.app.inject({ method: 'POST', url: '/topics', headers: { 'content-type': 'application/json' }, payload: '{"name":"u","config":{"__proto__":{"retentionMs":1}}}' });
-    expect(config.json().error).toMatchObject({ code: 'INVALID_CONFIG', message: 'unknown topic config key "__proto__"' });
+    expect(config.json().error).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('unknown topic config key "__proto__"') });
   });
 });
