@@ -63,7 +63,10 @@ describe('cluster mode with three broker processes', () => {
     expect(binary.headers.get('location')).toBe(`${urlOf(p0.leader)}/topics/orders/partitions/0/batches?acks=1`);
 
     // Multi-partition fetch: partitions led elsewhere get an error entry naming the leader.
-    const multi = await postJson(`${urlOf(other)}/fetch`, { partitions: described.partitions.map((p) => ({ topic: 'orders', partition: p.partition, offset: 0 })) });
+    // (A leader named in the record serves once it applied its role: the record reaches brokers by watch.)
+    const multiFetch = () => postJson(`${urlOf(other)}/fetch`, { partitions: described.partitions.map((p) => ({ topic: 'orders', partition: p.partition, offset: 0 })) });
+    await waitFor(async () => (await multiFetch()).json.partitions.every((e: { partition: number; records?: unknown }) => described.partitions[e.partition]!.leader !== other || e.records !== undefined), 5_000, 'leaders applied their roles');
+    const multi = await multiFetch();
     expect(multi.status).toBe(200);
     for (const entry of multi.json.partitions) {
       const leader = described.partitions[entry.partition]!.leader;
