@@ -201,7 +201,7 @@ describe('consumer groups', () => {
     await setup({ dataDir });
     expect((await call('GET', '/groups/reporting/offsets')).json()).toEqual({ offsets: expected });
     expect((await call('GET', '/topics')).json().topics.map((t: { name: string }) => t.name)).toEqual(['orders']);
-    expect((await call('GET', '/topics?internal=true')).json().topics.map((t: { name: string }) => t.name)).toEqual(['__consumer_offsets', 'orders']);
+    expect((await call('GET', '/topics?internal=true')).json().topics.map((t: { name: string }) => t.name)).toEqual(['__consumer_offsets', '__share_group_state', 'orders']);
   });
 
   it('resets offsets (earliest, latest, offset, timestamp) and deletes groups, only when empty', async () => {

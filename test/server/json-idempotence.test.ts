@@ -78,7 +78,7 @@ describe('the JSON and binary routes on one producer id', () => {
       expect(p0.every((r) => !(REQUEST_SEQUENCE_HEADER in r.headers))).toBe(true);
       const raw = await call('GET', '/topics/mix/partitions/0/records?offset=0', undefined, { accept: BATCH_TYPE });
       const consumed = consumerRecordsOf(raw.rawPayload, 'mix', 0, 0);
-      expect(consumed.map((r) => r.headers)).toEqual(p0.map((r) => Object.entries(r.headers).map(([key, value]) => ({ key, value: Buffer.from(value!) }))));
+      expect(consumed.map((r) => r.headerList)).toEqual(p0.map((r) => Object.entries(r.headers).map(([key, value]) => ({ key, value: Buffer.from(value!) }))));
       // ...while the stored first record carries it, first among its headers
       const stored = batchesOnDisk(dataDir, 'mix', 0)[0]!.records[0]!.headers;
       expect(stored.map((h) => [h.key, h.value?.toString()])).toEqual([[REQUEST_SEQUENCE_HEADER, '0'], ['mine', 'kept']]);
