@@ -4,7 +4,7 @@
  * write (alterIsr) refused when stale.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { BrokerCluster, describeTopic } from '../helpers/broker-cluster.js';
+import { BrokerCluster, describeTopic, produceWhenLed } from '../helpers/broker-cluster.js';
 import { BrokerProcess, freePort, postJson } from '../helpers/broker-process.js';
 import { useEtcd } from '../helpers/etcd.js';
 import { useEtcdConnections, uniqueClusterName } from '../helpers/etcd-cluster.js';
@@ -34,7 +34,7 @@ describe('cluster lifecycle', () => {
     expect((await postJson(`${c.broker(1).url}/topics`, { name: 'kept', partitions: 3, replicationFactor: 2, config: { retentionMs: 60_000 } })).status).toBe(201);
     const patched = await fetch(`${c.broker(2).url}/topics/kept/config`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ segmentBytes: 2_097_152 }) });
     expect(patched.status).toBe(200);
-    const produced = await postJson(`${c.broker(3).url}/topics/kept/records`, { records: [0, 1, 2].map((p) => ({ partition: p, value: `r${p}` })) });
+    const produced = await produceWhenLed(`${c.broker(3).url}/topics/kept/records`, { records: [0, 1, 2].map((p) => ({ partition: p, value: `r${p}` })) });
     expect(produced.status).toBe(200);
     await c.stopAll('SIGTERM');
     await c.start(3);
@@ -58,7 +58,7 @@ describe('cluster lifecycle', () => {
     const described = await describeTopic(c.broker(1).url, 'steady');
     const p0 = described.partitions[0]!;
     const leaderUrl = c.broker(p0.leader).url;
-    expect((await postJson(`${leaderUrl}/topics/steady/records`, { records: [{ partition: 0, value: 'before' }] })).status).toBe(200);
+    expect((await produceWhenLed(`${leaderUrl}/topics/steady/records`, { records: [{ partition: 0, value: 'before' }] })).status).toBe(200);
     await etcd().stop();
     const downUntil = Date.now() + 10_000;
     while (Date.now() < downUntil) {

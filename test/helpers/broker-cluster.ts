@@ -52,3 +52,17 @@ export async function describeTopic(url: string, topic: string): Promise<{ parti
   if (!response.ok) throw new Error(`describe ${topic}: ${response.status} ${await response.text()}`);
   return response.json() as never;
 }
+
+/**
+ * A JSON produce as a cluster client sends it: 503 (no leader has taken its role yet, right after a topic was
+ * created or a leader moved: nothing was appended) is retried until `timeoutMs`; any other answer is returned.
+ */
+export async function produceWhenLed(url: string, body: unknown, timeoutMs = 10_000): Promise<{ status: number; json: any }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const reply = { status: response.status, json: await response.json() };
+    if (reply.status !== 503 || Date.now() > deadline) return reply;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
