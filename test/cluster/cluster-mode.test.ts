@@ -3,7 +3,7 @@
  * loopback. Placement, routing (307 + Location, forwarding), failover after kill -9.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { BrokerCluster, describeTopic, produceWhenLed, SESSION_TIMEOUT_MS } from '../helpers/broker-cluster.js';
+import { BrokerCluster, describeTopic, SESSION_TIMEOUT_MS } from '../helpers/broker-cluster.js';
 import { postJson } from '../helpers/broker-process.js';
 import { useEtcd } from '../helpers/etcd.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
@@ -76,7 +76,14 @@ describe('cluster mode with three broker processes', () => {
 
     // Topic-level JSON produce on any broker: forwarded per partition, offsets combined.
     const records = Array.from({ length: 6 }, (_, p) => ({ partition: p, value: `v${p}` }));
-    const produced = await produceWhenLed(`${b1.url}/topics/orders/records`, { records: [...records, { partition: 3, value: 'again' }] });
+    // Every leader serves first (a multi-partition produce refused by one partition may have been appended on
+    // others: retrying it would write those twice, so wait rather than retry).
+    await waitFor(
+      async () => (await Promise.all(described.partitions.map(async (p) => (await fetch(`${urlOf(p.leader)}/topics/orders/partitions/${p.partition}/records?offset=0`)).status))).every((s) => s === 200),
+      10_000,
+      'every leader to serve',
+    );
+    const produced = await postJson(`${b1.url}/topics/orders/records`, { records: [...records, { partition: 3, value: 'again' }] });
     expect(produced.status).toBe(200);
     expect(produced.json.offsets.map((o: { partition: number; offset: number }) => [o.partition, o.offset])).toEqual([[0, 0], [1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [3, 1]]);
     for (const p of described.partitions) {
