@@ -54,8 +54,10 @@ export async function describeTopic(url: string, topic: string): Promise<{ parti
 }
 
 /**
- * A JSON produce as a cluster client sends it: 503 (no leader has taken its role yet, right after a topic was
- * created or a leader moved: nothing was appended) is retried until `timeoutMs`; any other answer is returned.
+ * A single-partition JSON produce as a cluster client sends it: 503 (no leader has taken its role yet, right
+ * after a topic was created or a leader moved: nothing was appended) is retried until `timeoutMs`; any other
+ * answer is returned. Only for requests to one partition: a multi-partition request refused by one partition
+ * may have been appended on others.
  */
 export async function produceWhenLed(url: string, body: unknown, timeoutMs = 10_000): Promise<{ status: number; json: any }> {
   const deadline = Date.now() + timeoutMs;
