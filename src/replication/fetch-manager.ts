@@ -5,6 +5,7 @@
  * past its offset, when the time passes, when the client goes away, or at shutdown; never by polling.
  */
 import type { Clock } from '../log/clock.js';
+import { LongPolls } from './long-polls.js';
 import { BrokerError } from '../common/errors.js';
 import type { ReadResult } from '../log/partition-log.js';
 import { partitionKey } from '../common/topic-names.js';
@@ -41,18 +42,19 @@ export type FetchManyEntry = { topic: string; partition: number } & ({ result: F
 const EMPTY = Buffer.alloc(0);
 
 export class FetchManager {
-  private waiting = 0;
   private closing = false;
-  private readonly wakeOnClose = new Set<() => void>();
+  private readonly polls: LongPolls;
 
   constructor(
     private readonly topics: PartitionDirectory,
-    private readonly clock: Clock,
-  ) {}
+    clock: Clock,
+  ) {
+    this.polls = new LongPolls(clock);
+  }
 
   /** Long-poll fetches waiting right now (metrics). */
   get waitingFetches(): number {
-    return this.waiting;
+    return this.polls.waiting;
   }
 
   /**
@@ -96,7 +98,7 @@ export class FetchManager {
   /** Wakes every waiting fetch (shutdown). */
   close(): void {
     this.closing = true;
-    for (const wake of [...this.wakeOnClose]) wake();
+    this.polls.wakeAll();
   }
 
   private async readMany(requests: readonly FetchManyRequest[], options: FetchManyOptions): Promise<(FetchManyEntry & { partitionObject?: Partition })[]> {
@@ -124,29 +126,11 @@ export class FetchManager {
    * when `maxWaitMs` passes, when `signal` aborts, or at shutdown.
    */
   private waitForAny(watched: { partition: Partition; offset: number }[], maxWaitMs: number, signal?: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve) => {
-      if (signal?.aborted) return resolve();
-      this.waiting++;
-      let finished = false;
-      const cancels: (() => void)[] = [];
-      const done = () => {
-        if (finished) return;
-        finished = true;
-        for (const cancel of cancels) cancel();
-        cancelTimer();
-        signal?.removeEventListener('abort', done);
-        this.wakeOnClose.delete(done);
-        this.waiting--;
-        resolve();
-      };
-      const cancelTimer = this.clock.setTimer(maxWaitMs, done);
-      signal?.addEventListener('abort', done);
-      this.wakeOnClose.add(done);
-      for (const { partition, offset } of watched) {
-        if (finished) break;
-        cancels.push(partition.whenHighWatermarkReaches(offset + 1, done));
-      }
-    });
+    return this.polls.waitForAny(
+      watched.map(({ partition, offset }) => (wake: () => void) => partition.whenHighWatermarkReaches(offset + 1, wake)),
+      maxWaitMs,
+      signal,
+    );
   }
 }
 

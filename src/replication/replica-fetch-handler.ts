@@ -8,6 +8,7 @@
  * Per-partition errors (fencing, offsets out of range) answer in their place and do not fail the others.
  */
 import type { Clock } from '../log/clock.js';
+import { LongPolls } from './long-polls.js';
 import { BrokerError } from '../common/errors.js';
 import type { FetchFrame } from '../common/fetch-frames.js';
 import { partitionKey } from '../common/topic-names.js';
@@ -22,12 +23,14 @@ export function errorBodyOf(err: BrokerError): ErrorBody {
 
 export class ReplicaFetchHandler {
   private closing = false;
-  private readonly wakeOnClose = new Set<() => void>();
+  private readonly polls: LongPolls;
 
   constructor(
     private readonly topics: PartitionDirectory,
-    private readonly clock: Clock,
-  ) {}
+    clock: Clock,
+  ) {
+    this.polls = new LongPolls(clock);
+  }
 
   async fetch(request: ReplicaFetchRequest, signal?: AbortSignal): Promise<FetchFrame[]> {
     const seen = new Set<string>();
@@ -61,7 +64,7 @@ export class ReplicaFetchHandler {
   /** Wakes every parked fetch (shutdown). */
   close(): void {
     this.closing = true;
-    for (const wake of [...this.wakeOnClose]) wake();
+    this.polls.wakeAll();
   }
 
   private async readAll(request: ReplicaFetchRequest, record: boolean) {
@@ -92,26 +95,10 @@ export class ReplicaFetchHandler {
   }
 
   private waitForNews(watched: { partition: Partition; entry: ReplicaFetchEntry }[], maxWaitMs: number, signal?: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve) => {
-      if (signal?.aborted) return resolve();
-      let finished = false;
-      const cancels: (() => void)[] = [];
-      const done = () => {
-        if (finished) return;
-        finished = true;
-        for (const cancel of cancels) cancel();
-        cancelTimer();
-        signal?.removeEventListener('abort', done);
-        this.wakeOnClose.delete(done);
-        resolve();
-      };
-      const cancelTimer = this.clock.setTimer(maxWaitMs, done);
-      signal?.addEventListener('abort', done);
-      this.wakeOnClose.add(done);
-      for (const { partition, entry } of watched) {
-        if (finished) break;
-        cancels.push(partition.whenFollowerHasNews(entry.fetchOffset, entry.highWatermark, done));
-      }
-    });
+    return this.polls.waitForAny(
+      watched.map(({ partition, entry }) => (wake: () => void) => partition.whenFollowerHasNews(entry.fetchOffset, entry.highWatermark, wake)),
+      maxWaitMs,
+      signal,
+    );
   }
 }
